@@ -1,0 +1,19 @@
+// Bundles the CLI into one file, dist/aibox.mjs: the `aibox` command on the
+// host and /opt/aibox/lib/aibox.mjs inside the sandbox image.
+import { build } from 'esbuild';
+import { readFile } from 'node:fs/promises';
+
+const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
+await build({
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/aibox.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  banner: {
+    js: "#!/usr/bin/env node\nimport { createRequire as __aiboxRequire } from 'node:module';\nconst require = __aiboxRequire(import.meta.url);",
+  },
+  define: { AIBOX_VERSION: JSON.stringify(version) },
+  logLevel: 'warning',
+});

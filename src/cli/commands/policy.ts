@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../config/store.js';
+import { AiboxError } from '../../core/errors.js';
+import { loadPolicy, policySources } from '../../policy/load.js';
+import { decide, parseQuestion } from '../../policy/query.js';
+import { contextFor } from '../app.js';
+
+export function registerPolicy(program: Command): void {
+  const policy = program.command('policy').description('Show the effective layered policy (org > team > project) and ask it questions');
+  policy
+    .command('show')
+    .description('Print the effective policy with the file each value comes from')
+    .action(async (_options: object, command: Command) => {
+      const { ctx } = contextFor(command);
+      const effective = await loadPolicy(policySources(await loadConfig(ctx.paths), ctx.cwd));
+      const human = [
+        `# layers, top first: ${effective.layers.map((layer) => `${layer.name} (${layer.origin})`).join(' > ')}`,
+        `# network.egress from ${effective.egress.origin}`,
+        stringify({ network: { egress: effective.egress.value } }).trim(),
+        `# filesystem.expose from ${effective.expose.origin}`,
+        stringify({ filesystem: { expose: effective.expose.value } }).trim(),
+        '# tools.git_push: the strictest class any layer gives a repository wins',
+        ...effective.gitPush.map((layer) => `#   from ${layer.origin}\n${stringify({ default: layer.default ?? '(inherited)', rules: layer.rules }).trim().replace(/^/gm, '  ')}`),
+        `# packs.trusted_keys from ${effective.trustedKeys.origin}`,
+        stringify({ trusted_keys: effective.trustedKeys.value.map((key) => key.name) }).trim(),
+        `# packs.allowed from ${effective.allowedPacks.origin}`,
+        stringify({ allowed: effective.allowedPacks.value }).trim(),
+      ];
+      ctx.out.result({ policy: effective }, human.join('\n'));
+    });
+  policy
+    .command('check')
+    .description('Ask the policy: egress HOST[:PORT] | expose PATH | git-push REPO | pack NAME@VERSION')
+    .argument('<kind>', 'egress, expose, git-push or pack')
+    .argument('<subject>', 'what to check')
+    .action(async (kind: string, subject: string, _options: object, command: Command) => {
+      const { ctx } = contextFor(command);
+      const effective = await loadPolicy(policySources(await loadConfig(ctx.paths), ctx.cwd));
+      const decision = decide(effective, parseQuestion(kind, subject));
+      ctx.out.result({ decision }, `${decision.allowed ? 'allow' : 'deny'}${decision.riskClass ? ` (${decision.riskClass})` : ''}: ${decision.explanation}`);
+      if (!decision.allowed) throw new AiboxError('POLICY_DENIED', decision.explanation);
+    });
+}

@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { removeSandbox } from '../../sandbox/lifecycle.js';
+import { contextFor } from '../app.js';
+
+export function registerRm(program: Command): void {
+  program
+    .command('rm')
+    .description('Remove the sandbox container; its volumes (home, workspace) are kept unless --volumes')
+    .option('--volumes', "also delete the sandbox's volumes, keys and SSH config block (build caches are shared and kept)")
+    .action(async (options: { volumes?: boolean }, command: Command) => {
+      const { ctx, instance } = contextFor(command);
+      const result = await removeSandbox(ctx, instance, Boolean(options.volumes));
+      const kept = options.volumes ? '' : ' (volumes kept: aibox start re-creates it with the same home and workspace)';
+      ctx.out.result(
+        { instance: instance.name, ...result },
+        `Removed ${instance.name}${result.volumes.length ? ` and volumes ${result.volumes.join(', ')}` : ''}${kept}`,
+      );
+    });
+}

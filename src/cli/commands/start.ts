@@ -1,0 +1,33 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { startSandbox } from '../../sandbox/lifecycle.js';
+import { connectHint, contextFor } from '../app.js';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1024 || port > 65535) {
+    throw new InvalidArgumentError(`"${value}" is not a port from 1024 to 65535`);
+  }
+  return port;
+}
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('Create or start the sandbox (gVisor by default), then print how to connect')
+    .option('--profile <name>', 'resource profile: default or jetbrains (4 cores, 8-12 GB)')
+    .option('--runtime <name>', 'gvisor (default when installed) or runc (weaker isolation)')
+    .option('--port <port>', 'host port on 127.0.0.1 for SSH (default: setting ssh.port, 2222)', parsePort)
+    .action(async (options: { profile?: string; runtime?: string; port?: number }, command: Command) => {
+      const { ctx, instance } = contextFor(command);
+      const { outcome, state } = await startSandbox(ctx, instance, options);
+      const headline = {
+        created: `Created and started ${instance.name}`,
+        started: `Started ${instance.name}`,
+        'already-running': `${instance.name} is already running`,
+      }[outcome];
+      ctx.out.result(
+        { outcome, instance: instance.name, runtime: state.runtime, profile: state.profile, port: state.port, image: state.image, ssh: `ssh ${instance.name}` },
+        `${headline} (${state.runtime}, profile ${state.profile}, 127.0.0.1:${state.port})\n${connectHint(instance)}`,
+      );
+    });
+}

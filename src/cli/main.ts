@@ -1,0 +1,60 @@
+import { Command, CommanderError, Option } from 'commander';
+import { AiboxError, exitCodeOf, ERROR_CODES } from '../core/errors.js';
+import { registerConfig } from './commands/config.js';
+import { registerConnect } from './commands/connect.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerImage } from './commands/image.js';
+import { registerPolicy } from './commands/policy.js';
+import { registerRm } from './commands/rm.js';
+import { registerSetup } from './commands/setup.js';
+import { registerStart } from './commands/start.js';
+import { registerStatus } from './commands/status.js';
+import { registerStop } from './commands/stop.js';
+
+declare const AIBOX_VERSION: string | undefined;
+
+function buildProgram(): Command {
+  const program = new Command('aibox')
+    .description('A hardened sandbox for AI coding agents, reachable over SSH from your IDE')
+    .version(typeof AIBOX_VERSION === 'string' ? AIBOX_VERSION : 'dev')
+    .addOption(
+      new Option('--name <name>', 'sandbox instance: prefixes its container, volumes and SSH host alias')
+        .env('AIBOX_INSTANCE')
+        .default('aibox'),
+    )
+    .option('--json', 'print the result as one JSON document on stdout')
+    .showSuggestionAfterError()
+    .configureHelp({ showGlobalOptions: true })
+    .exitOverride();
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerRm, registerDoctor, registerConfig, registerPolicy, registerImage]) {
+    register(program);
+  }
+  program.commands.forEach(function exitOverrideAll(command: Command) {
+    command.exitOverride();
+    command.commands.forEach(exitOverrideAll);
+  });
+  return program;
+}
+
+/** The only place that turns errors into messages and exit codes. */
+function report(error: unknown, json: boolean): number {
+  if (error instanceof CommanderError) {
+    // commander already printed its message (or the help/version text)
+    return error.exitCode === 0 ? 0 : ERROR_CODES.USAGE;
+  }
+  const known = error instanceof AiboxError;
+  const code = known ? error.code : 'INTERNAL';
+  const message = error instanceof Error ? error.message : String(error);
+  const hint = known ? error.hint : 'this is a bug in aibox; please report it with the command you ran';
+  process.stderr.write(`error: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
+  if (!known && process.env.AIBOX_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message, hint } }, null, 2)}\n`);
+  return exitCodeOf(error);
+}
+
+const json = process.argv.includes('--json');
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = report(error, json);
+}

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+const absolutePathOrEmpty = z.string().regex(/^(\/.*)?$/, 'must be an absolute path');
+
+/**
+ * The one table of user settings: the schema validates `aibox config set`,
+ * its descriptions and defaults drive `aibox config list` and docs/config.md.
+ */
+export const configSchema = z
+  .object({
+    'ssh.port': z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(65535)
+      .default(2222)
+      .describe('Host port on 127.0.0.1 where a new sandbox publishes its SSH server'),
+    runtime: z
+      .enum(['auto', 'gvisor', 'runc'])
+      .default('auto')
+      .describe('Container runtime: auto (gVisor when installed), gvisor, or runc (weaker isolation)'),
+    profile: z
+      .enum(['default', 'jetbrains'])
+      .default('default')
+      .describe('Resource profile of a new sandbox: default, or jetbrains (4 cores, 8-12 GB)'),
+    'image.from': z
+      .string()
+      .regex(/^$|^[a-z0-9][\w.\-/:@]*$/, 'must be an image reference such as registry.example.com/debian:bookworm')
+      .default('')
+      .describe('Debian bookworm base image from an org registry; empty builds one locally with debootstrap'),
+    'image.caBundle': absolutePathOrEmpty
+      .default('/etc/ssl/certs/ca-certificates.crt')
+      .describe('PEM bundle of org CA certificates trusted in the sandbox (e.g. a TLS-inspecting proxy)'),
+    'image.mirror': z
+      .url()
+      .default('http://deb.debian.org/debian')
+      .describe('Debian mirror used by debootstrap and apt while building the image'),
+    'policy.team': absolutePathOrEmpty
+      .default('')
+      .describe('Team policy layer, between the org policy and the project .aibox/policy.yaml'),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type SettingKey = keyof Config;
+
+export const SETTING_KEYS = Object.keys(configSchema.shape) as SettingKey[];
+
+export function isSettingKey(key: string): key is SettingKey {
+  return Object.hasOwn(configSchema.shape, key);
+}

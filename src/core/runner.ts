@@ -1,0 +1,82 @@
+import { execa } from 'execa';
+import { AiboxError } from './errors.js';
+
+export interface RunOptions {
+  input?: string;
+  /** Inherit the terminal (interactive ssh, streaming builds). */
+  interactive?: boolean;
+  /** Called with each line of combined output while the process runs. */
+  onLine?: (line: string) => void;
+  /** Non-zero exit is returned, not thrown. */
+  allowFailure?: boolean;
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The one way aibox runs external programs (podman, ssh, git, ...). */
+export type Runner = (command: string, args: readonly string[], options?: RunOptions) => Promise<RunResult>;
+
+/** How to install each program aibox may need, for the hint of a "not installed" error. */
+const INSTALL_HINTS: Record<string, string> = {
+  podman: 'apt-get install -y podman runc uidmap slirp4netns fuse-overlayfs',
+  runsc: 'apt-get install -y runsc',
+  ssh: 'apt-get install -y openssh-client',
+  'ssh-keygen': 'apt-get install -y openssh-client',
+  sftp: 'apt-get install -y openssh-client',
+  debootstrap: 'apt-get install -y debootstrap',
+  git: 'apt-get install -y git',
+};
+
+export function installHint(command: string): string {
+  return INSTALL_HINTS[command] ?? `install ${command} and make sure it is on PATH`;
+}
+
+export const runProcess: Runner = async (command, args, options = {}) => {
+  const subprocess = execa(command, args, {
+    input: options.input,
+    stdio: options.interactive ? 'inherit' : 'pipe',
+    env: options.env,
+    cwd: options.cwd,
+    timeout: options.timeoutMs,
+    reject: false,
+    all: Boolean(options.onLine),
+    lines: false,
+  });
+  if (options.onLine && subprocess.all) {
+    let pending = '';
+    subprocess.all.on('data', (chunk: Buffer) => {
+      const lines = (pending + chunk.toString()).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) options.onLine?.(line);
+    });
+  }
+  const result = await subprocess;
+  if (result.failed && result.exitCode === undefined) {
+    if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      throw new AiboxError('MISSING_PREREQ', `${command} is not installed (not found on PATH)`, installHint(command));
+    }
+    const why = result.timedOut ? `timed out after ${options.timeoutMs} ms` : result.shortMessage;
+    throw new AiboxError('PROCESS_FAILED', `${command} ${args.join(' ')}: ${why}`);
+  }
+  const run: RunResult = {
+    exitCode: result.exitCode ?? 1,
+    stdout: typeof result.stdout === 'string' ? result.stdout : '',
+    stderr: typeof result.stderr === 'string' ? result.stderr : '',
+  };
+  if (run.exitCode !== 0 && !options.allowFailure) {
+    const detail = lastLines(run.stderr || run.stdout, 5) || `exit code ${run.exitCode}`;
+    throw new AiboxError('PROCESS_FAILED', `${command} ${args.slice(0, 3).join(' ')} failed: ${detail}`);
+  }
+  return run;
+};
+
+function lastLines(text: string, count: number): string {
+  return text.trim().split('\n').slice(-count).join(' | ');
+}

@@ -1,0 +1,30 @@
+import { parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { AiboxError } from './errors.js';
+import { readFileIfExists } from './files.js';
+
+/** Reads a YAML file as a Document (comments kept), or undefined when absent. */
+export async function readYamlDocument(path: string): Promise<Document | undefined> {
+  const text = await readFileIfExists(path);
+  if (text === undefined) return undefined;
+  const document = parseDocument(text, { prettyErrors: false });
+  const [first] = document.errors;
+  if (first) {
+    const line = first.linePos?.[0]?.line;
+    throw new AiboxError(
+      'INVALID_FILE',
+      `${path}${line ? `:${line}` : ''} is not valid YAML: ${first.message.split('\n')[0]}`,
+      `fix the syntax in ${path}`,
+    );
+  }
+  return document;
+}
+
+/** Validates parsed data against a schema; the error names the file, the field and the problem. */
+export function validateFile<T extends z.ZodType>(schema: T, data: unknown, path: string): z.infer<T> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+  throw new AiboxError('INVALID_FILE', `${path}: ${where}: ${issue?.message ?? 'invalid'}`, `fix ${where} in ${path}`);
+}

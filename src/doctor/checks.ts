@@ -1,0 +1,108 @@
+import { readFile, stat, statfs } from 'node:fs/promises';
+import { loadConfig } from '../config/store.js';
+import type { Context } from '../core/context.js';
+import { readFileIfExists } from '../core/files.js';
+import { planImage } from '../image/build.js';
+import { bundlePath } from '../image/bundle.js';
+import { packageRoot } from '../image/package-root.js';
+import { loadPolicy, policySources } from '../policy/load.js';
+import { isPortFree } from '../sandbox/host.js';
+import type { Instance } from '../sandbox/instance.js';
+import { Podman } from '../sandbox/podman.js';
+import { findOnPath } from '../sandbox/runtime.js';
+import { readState } from '../sandbox/state.js';
+import { parseBlocks } from '../ssh/config-block.js';
+
+export interface Check {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+  /** What to do when not ok. */
+  fix?: string;
+}
+
+export const INOTIFY_WATCHES = 524288;
+const MIN_FREE_GIB = 10;
+
+type Probe = () => Promise<Check>;
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Runs every check; a check that throws is reported as failed, never aborts the others. */
+export async function runChecks(ctx: Context, instance: Instance): Promise<Check[]> {
+  const podman = new Podman(ctx.run);
+  const probes: [string, Probe][] = [
+    ['podman', async () => {
+      const version = (await ctx.run('podman', ['version', '--format', '{{.Client.Version}}'])).stdout.trim();
+      return { name: 'podman', status: 'ok', detail: `podman ${version}` };
+    }],
+    ['runtime', async () => {
+      const runsc = await findOnPath('runsc', ctx.env);
+      return runsc
+        ? { name: 'runtime', status: 'ok', detail: `gVisor at ${runsc}` }
+        : { name: 'runtime', status: 'warn', detail: 'gVisor (runsc) not installed: sandboxes fall back to runc, a weaker isolation', fix: 'sudo apt-get install -y runsc' };
+    }],
+    ['port', async () => {
+      const info = await podman.inspectContainer(instance.name);
+      const config = await loadConfig(ctx.paths);
+      const port = (await readState(instance.dir))?.port ?? config['ssh.port'];
+      if (info?.State.Running) return { name: 'port', status: 'ok', detail: `127.0.0.1:${port} is the running sandbox's SSH port` };
+      return (await isPortFree(port))
+        ? { name: 'port', status: 'ok', detail: `127.0.0.1:${port} is free` }
+        : { name: 'port', status: 'fail', detail: `127.0.0.1:${port} is in use by another program`, fix: `aibox config set ssh.port ${port + 1} (or stop what listens there)` };
+    }],
+    ['keys', async () => {
+      const key = instance.keys.clientKey;
+      const info = await stat(key).catch(() => undefined);
+      if (!info) return { name: 'keys', status: 'fail', detail: `no sandbox key at ${key}`, fix: 'aibox setup' };
+      const mode = info.mode & 0o777;
+      return mode & 0o077
+        ? { name: 'keys', status: 'fail', detail: `${key} has mode ${mode.toString(8)}; ssh refuses keys others can read`, fix: `chmod 600 ${key}` }
+        : { name: 'keys', status: 'ok', detail: `${key} (mode 600)` };
+    }],
+    ['ssh-config', async () => {
+      const path = ctx.paths.sshConfig;
+      const text = (await readFileIfExists(path)) ?? '';
+      const block = parseBlocks(text, path).find((candidate) => candidate.name === instance.name);
+      return block
+        ? { name: 'ssh-config', status: 'ok', detail: `Host ${instance.name} in ${path}` }
+        : { name: 'ssh-config', status: 'fail', detail: `no aibox block for ${instance.name} in ${path}`, fix: 'aibox setup' };
+    }],
+    ['inotify', async () => {
+      const watches = Number((await readFile('/proc/sys/fs/inotify/max_user_watches', 'utf8')).trim());
+      return watches >= INOTIFY_WATCHES
+        ? { name: 'inotify', status: 'ok', detail: `fs.inotify.max_user_watches = ${watches}` }
+        : {
+            name: 'inotify',
+            status: 'warn',
+            detail: `fs.inotify.max_user_watches = ${watches}: file watchers (webpack, Vite, Gradle) of large projects will fail`,
+            fix: `sudo sysctl -w fs.inotify.max_user_watches=${INOTIFY_WATCHES} && echo fs.inotify.max_user_watches=${INOTIFY_WATCHES} | sudo tee /etc/sysctl.d/60-aibox-inotify.conf`,
+          };
+    }],
+    ['disk', async () => {
+      const where = '/var/lib/containers';
+      const info = await statfs(where).catch(() => statfs('/'));
+      const freeGiB = (info.bavail * info.bsize) / 1024 ** 3;
+      return freeGiB >= MIN_FREE_GIB
+        ? { name: 'disk', status: 'ok', detail: `${freeGiB.toFixed(0)} GB free for images and volumes` }
+        : { name: 'disk', status: 'warn', detail: `only ${freeGiB.toFixed(1)} GB free for images and volumes`, fix: 'free space, e.g. podman image prune' };
+    }],
+    ['image', async () => {
+      const plan = await planImage(await loadConfig(ctx.paths), packageRoot(), bundlePath());
+      return (await podman.imageExists(plan.tag))
+        ? { name: 'image', status: 'ok', detail: plan.tag }
+        : { name: 'image', status: 'warn', detail: `image ${plan.tag} is not built yet (start builds it)`, fix: 'aibox image build' };
+    }],
+    ['policy', async () => {
+      const policy = await loadPolicy(policySources(await loadConfig(ctx.paths), ctx.cwd));
+      return { name: 'policy', status: 'ok', detail: `layers: ${policy.layers.map((layer) => layer.origin).join(' > ')}` };
+    }],
+  ];
+  return Promise.all(
+    probes.map(([name, probe]) =>
+      probe().catch((error): Check => ({ name, status: 'fail', detail: message(error), fix: (error as { hint?: string }).hint })),
+    ),
+  );
+}

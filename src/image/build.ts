@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import type { Config } from '../config/settings.js';
+import type { Context } from '../core/context.js';
+import { AiboxError } from '../core/errors.js';
+import { readFileIfExists } from '../core/files.js';
+import { Podman } from '../sandbox/podman.js';
+
+export const IMAGE_REPOSITORY = 'localhost/aibox';
+const SUITE = 'bookworm';
+
+export interface ImagePlan {
+  /** localhost/aibox:<hash of every input> */
+  tag: string;
+  inputsHash: string;
+  /** The FROM image: the org's, or a local debootstrap import. */
+  base: string;
+  debootstrap: boolean;
+  mirror: string;
+  caBundle: string;
+  /** The running aibox bundle, installed in the image as /opt/aibox/lib/aibox.mjs. */
+  bundle: string;
+  contextDir: string;
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+/** Debian sources for apt inside the image, from the configured mirror. */
+function aptSources(mirror: string): string {
+  const base = mirror.replace(/\/+$/, '');
+  const stanza = (uri: string, suites: string) =>
+    `Types: deb\nURIs: ${uri}\nSuites: ${suites}\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`;
+  return `${stanza(base, `${SUITE} ${SUITE}-updates`)}\n${stanza(`${base}-security`, `${SUITE}-security`)}`;
+}
+
+export async function planImage(config: Config, root: string, bundle: string): Promise<ImagePlan> {
+  const contextDir = join(root, 'images', 'base');
+  const mirror = config['image.mirror'];
+  const caBundle = config['image.caBundle'];
+  const debootstrap = config['image.from'] === '';
+  const base = debootstrap
+    ? `localhost/aibox-rootfs:${SUITE}-${createHash('sha256').update(mirror).digest('hex').slice(0, 8)}`
+    : config['image.from'];
+  const hash = createHash('sha256');
+  const add = (label: string, data: string | Buffer) => hash.update(`${label}\0`).update(data).update('\0');
+  add('base', base);
+  add('sources', aptSources(mirror));
+  add('node', `${process.version} ${process.arch}`);
+  for (const file of await listFiles(contextDir)) add(relative(contextDir, file), await readFile(file));
+  add('bundle', await readFile(bundle));
+  if (caBundle) {
+    const ca = await readFileIfExists(caBundle);
+    if (ca === undefined) {
+      throw new AiboxError('MISSING_PREREQ', `org CA bundle ${caBundle} (setting image.caBundle) does not exist`, 'aibox config set image.caBundle /path/to/ca-bundle.pem (or "" for none)');
+    }
+    add('ca', ca);
+  }
+  const inputsHash = hash.digest('hex');
+  return { tag: `${IMAGE_REPOSITORY}:${inputsHash.slice(0, 16)}`, inputsHash, base, debootstrap, mirror, caBundle, bundle, contextDir };
+}
+
+/** Builds the image unless one with the same inputs exists. Returns whether it built. */
+export async function ensureImage(ctx: Context, plan: ImagePlan, force = false): Promise<boolean> {
+  const podman = new Podman(ctx.run);
+  if (!force && (await podman.imageExists(plan.tag))) return false;
+  if (plan.debootstrap && !(await podman.imageExists(plan.base))) await importDebootstrap(ctx, plan);
+  await buildFromContext(ctx, plan);
+  return true;
+}
+
+async function importDebootstrap(ctx: Context, plan: ImagePlan): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    throw new AiboxError('MISSING_PREREQ', 'building the base image with debootstrap needs root', 'run `aibox image build` as root once, or set an org base image: aibox config set image.from REGISTRY/IMAGE');
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'aibox-rootfs-'));
+  try {
+    ctx.out.progress(`debootstrap ${SUITE} from ${plan.mirror} (about 2 minutes, once)…`);
+    await ctx.run('debootstrap', ['--variant=minbase', SUITE, dir, plan.mirror], {
+      onLine: (line) => ctx.out.progress(`debootstrap: ${line}`),
+    });
+    ctx.out.progress(`importing ${plan.base}…`);
+    await ctx.run('sh', ['-c', 'tar -C "$1" -c . | podman import --quiet - "$2"', 'sh', dir, plan.base]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function buildFromContext(ctx: Context, plan: ImagePlan): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'aibox-image-'));
+  try {
+    await cp(plan.contextDir, work, { recursive: true });
+    const context = join(work, 'context');
+    await mkdir(join(context, 'apt', 'sources.list.d'), { recursive: true });
+    await writeFile(join(context, 'apt', 'sources.list.d', 'debian.sources'), aptSources(plan.mirror));
+    await writeFile(join(context, 'apt', 'sources.list'), '');
+    await writeFile(join(context, 'org-ca.crt'), plan.caBundle ? await readFile(plan.caBundle) : '');
+    const aibox = join(context, 'aibox');
+    await mkdir(join(aibox, 'bin'), { recursive: true });
+    await mkdir(join(aibox, 'lib'), { recursive: true });
+    await mkdir(join(aibox, 'node', 'bin'), { recursive: true });
+    await cp(plan.bundle, join(aibox, 'lib', 'aibox.mjs'));
+    await cp(process.execPath, join(aibox, 'node', 'bin', 'node'));
+    await writeFile(join(aibox, 'bin', 'aibox'), '#!/bin/sh\nexec /opt/aibox/node/bin/node /opt/aibox/lib/aibox.mjs "$@"\n', { mode: 0o755 });
+
+    ctx.out.progress(`building ${plan.tag} FROM ${plan.base}…`);
+    await ctx.run(
+      'podman',
+      [
+        'build',
+        // crun cannot run under this kind of host's hybrid cgroups; runc can.
+        '--runtime', 'runc',
+        '--ulimit', 'nofile=4096:4096',
+        '--ulimit', 'nproc=8192:8192',
+        '--build-arg', `BASE=${plan.base}`,
+        '--label', `dev.aibox.inputs=${plan.inputsHash}`,
+        '--tag', plan.tag,
+        '--tag', `${IMAGE_REPOSITORY}:latest`,
+        '--file', join(work, 'Containerfile'),
+        work,
+      ],
+      { onLine: (line) => (line.startsWith('STEP ') || line.startsWith('COMMIT') ? ctx.out.progress(line) : undefined) },
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

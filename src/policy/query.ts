@@ -1,0 +1,109 @@
+import { AiboxError } from '../core/errors.js';
+import { layerClass, type EffectivePolicy } from './effective.js';
+import { globMatch, normalizeRepo, pathCovers, patternCovers } from './match.js';
+import { strictness, type RiskClass } from './schema.js';
+
+export type Question =
+  | { kind: 'egress'; host: string; port: number }
+  | { kind: 'expose'; path: string }
+  | { kind: 'git-push'; repo: string }
+  | { kind: 'pack'; pack: string };
+
+export interface Decision {
+  allowed: boolean;
+  /** For git push: safe, review-required or blocked. */
+  riskClass?: RiskClass;
+  /** The rule that decided, e.g. network.egress[2]; "none" when nothing matched. */
+  rule: string;
+  /** The policy file that rule lives in (the file to change). */
+  origin: string;
+  explanation: string;
+}
+
+/** The one policy question API: allow or deny, with the rule and the file to change. */
+export function decide(policy: EffectivePolicy, question: Question): Decision {
+  switch (question.kind) {
+    case 'egress': {
+      const { host, port } = question;
+      const index = policy.egress.value.findIndex((rule) => globMatch(rule.host, host) && rule.ports.includes(port));
+      const origin = policy.egress.origin;
+      if (index >= 0) {
+        return { allowed: true, rule: `network.egress[${index}]`, origin, explanation: `egress to ${host}:${port} is allowed by network.egress[${index}] in ${origin}` };
+      }
+      return {
+        allowed: false,
+        rule: 'none',
+        origin,
+        explanation: `egress to ${host}:${port} is denied: no network.egress entry in ${origin} allows it; to allow it add {host: ${host}, ports: [${port}]} there${upperHint(policy, origin)}`,
+      };
+    }
+    case 'expose': {
+      const { path } = question;
+      const index = policy.expose.value.findIndex((outer) => pathCovers(outer, path));
+      const origin = policy.expose.origin;
+      if (index >= 0) {
+        return { allowed: true, rule: `filesystem.expose[${index}]`, origin, explanation: `${path} may be exposed by filesystem.expose[${index}] in ${origin}` };
+      }
+      return { allowed: false, rule: 'none', origin, explanation: `${path} may not be exposed: it is outside filesystem.expose in ${origin}; add it there${upperHint(policy, origin)}` };
+    }
+    case 'git-push':
+      return decideGitPush(policy, normalizeRepo(question.repo));
+    case 'pack': {
+      const { pack } = question;
+      const index = policy.allowedPacks.value.findIndex((pattern) => patternCovers(pattern, pack));
+      const origin = policy.allowedPacks.origin;
+      if (index >= 0) {
+        return { allowed: true, rule: `packs.allowed[${index}]`, origin, explanation: `pack ${pack} is allowed by packs.allowed[${index}] in ${origin}` };
+      }
+      return { allowed: false, rule: 'none', origin, explanation: `pack ${pack} is not allowed: no packs.allowed pattern in ${origin} matches it; add one there${upperHint(policy, origin)}` };
+    }
+  }
+}
+
+function decideGitPush(policy: EffectivePolicy, repo: string): Decision {
+  let decided: { class: RiskClass; rule: string; origin: string } = {
+    class: 'safe',
+    rule: 'none',
+    origin: policy.layers[0]?.origin ?? '',
+  };
+  for (const layer of policy.gitPush) {
+    const found = layerClass(layer, repo);
+    if (found && (decided.rule === 'none' || strictness(found.class) > strictness(decided.class))) {
+      decided = { ...found, origin: layer.origin };
+    }
+  }
+  const by = decided.rule === 'none' ? 'no tools.git_push rule matches, so it is safe' : `by ${decided.rule} in ${decided.origin}`;
+  return {
+    allowed: decided.class !== 'blocked',
+    riskClass: decided.class,
+    rule: decided.rule,
+    origin: decided.origin,
+    explanation: `git push to ${repo} is ${decided.class} ${by}`,
+  };
+}
+
+/** When a lower layer narrowed a list, the upper layers must allow the thing too. */
+function upperHint(policy: EffectivePolicy, origin: string): string {
+  const index = policy.layers.findIndex((layer) => layer.origin === origin);
+  const above = policy.layers.slice(0, Math.max(index, 0)).map((layer) => layer.origin);
+  return above.length > 0 ? ` (and it must be allowed in ${above.join(', ')})` : '';
+}
+
+/** Parses the CLI form of a question: `egress HOST[:PORT]`, `expose PATH`, `git-push REPO`, `pack NAME@VERSION`. */
+export function parseQuestion(kind: string, subject: string): Question {
+  switch (kind) {
+    case 'egress': {
+      const match = /^([^:]+)(?::(\d+))?$/.exec(subject);
+      if (!match?.[1]) throw new AiboxError('USAGE', `invalid egress target "${subject}"`, 'use HOST or HOST:PORT, e.g. registry.npmjs.org:443');
+      return { kind, host: match[1], port: Number(match[2] ?? 443) };
+    }
+    case 'expose':
+      return { kind, path: subject };
+    case 'git-push':
+      return { kind, repo: subject };
+    case 'pack':
+      return { kind, pack: subject };
+    default:
+      throw new AiboxError('USAGE', `unknown policy question "${kind}"`, 'use one of: egress, expose, git-push, pack');
+  }
+}

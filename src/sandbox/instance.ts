@@ -1,0 +1,34 @@
+import { join } from 'node:path';
+import { AiboxError } from '../core/errors.js';
+import type { Paths } from '../core/paths.js';
+import { instanceKeys, type InstanceKeys } from '../ssh/keys.js';
+
+/** Names a sandbox; prefixes its container, its volumes and its SSH host alias. */
+export interface Instance {
+  name: string;
+  dir: string;
+  keys: InstanceKeys;
+  /** aibox's own ssh config for this instance (same entry as the managed block). */
+  sshConfig: string;
+  controlDir: string;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+export function resolveInstance(paths: Paths, name: string): Instance {
+  if (!NAME.test(name)) {
+    throw new AiboxError(
+      'USAGE',
+      `invalid sandbox name "${name}"`,
+      'use 1-40 characters: lowercase letters, digits and "-", starting with a letter (e.g. --name myproject)',
+    );
+  }
+  const dir = paths.instanceDir(name);
+  return {
+    name,
+    dir,
+    keys: instanceKeys(dir, name),
+    sshConfig: join(dir, 'ssh_config'),
+    controlDir: join(paths.stateDir, 'ssh'),
+  };
+}

@@ -1,0 +1,214 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../config/store.js';
+import type { Context } from '../core/context.js';
+import { AiboxError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/files.js';
+import { ensureImage, planImage } from '../image/build.js';
+import { bundlePath } from '../image/bundle.js';
+import { packageRoot } from '../image/package-root.js';
+import { loadPolicy, policySources } from '../policy/load.js';
+import { waitForSsh } from '../ssh/client.js';
+import { hostEntry } from '../ssh/entry.js';
+import { ensureInstanceKeys } from '../ssh/keys.js';
+import { removeManagedBlock, writeManagedBlock, type ConfigChange } from '../ssh/user-config.js';
+import { containerUlimits, hostFacts, isPortFree } from './host.js';
+import type { Instance } from './instance.js';
+import { Podman, type ContainerInfo } from './podman.js';
+import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
+import { parseRuntime, resolveRuntime } from './runtime.js';
+import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, podmanRunArgs, SANDBOX_SSH_PORT } from './spec.js';
+import { readState, removeState, writeState, type InstanceState } from './state.js';
+
+export interface StartOptions {
+  profile?: string;
+  runtime?: string;
+  port?: number;
+}
+
+export type StartOutcome = 'created' | 'started' | 'already-running';
+
+/** Writes the SSH entry twice: aibox's own file, and the managed block in ~/.ssh/config. */
+export async function writeSshEntries(ctx: Context, instance: Instance, port: number, dryRun = false): Promise<ConfigChange> {
+  const lines = hostEntry({ instance: instance.name, port, keys: instance.keys, controlDir: instance.controlDir });
+  if (!dryRun) {
+    await mkdir(instance.controlDir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(instance.sshConfig, `${lines.join('\n')}\n`);
+  }
+  return writeManagedBlock(ctx.paths.sshConfig, instance.name, lines, dryRun);
+}
+
+function publishedPort(info: ContainerInfo): number | undefined {
+  const binding = info.HostConfig.PortBindings?.[`${SANDBOX_SSH_PORT}/tcp`]?.[0];
+  return binding ? Number(binding.HostPort) : undefined;
+}
+
+export async function startSandbox(ctx: Context, instance: Instance, options: StartOptions): Promise<{ outcome: StartOutcome; state: InstanceState }> {
+  const podman = new Podman(ctx.run);
+  const config = await loadConfig(ctx.paths);
+  await loadPolicy(policySources(config, ctx.cwd)); // a broken policy stops everything before any change
+  const requestedProfile = options.profile === undefined ? undefined : parseProfile(options.profile);
+  const requestedRuntime = options.runtime === undefined ? undefined : parseRuntime(options.runtime);
+  const state = await readState(instance.dir);
+  const existing = await podman.inspectContainer(instance.name);
+
+  if (existing) {
+    const current = stateFromContainer(instance, existing, state);
+    if (requestedProfile && requestedProfile !== current.profile) {
+      ctx.out.warn(`${instance.name} already exists with profile ${current.profile}; to change it: aibox rm --name ${instance.name} && aibox start --profile ${requestedProfile} (volumes are kept)`);
+    }
+    await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
+    await writeSshEntries(ctx, instance, current.port);
+    if (existing.State.Running) return { outcome: 'already-running', state: current };
+    await podman.start(instance.name);
+    await waitForSsh(current.port, instance.name);
+    return { outcome: 'started', state: current };
+  }
+
+  const profile = requestedProfile ?? state?.profile ?? parseProfile(config.profile);
+  if (profile === 'default' && existsSync(join(ctx.cwd, '.idea'))) {
+    ctx.out.info('This project has .idea/: for JetBrains Gateway use more resources: aibox start --profile jetbrains');
+  }
+  const runtime = await resolveRuntime(requestedRuntime ?? parseRuntime(config.runtime), ctx.env, ctx.paths.dataDir);
+  runtime.warnings.forEach((warning) => ctx.out.warn(warning));
+  const resources = resolveResources(profile, hostFacts());
+  resources.warnings.forEach((warning) => ctx.out.warn(warning));
+  const port = options.port ?? state?.port ?? config['ssh.port'];
+  if (!(await isPortFree(port))) {
+    throw new AiboxError('CONFLICT', `port ${port} on 127.0.0.1 is already in use`, `choose another: aibox start --port ${port + 1} (or aibox config set ssh.port ${port + 1})`);
+  }
+
+  const keys = await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
+  const plan = await planImage(config, packageRoot(), bundlePath());
+  if (await ensureImage(ctx, plan)) ctx.out.info(`Built image ${plan.tag}`);
+  for (const volume of instanceVolumes(instance.name)) {
+    await podman.ensureVolume(volume.name, volume.shared ? { 'dev.aibox.cache': 'true' } : { [LABEL_INSTANCE]: instance.name });
+  }
+  const args = podmanRunArgs({
+    instance: instance.name,
+    image: plan.tag,
+    runtime,
+    profile,
+    port,
+    cpus: resources.cpus,
+    memoryGiB: resources.memoryGiB,
+    sshDir: keys.sandboxSshDir,
+    ulimits: await containerUlimits(),
+  });
+  ctx.out.progress(`starting ${instance.name} (${runtime.kind})…`);
+  try {
+    await podman.runContainer(args);
+  } catch (error) {
+    await podman.remove(instance.name); // never leave a half-made container behind
+    throw error;
+  }
+  const next: InstanceState = {
+    version: 1,
+    instance: instance.name,
+    port,
+    runtime: runtime.kind,
+    profile,
+    image: plan.tag,
+    createdAt: new Date().toISOString(),
+  };
+  await writeState(instance.dir, next);
+  await writeSshEntries(ctx, instance, port);
+  await waitForSsh(port, instance.name);
+  return { outcome: 'created', state: next };
+}
+
+function stateFromContainer(instance: Instance, info: ContainerInfo, state: InstanceState | undefined): InstanceState {
+  const labels = info.Config.Labels ?? {};
+  const runtime = labels[LABEL_RUNTIME] === 'runc' ? 'runc' : 'gvisor';
+  const profile: ProfileName = labels[LABEL_PROFILE] === 'jetbrains' ? 'jetbrains' : 'default';
+  return {
+    version: 1,
+    instance: instance.name,
+    port: publishedPort(info) ?? state?.port ?? 0,
+    runtime,
+    profile,
+    image: info.ImageName,
+    createdAt: state?.createdAt ?? '',
+  };
+}
+
+async function closeMultiplexedConnection(ctx: Context, instance: Instance): Promise<void> {
+  if (!existsSync(instance.sshConfig)) return;
+  await ctx.run('ssh', ['-F', instance.sshConfig, '-O', 'exit', instance.name], { allowFailure: true });
+}
+
+export async function stopSandbox(ctx: Context, instance: Instance): Promise<'stopped' | 'not-running'> {
+  const podman = new Podman(ctx.run);
+  const info = await podman.inspectContainer(instance.name);
+  if (!info) throw notFound(instance);
+  await closeMultiplexedConnection(ctx, instance);
+  if (!info.State.Running) return 'not-running';
+  await podman.stop(instance.name);
+  return 'stopped';
+}
+
+export function notFound(instance: Instance): AiboxError {
+  return new AiboxError('NOT_FOUND', `no sandbox named ${instance.name}`, `create it: aibox start${instance.name === 'aibox' ? '' : ` --name ${instance.name}`}`);
+}
+
+export interface RemoveResult {
+  container: boolean;
+  volumes: string[];
+}
+
+/** Removes the container; with volumes, also its volumes, keys, state and SSH block. */
+export async function removeSandbox(ctx: Context, instance: Instance, withVolumes: boolean): Promise<RemoveResult> {
+  const podman = new Podman(ctx.run);
+  const info = await podman.inspectContainer(instance.name);
+  await closeMultiplexedConnection(ctx, instance);
+  if (info) await podman.remove(instance.name);
+  const removed: string[] = [];
+  if (withVolumes) {
+    for (const volume of instanceVolumes(instance.name).filter((candidate) => !candidate.shared)) {
+      if (await podman.removeVolume(volume.name)) removed.push(volume.name);
+    }
+    await removeManagedBlock(ctx.paths.sshConfig, instance.name);
+    await removeState(instance.dir);
+    await rm(instance.dir, { recursive: true, force: true });
+  }
+  if (!info && removed.length === 0) throw notFound(instance);
+  return { container: Boolean(info), volumes: removed };
+}
+
+export interface SandboxStatus {
+  instance: string;
+  state: 'running' | 'stopped' | 'absent';
+  runtime?: string;
+  ociRuntime?: string;
+  profile?: string;
+  image?: { ref: string; current: boolean };
+  ssh?: { host: string; address: string; port: number; command: string };
+  resources?: { cpus: number; memoryGiB: number };
+  ports: { host: string; container: number }[];
+  volumes: { name: string; mount: string; readOnly: boolean }[];
+}
+
+export async function sandboxStatus(ctx: Context, instance: Instance): Promise<SandboxStatus> {
+  const podman = new Podman(ctx.run);
+  const info = await podman.inspectContainer(instance.name);
+  if (!info) return { instance: instance.name, state: 'absent', ports: [], volumes: [] };
+  const state = stateFromContainer(instance, info, await readState(instance.dir).catch(() => undefined));
+  const config = await loadConfig(ctx.paths);
+  const plan = await planImage(config, packageRoot(), bundlePath()).catch(() => undefined);
+  const ports = Object.entries(info.HostConfig.PortBindings ?? {}).flatMap(([containerPort, bindings]) =>
+    (bindings ?? []).map((binding) => ({ host: `${binding.HostIp || '0.0.0.0'}:${binding.HostPort}`, container: Number.parseInt(containerPort, 10) })),
+  );
+  return {
+    instance: instance.name,
+    state: info.State.Running ? 'running' : 'stopped',
+    runtime: state.runtime,
+    ociRuntime: info.OCIRuntime,
+    profile: state.profile,
+    image: { ref: info.ImageName, current: plan ? plan.tag === info.ImageName : true },
+    ssh: { host: instance.name, address: '127.0.0.1', port: state.port, command: `ssh ${instance.name}` },
+    resources: { cpus: (info.HostConfig.NanoCpus ?? 0) / 1e9, memoryGiB: (info.HostConfig.Memory ?? 0) / 1024 ** 3 },
+    ports,
+    volumes: info.Mounts.filter((mount) => mount.Type === 'volume').map((mount) => ({ name: mount.Name ?? '', mount: mount.Destination, readOnly: !mount.RW })),
+  };
+}

@@ -1,0 +1,39 @@
+import { connect } from 'node:net';
+import { AiboxError } from '../core/errors.js';
+
+/** Quotes one argument for the remote POSIX shell that sshd runs the command with. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** ssh arguments for a command in the sandbox (or a login shell when command is empty). */
+export function sshArgs(sshConfig: string, host: string, command: readonly string[], tty: boolean): string[] {
+  const args = ['-F', sshConfig];
+  if (tty) args.push('-t');
+  args.push(host);
+  if (command.length > 0) args.push('--', command.map(shellQuote).join(' '));
+  return args;
+}
+
+function readBanner(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('data', (chunk) => done(chunk.toString().startsWith('SSH-2.0-')));
+  });
+}
+
+/** Waits until sshd in the sandbox answers with its banner. */
+export async function waitForSsh(port: number, container: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await readBanner(port, 1000)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new AiboxError('PROCESS_FAILED', `the sandbox SSH server did not answer on 127.0.0.1:${port} within ${timeoutMs / 1000} s`, `see its log: podman logs ${container}; then run aibox doctor`);
+}
