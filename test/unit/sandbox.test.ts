@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { AiboxError, exitCodeOf } from '../../src/core/errors.js';
+import { resolvePaths } from '../../src/core/paths.js';
+import { resolveInstance } from '../../src/sandbox/instance.js';
+import { parseProfile, resolveResources } from '../../src/sandbox/profiles.js';
+import { parseRuntime, resolveRuntime } from '../../src/sandbox/runtime.js';
+import { instanceVolumes, podmanRunArgs } from '../../src/sandbox/spec.js';
+import { readState, statePath } from '../../src/sandbox/state.js';
+import { shellQuote, sshArgs } from '../../src/ssh/client.js';
+
+const spec = {
+  instance: 'proj',
+  image: 'localhost/aibox:abc',
+  runtime: { kind: 'gvisor' as const, podmanRuntime: '/h/runsc-aibox' },
+  profile: 'default' as const,
+  port: 2222,
+  cpus: 2,
+  memoryGiB: 4,
+  sshDir: '/h/sandbox-ssh',
+  ulimits: { nofile: 4096, nproc: 8192 },
+};
+
+function flagValue(args: string[], flag: string): string[] {
+  return args.flatMap((arg, index) => (arg === flag ? [args[index + 1] ?? ''] : []));
+}
+
+describe('sandbox container spec', () => {
+  const args = podmanRunArgs(spec);
+  it('is least privilege', () => {
+    assert.deepEqual(flagValue(args, '--cap-drop'), ['ALL']);
+    assert.ok(!args.includes('--cap-add'));
+    assert.deepEqual(flagValue(args, '--security-opt'), ['no-new-privileges']);
+    assert.ok(args.includes('--read-only'));
+    assert.deepEqual(flagValue(args, '--user'), ['1000:1000']);
+    assert.ok(!args.includes('--privileged'));
+  });
+  it('publishes SSH on loopback only', () => {
+    assert.deepEqual(flagValue(args, '--publish'), ['127.0.0.1:2222:2222']);
+  });
+  it('mounts instance volumes, shared caches, and the SSH folder read-only', () => {
+    const volumes = flagValue(args, '--volume');
+    assert.ok(volumes.includes('/h/sandbox-ssh:/etc/aibox/ssh:ro'));
+    assert.ok(volumes.includes('proj-home:/home/dev'));
+    assert.ok(volumes.includes('proj-workspace:/workspace'));
+    assert.ok(volumes.includes('proj-toolpacks:/opt/toolpacks:ro'));
+    assert.ok(volumes.includes('aibox-maven-cache:/home/dev/.m2/repository'));
+    assert.ok(instanceVolumes('proj').filter((volume) => volume.shared).every((volume) => /^aibox-[a-z]+-cache$/.test(volume.name)));
+  });
+});
+
+describe('resource profiles', () => {
+  it('jetbrains gets 4 cores and 12 GB on a big host', () => {
+    assert.deepEqual(resolveResources('jetbrains', { cpus: 16, memoryGiB: 64 }), { profile: 'jetbrains', cpus: 4, memoryGiB: 12, warnings: [] });
+  });
+  it('shrinks to a small host with warnings', () => {
+    const resources = resolveResources('jetbrains', { cpus: 2, memoryGiB: 8 });
+    assert.deepEqual([resources.cpus, resources.memoryGiB], [2, 6]);
+    assert.equal(resources.warnings.length, 2);
+    assert.match(resources.warnings[0] ?? '', /needs 4 CPU cores; this host has 2/);
+  });
+  it('rejects an unknown profile', () => {
+    assert.throws(() => parseProfile('huge'), (error: unknown) => error instanceof AiboxError && error.code === 'USAGE' && /unknown profile "huge"/.test(error.message) && /default, jetbrains/.test(error.hint ?? ''));
+  });
+});
+
+describe('runtime', () => {
+  it('prefers gVisor when runsc is installed, and writes its wrapper', async () => {
+    const bin = await mkdtemp(join(tmpdir(), 'aibox-bin-'));
+    await writeFile(join(bin, 'runsc'), '#!/bin/sh\n', { mode: 0o755 });
+    const data = await mkdtemp(join(tmpdir(), 'aibox-data-'));
+    const runtime = await resolveRuntime('auto', { PATH: bin }, data);
+    assert.equal(runtime.kind, 'gvisor');
+    assert.match(await readFile(runtime.podmanRuntime, 'utf8'), new RegExp(`exec ${bin}/runsc --network=host .*"\\$@"`));
+  });
+  it('falls back to runc with a warning, or fails when gvisor is demanded', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'aibox-data-'));
+    const fallback = await resolveRuntime('auto', { PATH: '/nonexistent' }, data);
+    assert.equal(fallback.kind, 'runc');
+    assert.match(fallback.warnings[0] ?? '', /weaker isolation/);
+    await assert.rejects(resolveRuntime('gvisor', { PATH: '/nonexistent' }, data), /gVisor \(runsc\) is not installed/);
+    assert.equal(parseRuntime('runsc'), 'gvisor');
+    assert.throws(() => parseRuntime('kata'), /unknown runtime "kata"/);
+  });
+});
+
+describe('instance state', () => {
+  it('a corrupted state file gives one clear error with the fix', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aibox-state-'));
+    await mkdir(dir, { recursive: true });
+    await writeFile(statePath(dir), '{"version": 1, "port": ');
+    await assert.rejects(readState(dir), (error: unknown) => {
+      assert.ok(error instanceof AiboxError);
+      assert.match(error.message, /state file .*state.json is corrupted/);
+      assert.match(error.hint ?? '', /rm .*state.json/);
+      assert.equal(exitCodeOf(error), 3);
+      return true;
+    });
+    await writeFile(statePath(dir), '{"version": 1, "port": "x"}');
+    await assert.rejects(readState(dir), /corrupted/);
+  });
+  it('validates instance names', () => {
+    const paths = resolvePaths({ HOME: '/h' });
+    assert.equal(resolveInstance(paths, 'my-proj').sshConfig, '/h/.local/share/aibox/instances/my-proj/ssh_config');
+    for (const bad of ['', 'UPPER', '../x', 'a b', '-x']) assert.throws(() => resolveInstance(paths, bad), /invalid sandbox name/);
+  });
+});
+
+describe('ssh command lines', () => {
+  it('quotes remote arguments for the sandbox shell', () => {
+    assert.equal(shellQuote('plain-arg_1.txt'), 'plain-arg_1.txt');
+    assert.equal(shellQuote("it's a $HOME"), `'it'\\''s a $HOME'`);
+    assert.deepEqual(sshArgs('/c', 'box', ['echo', 'a b'], false), ['-F', '/c', 'box', '--', "echo 'a b'"]);
+    assert.deepEqual(sshArgs('/c', 'box', [], true), ['-F', '/c', '-t', 'box']);
+  });
+});
