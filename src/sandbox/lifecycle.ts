@@ -70,7 +70,7 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
   if (profile === 'default' && existsSync(join(ctx.cwd, '.idea'))) {
     ctx.out.info('This project has .idea/: for JetBrains Gateway use more resources: aibox start --profile jetbrains');
   }
-  const runtime = await resolveRuntime(requestedRuntime ?? parseRuntime(config.runtime), ctx.env, ctx.paths.dataDir);
+  const runtime = await resolveRuntime(requestedRuntime ?? state?.runtime ?? parseRuntime(config.runtime), ctx.env, ctx.paths.dataDir);
   runtime.warnings.forEach((warning) => ctx.out.warn(warning));
   const resources = resolveResources(profile, hostFacts());
   resources.warnings.forEach((warning) => ctx.out.warn(warning));

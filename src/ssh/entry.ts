@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { InstanceKeys } from './keys.js';
 
@@ -8,6 +9,9 @@ export interface SshTarget {
   /** Folder for the multiplexing sockets (short path: sockets are limited to ~100 bytes). */
   controlDir: string;
 }
+
+/** Unix socket paths are limited to 104-108 bytes, and ssh appends 17 while creating one. */
+const MAX_CONTROL_PATH = 104 - 17;
 
 function quote(path: string): string {
   return `"${path}"`;
@@ -30,12 +34,17 @@ export function hostEntry(target: SshTarget): string[] {
     '  StrictHostKeyChecking yes',
     `  UserKnownHostsFile ${quote(keys.knownHosts)}`,
     `  HostKeyAlias ${keys.hostKeyAlias}`,
-    '  ControlMaster auto',
-    `  ControlPath ${quote(join(target.controlDir, '%C'))}`,
-    '  ControlPersist 10m',
+    ...multiplexing(target),
     '  ServerAliveInterval 30',
     '  ForwardAgent no',
     '  ForwardX11 no',
     '  LogLevel ERROR',
   ];
+}
+
+/** Connection sharing, when a socket path fits (a very long $HOME leaves it off). */
+function multiplexing(target: SshTarget): string[] {
+  const socket = join(target.controlDir, createHash('sha256').update(target.instance).digest('hex').slice(0, 12));
+  if (Buffer.byteLength(socket) > MAX_CONTROL_PATH) return [];
+  return ['  ControlMaster auto', `  ControlPath ${quote(socket)}`, '  ControlPersist 10m'];
 }

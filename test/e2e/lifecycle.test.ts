@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { aibox, cleanup, freePort, host, sshTo, testUser, volumeExists, type TestUser } from '../helpers/cli.js';
+
+interface Inspect {
+  OCIRuntime: string;
+  HostConfig: { CapAdd: string[] | null; CapDrop: string[]; ReadonlyRootfs: boolean; SecurityOpt: string[]; PortBindings: Record<string, { HostIp: string; HostPort: string }[]> };
+  Config: { User: string };
+}
+
+function inspect(name: string): Inspect {
+  const result = host('podman', ['container', 'inspect', name]);
+  assert.equal(result.code, 0, result.stderr);
+  const [info] = JSON.parse(result.stdout) as Inspect[];
+  assert.ok(info);
+  return info;
+}
+
+for (const runtime of ['gvisor', 'runc'] as const) {
+  describe(`sandbox lifecycle under ${runtime}`, () => {
+    let user: TestUser;
+    let port: number;
+    before(async () => {
+      user = await testUser(`e2e-${runtime}`);
+      port = await freePort();
+    });
+    after(() => cleanup(user));
+
+    it('starts and prints how to connect', async () => {
+      const result = await aibox(user, ['start', '--runtime', runtime, '--port', String(port)]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`Created and started ${user.name} \\(${runtime}`));
+      assert.match(result.stdout, new RegExp(`ssh ${user.name}`));
+      if (runtime === 'runc') assert.match(result.stderr, /weaker isolation/);
+    });
+
+    it('accepts plain ssh and sftp with strict host-key checking', async () => {
+      const ssh = sshTo(user, 'id -un; echo "$LANG"');
+      assert.equal(ssh.code, 0, ssh.stderr);
+      assert.deepEqual(ssh.stdout.trim().split('\n'), ['dev', 'en_US.UTF-8']);
+      const config = await readFile(join(user.home, '.ssh', 'config'), 'utf8');
+      assert.match(config, /StrictHostKeyChecking yes/);
+      const sftp = host('sftp', ['-q', '-F', join(user.home, '.ssh', 'config'), '-b', '-', user.name], 'ls /workspace\n');
+      assert.equal(sftp.code, 0, sftp.stderr);
+      const key = await stat(join(user.home, '.local/share/aibox/instances', user.name, 'id_ed25519'));
+      assert.equal(key.mode & 0o777, 0o600);
+    });
+
+    it('runs hardened: runtime, no capabilities, no-new-privileges, read-only root, loopback-only port', () => {
+      const info = inspect(user.name);
+      if (runtime === 'gvisor') assert.match(info.OCIRuntime, /runsc/);
+      else assert.equal(info.OCIRuntime, 'runc');
+      assert.ok(info.HostConfig.CapDrop.includes('CAP_NET_RAW') && info.HostConfig.CapDrop.includes('CAP_SYS_CHROOT'));
+      assert.deepEqual(info.HostConfig.CapAdd ?? [], []);
+      assert.ok(info.HostConfig.SecurityOpt.includes('no-new-privileges'));
+      assert.equal(info.HostConfig.ReadonlyRootfs, true);
+      assert.deepEqual(Object.values(info.HostConfig.PortBindings).flat(), [{ HostIp: '127.0.0.1', HostPort: String(port) }]);
+      const proc = sshTo(user, 'grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status; touch /etc/x 2>&1 || true; touch /opt/toolpacks/x 2>&1 || true');
+      assert.match(proc.stdout, /CapEff:\s+0000000000000000/);
+      assert.match(proc.stdout, /touch: cannot touch '\/etc\/x'/);
+      assert.match(proc.stdout, /touch: cannot touch '\/opt\/toolpacks\/x'/);
+    });
+
+    it('keeps home and workspace files, and the pinned host key, across stop/start and re-creation', async () => {
+      assert.equal(sshTo(user, 'echo kept > ~/home-file && echo kept > /workspace/ws-file && ls -l ~/home-file').code, 0);
+      assert.equal((await aibox(user, ['stop'])).code, 0);
+      assert.match((await aibox(user, ['status'])).stdout, /stopped/);
+      assert.equal((await aibox(user, ['start'])).code, 0);
+      assert.equal(sshTo(user, 'cat ~/home-file /workspace/ws-file').stdout, 'kept\nkept\n');
+      const removed = await aibox(user, ['rm']);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.ok(volumeExists(`${user.name}-home`));
+      const recreated = await aibox(user, ['start']);
+      assert.equal(recreated.code, 0, recreated.stderr);
+      assert.match(recreated.stdout, /Created and started/);
+      const after = sshTo(user, 'cat ~/home-file /workspace/ws-file');
+      assert.equal(after.code, 0, `strict host-key checking after re-creation: ${after.stderr}`);
+      assert.equal(after.stdout, 'kept\nkept\n');
+    });
+
+    it('is idempotent: starting a running sandbox changes nothing', async () => {
+      const before = inspect(user.name);
+      const again = await aibox(user, ['start', '--json']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(JSON.parse(again.stdout).outcome, 'already-running');
+      assert.deepEqual(inspect(user.name), before);
+    });
+
+    it('reports status as JSON and exec returns the command exit code', async () => {
+      const status = JSON.parse((await aibox(user, ['status', '--json'])).stdout).status;
+      assert.equal(status.state, 'running');
+      assert.equal(status.runtime, runtime);
+      assert.equal(status.profile, 'default');
+      assert.equal(status.ssh.port, port);
+      assert.deepEqual(status.ports, [{ host: `127.0.0.1:${port}`, container: 2222 }]);
+      assert.ok(status.volumes.some((volume: { name: string }) => volume.name === `${user.name}-workspace`));
+      const exec = await aibox(user, ['exec', '--', 'sh', '-c', 'echo "$1"; exit 7', 'sh', "it's quoted"]);
+      assert.equal(exec.code, 7);
+      assert.equal(exec.stdout, "it's quoted\n");
+    });
+
+    it('rm --volumes removes the container, its volumes and its SSH block', async () => {
+      const result = await aibox(user, ['rm', '--volumes']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(!volumeExists(`${user.name}-home`));
+      assert.doesNotMatch(await readFile(join(user.home, '.ssh', 'config'), 'utf8'), new RegExp(user.name));
+      assert.equal((await aibox(user, ['stop'])).code, 7, 'stop of an absent sandbox is not-found');
+    });
+  });
+}
