@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { aibox, cleanup, freePort, host, sshTo, testUser, volumeExists, type TestUser } from '../helpers/cli.js';
@@ -18,7 +19,9 @@ function inspect(name: string): Inspect {
   return info;
 }
 
+// The runc sandbox also exercises the jetbrains profile on this small host.
 for (const runtime of ['gvisor', 'runc'] as const) {
+  const profile = runtime === 'runc' ? 'jetbrains' : 'default';
   describe(`sandbox lifecycle under ${runtime}`, () => {
     let user: TestUser;
     let port: number;
@@ -29,11 +32,18 @@ for (const runtime of ['gvisor', 'runc'] as const) {
     after(() => cleanup(user));
 
     it('starts and prints how to connect', async () => {
-      const result = await aibox(user, ['start', '--runtime', runtime, '--port', String(port)]);
+      const project = join(user.home, 'project');
+      await mkdir(join(project, '.idea'), { recursive: true });
+      const result = await aibox(user, ['start', '--runtime', runtime, '--port', String(port), '--profile', profile], { cwd: project });
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, new RegExp(`Created and started ${user.name} \\(${runtime}`));
+      assert.match(result.stdout, new RegExp(`Created and started ${user.name} \\(${runtime}, profile ${profile}`));
       assert.match(result.stdout, new RegExp(`ssh ${user.name}`));
-      if (runtime === 'runc') assert.match(result.stderr, /weaker isolation/);
+      if (runtime === 'runc') {
+        assert.match(result.stderr, /weaker isolation/);
+        assert.match(result.stderr, /the jetbrains profile needs 4 CPU cores; this host has \d+/);
+      } else {
+        assert.match(result.stderr, /This project has \.idea\/: .*aibox start --profile jetbrains/);
+      }
     });
 
     it('accepts plain ssh and sftp with strict host-key checking', async () => {
@@ -92,7 +102,9 @@ for (const runtime of ['gvisor', 'runc'] as const) {
       const status = JSON.parse((await aibox(user, ['status', '--json'])).stdout).status;
       assert.equal(status.state, 'running');
       assert.equal(status.runtime, runtime);
-      assert.equal(status.profile, 'default');
+      assert.equal(status.profile, profile);
+      const expectedMemory = profile === 'jetbrains' ? Math.min(12, Math.floor(totalmem() / 1024 ** 3 - 2)) : 4;
+      assert.deepEqual(status.resources, { cpus: Math.min(profile === 'jetbrains' ? 4 : 2, cpus().length), memoryGiB: expectedMemory });
       assert.equal(status.ssh.port, port);
       assert.deepEqual(status.ports, [{ host: `127.0.0.1:${port}`, container: 2222 }]);
       assert.ok(status.volumes.some((volume: { name: string }) => volume.name === `${user.name}-workspace`));
