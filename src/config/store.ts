@@ -56,3 +56,23 @@ export function describeSettings(config: Config): SettingView[] {
     description: configSchema.shape[key].description ?? '',
   }));
 }
+
+/** docs/config.md, generated from the settings table so the docs cannot drift. */
+export function renderSettingsDoc(): string {
+  const rows = describeSettings(configSchema.parse({})).map(
+    (setting) => `| \`${setting.key}\` | \`${JSON.stringify(setting.default)}\` | ${setting.description} |`,
+  );
+  return [
+    '# Settings',
+    '',
+    'Stored in `~/.config/aibox/config.yaml` (`$XDG_CONFIG_HOME/aibox/config.yaml`).',
+    'Change one with `aibox config set KEY VALUE` (validated; comments in the file are kept),',
+    'read one with `aibox config get KEY`, see all with `aibox config list`.',
+    '',
+    '<!-- generated from src/config/settings.ts by `npm run docs`; a unit test keeps it in sync -->',
+    '| key | default | meaning |',
+    '|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { configPath, describeSettings, loadConfig, setConfigValue } from '../../src/config/store.js';
+import { configPath, describeSettings, loadConfig, renderSettingsDoc, setConfigValue } from '../../src/config/store.js';
 import { resolvePaths } from '../../src/core/paths.js';
 
 async function freshPaths() {
@@ -53,5 +53,11 @@ describe('config', () => {
     const paths = resolvePaths({ HOME: '/h', XDG_CONFIG_HOME: 'relative-is-ignored' });
     assert.deepEqual([paths.configDir, paths.dataDir, paths.stateDir, paths.sshConfig], ['/h/.config/aibox', '/h/.local/share/aibox', '/h/.local/state/aibox', '/h/.ssh/config']);
     assert.equal(resolvePaths({ HOME: '/h', XDG_DATA_HOME: '/d' }).instanceDir('x'), '/d/aibox/instances/x');
+  });
+});
+
+describe('docs/config.md', () => {
+  it('is generated from the settings table (run `npm run docs` after changing a setting)', async () => {
+    assert.equal(await readFile('docs/config.md', 'utf8'), renderSettingsDoc());
   });
 });

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the host programs aibox needs (Debian/Ubuntu, as root): podman and
+# runc to run the sandbox, runsc (gVisor) for isolation, OpenSSH client to
+# connect, debootstrap to build the base image locally. Installs only what is missing.
+set -euo pipefail
+
+packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap openssh-client ca-certificates)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "aibox needs these packages: ${missing[*]}" >&2
+  echo "install them: sudo apt-get install -y ${missing[*]}" >&2
+  exit 4
+fi
+echo "Installing ${missing[*]} ..." >&2
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
