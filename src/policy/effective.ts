@@ -39,8 +39,8 @@ function loosens(layer: PolicyLayer, what: string, value: string, upper: string)
   );
 }
 
-function egressCovered(outer: EgressRule[], inner: EgressRule): boolean {
-  return inner.ports.every((port) => outer.some((rule) => patternCovers(rule.host, inner.host) && rule.ports.includes(port)));
+function egressCovers(outer: EgressRule, inner: EgressRule): boolean {
+  return patternCovers(outer.host, inner.host) && inner.ports.every((port) => outer.ports.includes(port));
 }
 
 /** The class one layer gives a repository: its first matching rule, else its default. */
@@ -67,42 +67,20 @@ export function mergeLayers(layers: readonly PolicyLayer[]): EffectivePolicy {
     trustedKeys: { value: [], origin: top.origin },
     allowedPacks: { value: [], origin: top.origin },
   };
+  const normalizeKey = (pem: string) => pem.replace(/\s+/g, '');
   layers.forEach((layer, index) => {
-    const first = index === 0;
     const { data, origin } = layer;
-    const egress = data.network?.egress;
-    if (egress) {
-      if (!first) {
-        const extra = egress.find((rule) => !egressCovered(effective.egress.value, rule));
-        if (extra) throw loosens(layer, 'network.egress', `${extra.host}:${extra.ports.join(',')}`, effective.egress.origin);
-      }
-      effective.egress = { value: egress, origin };
-    }
-    const expose = data.filesystem?.expose;
-    if (expose) {
-      if (!first) {
-        const extra = expose.find((path) => !effective.expose.value.some((outer) => pathCovers(outer, path)));
-        if (extra) throw loosens(layer, 'filesystem.expose', extra, effective.expose.origin);
-      }
-      effective.expose = { value: expose, origin };
-    }
-    const keys = data.packs?.trusted_keys;
-    if (keys) {
-      if (!first) {
-        const normalize = (pem: string) => pem.replace(/\s+/g, '');
-        const extra = keys.find((key) => !effective.trustedKeys.value.some((outer) => normalize(outer.key) === normalize(key.key)));
-        if (extra) throw loosens(layer, 'packs.trusted_keys', `key "${extra.name}"`, effective.trustedKeys.origin);
-      }
-      effective.trustedKeys = { value: keys, origin };
-    }
-    const allowed = data.packs?.allowed;
-    if (allowed) {
-      if (!first) {
-        const extra = allowed.find((pattern) => !effective.allowedPacks.value.some((outer) => patternCovers(outer, pattern)));
-        if (extra) throw loosens(layer, 'packs.allowed', extra, effective.allowedPacks.origin);
-      }
-      effective.allowedPacks = { value: allowed, origin };
-    }
+    /** A list a lower layer may narrow: each of its items must be covered by the list above. */
+    const narrow = <T>(what: string, list: T[] | undefined, current: Sourced<T[]>, covered: (outer: T, item: T) => boolean, show: (item: T) => string): Sourced<T[]> => {
+      if (!list) return current;
+      const extra = index === 0 ? undefined : list.find((item) => !current.value.some((outer) => covered(outer, item)));
+      if (extra !== undefined) throw loosens(layer, what, show(extra), current.origin);
+      return { value: list, origin };
+    };
+    effective.egress = narrow('network.egress', data.network?.egress, effective.egress, egressCovers, (rule) => `${rule.host}:${rule.ports.join(',')}`);
+    effective.expose = narrow('filesystem.expose', data.filesystem?.expose, effective.expose, pathCovers, (path) => path);
+    effective.trustedKeys = narrow('packs.trusted_keys', data.packs?.trusted_keys, effective.trustedKeys, (outer, key) => normalizeKey(outer.key) === normalizeKey(key.key), (key) => `key "${key.name}"`);
+    effective.allowedPacks = narrow('packs.allowed', data.packs?.allowed, effective.allowedPacks, patternCovers, (pattern) => pattern);
     const gitPush = data.tools?.git_push;
     if (gitPush) {
       const current: GitPushLayer = { origin, default: gitPush.default, rules: gitPush.rules };

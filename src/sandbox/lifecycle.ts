@@ -61,6 +61,7 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
     await writeSshEntries(ctx, instance, current.port);
     if (existing.State.Running) return { outcome: 'already-running', state: current };
+    await requireFreePort(current.port);
     await podman.start(instance.name);
     await waitForSsh(current.port, instance.name);
     return { outcome: 'started', state: current };
@@ -75,9 +76,7 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
   const resources = resolveResources(profile, hostFacts());
   resources.warnings.forEach((warning) => ctx.out.warn(warning));
   const port = options.port ?? state?.port ?? config['ssh.port'];
-  if (!(await isPortFree(port))) {
-    throw new AiboxError('CONFLICT', `port ${port} on 127.0.0.1 is already in use`, `choose another: aibox start --port ${port + 1} (or aibox config set ssh.port ${port + 1})`);
-  }
+  await requireFreePort(port);
 
   const keys = await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
   const plan = await planImage(config, packageRoot(), bundlePath());
@@ -116,6 +115,11 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
   await writeSshEntries(ctx, instance, port);
   await waitForSsh(port, instance.name);
   return { outcome: 'created', state: next };
+}
+
+async function requireFreePort(port: number): Promise<void> {
+  if (await isPortFree(port)) return;
+  throw new AiboxError('CONFLICT', `port ${port} on 127.0.0.1 is already in use`, `choose another: aibox start --port ${port + 1} (or aibox config set ssh.port ${port + 1})`);
 }
 
 function stateFromContainer(instance: Instance, info: ContainerInfo, state: InstanceState | undefined): InstanceState {

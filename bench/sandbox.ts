@@ -1,0 +1,168 @@
+/**
+ * Sandbox speed benchmark (not a test): SSH reconnect, stopped → first ssh, and
+ * a file-heavy build (`npm ci --offline` of bench/fixtures/npm-project) as a
+ * ratio against the host measured in the same run. Prints a Markdown report
+ * for docs/performance.md and writes bench/results/latest.json.
+ *
+ *   npm run bench            # all variants
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { cpus, release, totalmem, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { aibox, freePort, host, testUser, type TestUser } from '../test/helpers/cli.js';
+
+const RECONNECTS = 20;
+const COLD_STARTS = 5;
+const BUILDS = 3;
+const FIXTURE = resolve('bench/fixtures/npm-project');
+const IMAGE_DIR = '/workspace/bench';
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+function timed(fn: () => void): number {
+  const start = performance.now();
+  fn();
+  return (performance.now() - start) / 1000;
+}
+
+function must(result: { code: number; stderr: string }, what: string): void {
+  if (result.code !== 0) throw new Error(`${what} failed: ${result.stderr}`);
+}
+
+async function npmDir(): Promise<string> {
+  const npm = execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim();
+  return dirname(dirname(await realpath(npm)));
+}
+
+/** Project copy and a warm npm cache on the host; the host baseline. */
+async function prepare(): Promise<{ work: string; hostSeconds: number[] }> {
+  const work = await mkdtemp(join(tmpdir(), 'aibox-bench-'));
+  await cp(FIXTURE, join(work, 'project'), { recursive: true });
+  const npm = (args: string[]) => must(host('npm', ['--prefix', join(work, 'project'), ...args, '--cache', join(work, 'cache'), '--ignore-scripts', '--no-audit', '--no-fund']), 'npm ci');
+  npm(['ci']); // fills the cache (online, once)
+  const hostSeconds: number[] = [];
+  for (let run = 0; run < BUILDS; run++) {
+    await rm(join(work, 'project', 'node_modules'), { recursive: true, force: true });
+    hostSeconds.push(timed(() => npm(['ci', '--offline'])));
+  }
+  await rm(join(work, 'project', 'node_modules'), { recursive: true, force: true });
+  await cp(await npmDir(), join(work, 'npm'), { recursive: true });
+  return { work, hostSeconds };
+}
+
+const BUILD_COMMAND = `cd ${IMAGE_DIR}/project && rm -rf node_modules && /opt/aibox/node/bin/node ${IMAGE_DIR}/npm/bin/npm-cli.js ci --offline --cache ${IMAGE_DIR}/cache --ignore-scripts --no-audit --no-fund >/dev/null`;
+
+/** Runs the build BUILDS times through `exec` (a shell command in the sandbox) and returns the seconds. */
+function timeBuilds(exec: (command: string) => { code: number; stderr: string }): number[] {
+  const seconds: number[] = [];
+  for (let run = 0; run < BUILDS; run++) seconds.push(timed(() => must(exec(BUILD_COMMAND), 'sandbox npm ci')));
+  return seconds;
+}
+
+function copyIn(work: string, exec: (args: string[], input: Buffer) => void): void {
+  const tar = execFileSync('tar', ['-C', work, '-c', 'project', 'cache', 'npm'], { maxBuffer: 1 << 30 });
+  exec(['sh', '-c', `mkdir -p ${IMAGE_DIR} && tar -x -C ${IMAGE_DIR}`], tar);
+}
+
+interface AiboxResult {
+  variant: string;
+  reconnect: number;
+  reconnectNoMux: number;
+  coldStart: number;
+  build: number;
+}
+
+async function benchAibox(runtime: 'gvisor' | 'runc', work: string): Promise<AiboxResult> {
+  const user: TestUser = await testUser(`bench-${runtime}`);
+  const sshConfig = join(user.home, '.ssh', 'config');
+  const ssh = (args: string[], input?: Buffer) => spawnSync('ssh', ['-F', sshConfig, ...args], { input, maxBuffer: 1 << 30, encoding: 'buffer' });
+  try {
+    must(await aibox(user, ['start', '--runtime', runtime, '--port', String(await freePort())]), 'aibox start');
+    ssh([user.name, 'true']);
+    const reconnect = median(Array.from({ length: RECONNECTS }, () => timed(() => ssh([user.name, 'true']))));
+    const reconnectNoMux = median(Array.from({ length: RECONNECTS }, () => timed(() => ssh(['-o', 'ControlPath=none', user.name, 'true']))));
+    const cold: number[] = [];
+    for (let run = 0; run < COLD_STARTS; run++) {
+      must(await aibox(user, ['stop']), 'aibox stop');
+      const start = performance.now();
+      must(await aibox(user, ['start']), 'aibox start');
+      const result = ssh([user.name, 'true']);
+      if (result.status !== 0) throw new Error(`first ssh failed: ${result.stderr}`);
+      cold.push((performance.now() - start) / 1000);
+    }
+    copyIn(work, (args, input) => {
+      const result = ssh([user.name, args.map((arg) => `'${arg}'`).join(' ')], input);
+      if (result.status !== 0) throw new Error(`copy failed: ${result.stderr}`);
+    });
+    const builds = timeBuilds((command) => {
+      const result = ssh([user.name, command]);
+      return { code: result.status ?? 1, stderr: result.stderr.toString() };
+    });
+    return { variant: `aibox ${runtime}`, reconnect, reconnectNoMux, coldStart: median(cold), build: median(builds) };
+  } finally {
+    await aibox(user, ['rm', '--volumes']);
+  }
+}
+
+/** gVisor flag variants on plain podman with the aibox image, to choose the default flags. */
+async function benchGvisorFlags(flags: string[], work: string, image: string): Promise<number> {
+  const name = `aibox-bench-flags-${process.pid}`;
+  const wrapper = join(work, `runsc-${flags.length}`);
+  await writeFile(wrapper, `#!/bin/sh\nexec /usr/bin/runsc ${flags.join(' ')} "$@"\n`, { mode: 0o755 });
+  const volume = `${name}-ws`;
+  must(host('podman', ['run', '-d', '--name', name, '--runtime', wrapper, '--user', '1000:1000', '--read-only', '--cap-drop', 'ALL', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=8192:8192', '-v', `${volume}:/workspace`, image, 'sleep', 'infinity']), 'podman run');
+  try {
+    copyIn(work, (args, input) => {
+      const result = spawnSync('podman', ['exec', '-i', name, ...args], { input, maxBuffer: 1 << 30 });
+      if (result.status !== 0) throw new Error(`copy failed: ${result.stderr}`);
+    });
+    return median(timeBuilds((command) => host('podman', ['exec', name, 'sh', '-c', command])));
+  } finally {
+    host('podman', ['rm', '-f', name]);
+    host('podman', ['volume', 'rm', '-f', volume]);
+  }
+}
+
+async function machine(): Promise<string> {
+  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8');
+  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? 'unknown CPU';
+  const runsc = host('runsc', ['--version']).stdout.split('\n')[0] ?? '';
+  const podman = host('podman', ['--version']).stdout.trim();
+  return `${cpus().length} cores (${model}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Linux ${release()}, ${podman}, ${runsc}, Node ${process.version}`;
+}
+
+const { work, hostSeconds } = await prepare();
+const hostBuild = median(hostSeconds);
+const results: AiboxResult[] = [];
+for (const runtime of ['gvisor', 'runc'] as const) results.push(await benchAibox(runtime, work));
+const image = host('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', 'reference=localhost/aibox']).stdout.split('\n').find((ref) => !ref.endsWith(':latest')) ?? 'localhost/aibox:latest';
+const flagVariants: { flags: string[]; build: number }[] = [];
+for (const flags of [['--network=host'], ['--network=host', '--file-access-mounts=exclusive'], ['--network=host', '--file-access-mounts=exclusive', '--overlay2=root:memory']]) {
+  flagVariants.push({ flags, build: await benchGvisorFlags(flags, work, image) });
+}
+await rm(work, { recursive: true, force: true });
+
+const seconds = (value: number) => `${value.toFixed(3)} s`;
+const ratio = (value: number) => `${(value / hostBuild).toFixed(2)}×`;
+const report = [
+  `Machine: ${await machine()}`,
+  `Date: ${new Date().toISOString().slice(0, 10)}`,
+  '',
+  `| variant | reconnect (median of ${RECONNECTS}) | reconnect without multiplexing | stopped → first ssh (median of ${COLD_STARTS}) | npm ci --offline (median of ${BUILDS}) | build vs host |`,
+  '|---|---|---|---|---|---|',
+  `| host | | | | ${seconds(hostBuild)} | 1.00× |`,
+  ...results.map((result) => `| ${result.variant} | ${seconds(result.reconnect)} | ${seconds(result.reconnectNoMux)} | ${seconds(result.coldStart)} | ${seconds(result.build)} | ${ratio(result.build)} |`),
+  '',
+  '| gVisor flags (plain podman, same image, workspace on a named volume) | npm ci --offline | vs host |',
+  '|---|---|---|',
+  ...flagVariants.map((variant) => `| \`${variant.flags.join(' ')}\` | ${seconds(variant.build)} | ${ratio(variant.build)} |`),
+].join('\n');
+console.log(report);
+await mkdir('bench/results', { recursive: true });
+await writeFile('bench/results/latest.json', `${JSON.stringify({ machine: await machine(), hostBuild, hostSeconds, results, flagVariants }, null, 2)}\n`);
