@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { aibox, cleanup, freePort, host, sshTo, testUser, volumeExists, type TestUser } from '../helpers/cli.js';
+import { AIBOX, aibox, cleanup, freePort, host, sshTo, testUser, volumeExists, type TestUser } from '../helpers/cli.js';
 
 interface Inspect {
   OCIRuntime: string;
@@ -56,6 +57,19 @@ for (const runtime of ['gvisor', 'runc'] as const) {
       assert.equal(sftp.code, 0, sftp.stderr);
       const key = await stat(join(user.home, '.local/share/aibox/instances', user.name, 'id_ed25519'));
       assert.equal(key.mode & 0o777, 0o600);
+    });
+
+    it('has the developer tools, the org CA and aibox itself inside', { skip: runtime !== 'gvisor' && 'same image under runc' }, async () => {
+      const result = sshTo(user, 'for tool in bash zsh tmux git less vi ps curl; do command -v $tool >/dev/null || echo "missing $tool"; done; aibox --version; ls -l /etc/ssl/certs/ca-certificates.crt >/dev/null && grep -c BEGIN /usr/local/share/ca-certificates/aibox-org.crt; locale charmap; echo "$AIBOX_SANDBOX"');
+      assert.equal(result.code, 0, result.stderr);
+      const [version, caCount, charmap, marker] = result.stdout.trim().split('\n');
+      assert.doesNotMatch(result.stdout, /missing/);
+      assert.match(version ?? '', /^\d+\.\d+\.\d+$/);
+      assert.ok(Number(caCount) > 0, 'the org CA bundle is installed');
+      assert.equal(charmap, 'UTF-8');
+      assert.equal(marker, '1');
+      const shell = spawnSync(process.execPath, [AIBOX, 'shell'], { env: user.env, input: 'echo "shell as $(id -un) in $PWD"\n', encoding: 'utf8' });
+      assert.equal(shell.stdout.trim(), 'shell as dev in /home/dev');
     });
 
     it('runs hardened: runtime, no capabilities, no-new-privileges, read-only root, loopback-only port', () => {
