@@ -44,14 +44,14 @@ async function npmDir(): Promise<string> {
 async function prepare(): Promise<string> {
   const work = await mkdtemp(join(tmpdir(), 'aibox-bench-'));
   await cp(FIXTURE, join(work, 'project'), { recursive: true });
-  hostNpm(work, ['ci']); // fills the cache (online, once)
+  hostNpm(work, ['ci'], 'project'); // fills the cache (online, once)
   await rm(join(work, 'project', 'node_modules'), { recursive: true, force: true });
   await cp(await npmDir(), join(work, 'npm'), { recursive: true });
   return work;
 }
 
-function hostNpm(work: string, args: string[]): void {
-  must(host('npm', ['--prefix', join(work, 'hostcopy'), ...args, '--cache', join(work, 'cache'), '--ignore-scripts', '--no-audit', '--no-fund']), 'host npm ci');
+function hostNpm(work: string, args: string[], project = 'hostcopy'): void {
+  must(host('npm', ['--prefix', join(work, project), ...args, '--cache', join(work, 'cache'), '--ignore-scripts', '--no-audit', '--no-fund']), 'host npm ci');
 }
 
 const BUILD_COMMAND = `cd ${IMAGE_DIR}/project && rm -rf node_modules && /opt/aibox/node/bin/node ${IMAGE_DIR}/npm/bin/npm-cli.js ci --offline --cache ${IMAGE_DIR}/cache --ignore-scripts --no-audit --no-fund >/dev/null`;
