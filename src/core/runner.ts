@@ -3,8 +3,10 @@ import { AiboxError } from './errors.js';
 
 export interface RunOptions {
   input?: string;
-  /** Inherit the terminal (interactive ssh, streaming builds). */
+  /** Inherit the terminal (interactive ssh). */
   interactive?: boolean;
+  /** No stdio at all: for a program that leaves a background child (ssh -f) holding its pipes. */
+  detachedOutput?: boolean;
   /** Called with each line of combined output while the process runs. */
   onLine?: (line: string) => void;
   /** Non-zero exit is returned, not thrown. */
@@ -41,7 +43,7 @@ export function installHint(command: string): string {
 export const runProcess: Runner = async (command, args, options = {}) => {
   const subprocess = execa(command, args, {
     input: options.input,
-    stdio: options.interactive ? 'inherit' : 'pipe',
+    stdio: options.interactive ? 'inherit' : options.detachedOutput ? 'ignore' : 'pipe',
     env: options.env,
     cwd: options.cwd,
     timeout: options.timeoutMs,

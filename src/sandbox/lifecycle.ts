@@ -9,7 +9,7 @@ import { ensureImage, planImage } from '../image/build.js';
 import { bundlePath } from '../image/bundle.js';
 import { packageRoot } from '../image/package-root.js';
 import { loadPolicy, policySources } from '../policy/load.js';
-import { waitForSsh } from '../ssh/client.js';
+import { openSharedConnection, waitForSsh } from '../ssh/client.js';
 import { hostEntry } from '../ssh/entry.js';
 import { ensureInstanceKeys } from '../ssh/keys.js';
 import { removeManagedBlock, writeManagedBlock, type ConfigChange } from '../ssh/user-config.js';
@@ -63,7 +63,7 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     if (existing.State.Running) return { outcome: 'already-running', state: current };
     await requireFreePort(current.port);
     await podman.start(instance.name);
-    await waitForSsh(current.port, instance.name);
+    await waitUntilReachable(ctx, instance, current.port);
     return { outcome: 'started', state: current };
   }
 
@@ -113,8 +113,14 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
   };
   await writeState(instance.dir, next);
   await writeSshEntries(ctx, instance, port);
-  await waitForSsh(port, instance.name);
+  await waitUntilReachable(ctx, instance, port);
   return { outcome: 'created', state: next };
+}
+
+async function waitUntilReachable(ctx: Context, instance: Instance, port: number): Promise<void> {
+  ctx.out.progress(`waiting for ${instance.name} to answer on 127.0.0.1:${port}…`);
+  await waitForSsh(port, instance.name);
+  await openSharedConnection(ctx.run, instance.sshConfig, instance.name);
 }
 
 async function requireFreePort(port: number): Promise<void> {

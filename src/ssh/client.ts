@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { AiboxError } from '../core/errors.js';
+import type { Runner } from '../core/runner.js';
 
 /** Quotes one argument for the remote POSIX shell that sshd runs the command with. */
 export function shellQuote(arg: string): string {
@@ -36,4 +37,18 @@ export async function waitForSsh(port: number, container: string, timeoutMs = 30
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new AiboxError('PROCESS_FAILED', `the sandbox SSH server did not answer on 127.0.0.1:${port} within ${timeoutMs / 1000} s`, `see its log: podman logs ${container}; then run aibox doctor`);
+}
+
+/**
+ * Opens the shared (multiplexed) SSH connection in the background, so the
+ * user's first `ssh <instance>` or IDE connect after `aibox start` skips the
+ * handshake. A failure only costs that speed-up, so it is not an error.
+ */
+export async function openSharedConnection(run: Runner, sshConfig: string, host: string): Promise<boolean> {
+  const result = await run('ssh', ['-F', sshConfig, '-f', '-N', '-o', 'ControlMaster=auto', '-o', 'ConnectTimeout=10', host], {
+    detachedOutput: true,
+    allowFailure: true,
+    timeoutMs: 15_000,
+  });
+  return result.exitCode === 0;
 }
