@@ -35,3 +35,10 @@ export async function readFileIfExists(path: string): Promise<string | undefined
     throw error;
   }
 }
+
+/** writeFileAtomic, skipped when the file already holds exactly this content. */
+export async function writeFileIfChanged(path: string, content: string, mode = 0o600): Promise<boolean> {
+  if ((await readFileIfExists(path)) === content) return false;
+  await writeFileAtomic(path, content, mode);
+  return true;
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/store.js';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/files.js';
+import { writeFileIfChanged } from '../core/files.js';
 import { ensureImage, planImage } from '../image/build.js';
 import { bundlePath } from '../image/bundle.js';
 import { packageRoot } from '../image/package-root.js';
@@ -34,7 +34,7 @@ export async function writeSshEntries(ctx: Context, instance: Instance, port: nu
   const lines = hostEntry({ instance: instance.name, port, keys: instance.keys, controlDir: instance.controlDir });
   if (!dryRun) {
     await mkdir(instance.controlDir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(instance.sshConfig, `${lines.join('\n')}\n`);
+    await writeFileIfChanged(instance.sshConfig, `${lines.join('\n')}\n`);
   }
   return writeManagedBlock(ctx.paths.sshConfig, instance.name, lines, dryRun);
 }
@@ -55,8 +55,12 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
 
   if (existing) {
     const current = stateFromContainer(instance, existing, state);
-    if (requestedProfile && requestedProfile !== current.profile) {
-      ctx.out.warn(`${instance.name} already exists with profile ${current.profile}; to change it: aibox rm --name ${instance.name} && aibox start --profile ${requestedProfile} (volumes are kept)`);
+    const ignored = [
+      requestedProfile && requestedProfile !== current.profile && `--profile ${requestedProfile}`,
+      requestedRuntime && requestedRuntime !== 'auto' && requestedRuntime !== current.runtime && `--runtime ${requestedRuntime}`,
+    ].filter(Boolean);
+    if (ignored.length > 0) {
+      ctx.out.warn(`${instance.name} already exists (${current.runtime}, profile ${current.profile}); to apply ${ignored.join(' ')}: aibox rm --name ${instance.name} && aibox start ${ignored.join(' ')} (volumes are kept)`);
     }
     await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
     await writeSshEntries(ctx, instance, current.port);

@@ -1,7 +1,7 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { AiboxError } from '../core/errors.js';
-import { readFileIfExists, writeFileAtomic } from '../core/files.js';
+import { writeFileIfChanged } from '../core/files.js';
 import { installHint } from '../core/runner.js';
 
 export type RuntimeKind = 'gvisor' | 'runc';
@@ -65,6 +65,6 @@ export async function resolveRuntime(choice: RuntimeChoice, env: NodeJS.ProcessE
 async function writeGvisorWrapper(runsc: string, dataDir: string): Promise<string> {
   const path = join(dataDir, 'runtime', 'runsc-aibox');
   const script = `#!/bin/sh\n# Written by aibox: runsc with the flags aibox sandboxes need.\nexec ${runsc} ${GVISOR_FLAGS.join(' ')} "$@"\n`;
-  if ((await readFileIfExists(path)) !== script) await writeFileAtomic(path, script, 0o755);
+  await writeFileIfChanged(path, script, 0o755);
   return path;
 }

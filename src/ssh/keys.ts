@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../core/files.js';
+import { writeFileIfChanged } from '../core/files.js';
 import type { Runner } from '../core/runner.js';
 
 /** Files of one instance's SSH identity, all on the host. */
@@ -55,8 +55,8 @@ export async function ensureInstanceKeys(run: Runner, instanceDir: string, insta
   await chmod(hostKey, 0o644);
 
   const clientPublic = (await readFile(`${keys.clientKey}.pub`, 'utf8')).trim();
-  await writeFileAtomic(join(keys.sandboxSshDir, 'authorized_keys'), `${clientPublic}\n`, 0o644);
+  await writeFileIfChanged(join(keys.sandboxSshDir, 'authorized_keys'), `${clientPublic}\n`, 0o644);
   const hostPublic = (await readFile(`${hostKey}.pub`, 'utf8')).trim().split(' ').slice(0, 2).join(' ');
-  await writeFileAtomic(keys.knownHosts, `${keys.hostKeyAlias} ${hostPublic}\n`, 0o600);
+  await writeFileIfChanged(keys.knownHosts, `${keys.hostKeyAlias} ${hostPublic}\n`, 0o600);
   return keys;
 }
