@@ -106,9 +106,11 @@ for (const runtime of ['gvisor', 'runc'] as const) {
 
     it('is idempotent: starting a running sandbox changes nothing', async () => {
       const before = inspect(user.name);
-      const again = await aibox(user, ['start', '--json']);
+      const other = profile === 'default' ? 'jetbrains' : 'default';
+      const again = await aibox(user, ['start', '--json', '--profile', other]);
       assert.equal(again.code, 0, again.stderr);
       assert.equal(JSON.parse(again.stdout).outcome, 'already-running');
+      assert.match(again.stderr, new RegExp(`already exists .*to apply --profile ${other}: aibox rm --name ${user.name} && aibox start --profile ${other}`));
       assert.deepEqual(inspect(user.name), before);
     });
 
