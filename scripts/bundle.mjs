@@ -1,7 +1,7 @@
 // Bundles the CLI into one file, dist/aibox.mjs: the `aibox` command on the
 // host and /opt/aibox/lib/aibox.mjs inside the sandbox image.
 import { build } from 'esbuild';
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 
 const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
@@ -17,3 +17,4 @@ await build({
   define: { AIBOX_VERSION: JSON.stringify(version) },
   logLevel: 'warning',
 });
+await chmod('dist/aibox.mjs', 0o755);
