@@ -223,6 +223,8 @@ export async function sandboxStatus(ctx: Context, instance: Instance): Promise<S
     ssh: { host: instance.name, address: '127.0.0.1', port: state.port, command: `ssh ${instance.name}` },
     resources: { cpus: (info.HostConfig.NanoCpus ?? 0) / 1e9, memoryGiB: (info.HostConfig.Memory ?? 0) / 1024 ** 3 },
     ports,
-    volumes: info.Mounts.filter((mount) => mount.Type === 'volume').map((mount) => ({ name: mount.Name ?? '', mount: mount.Destination, readOnly: !mount.RW })),
+    volumes: info.Mounts.filter((mount) => mount.Type === 'volume')
+      .map((mount) => ({ name: mount.Name ?? '', mount: mount.Destination, readOnly: !mount.RW }))
+      .sort((a, b) => a.mount.localeCompare(b.mount)),
   };
 }
