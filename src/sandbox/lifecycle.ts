@@ -66,6 +66,8 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     await writeSshEntries(ctx, instance, current.port);
     if (existing.State.Running) return { outcome: 'already-running', state: current };
     await requireFreePort(current.port);
+    // podman recorded aibox's gVisor wrapper as the runtime: make sure it is still there.
+    if (current.runtime === 'gvisor') await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir);
     await podman.start(instance.name);
     await waitUntilReachable(ctx, instance, current.port);
     return { outcome: 'started', state: current };

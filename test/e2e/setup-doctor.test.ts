@@ -17,6 +17,13 @@ describe('aibox setup, doctor and policy on a real host', () => {
     assert.equal((await aibox(user, ['config', 'set', 'ssh.port', String(await freePort())])).code, 0);
   });
 
+  it('setup names every missing host program and the one command that installs them', async () => {
+    const result = await aibox(user, ['setup'], { env: { ...user.env, PATH: '/nonexistent' } });
+    assert.equal(result.code, 4);
+    assert.match(result.stderr, /^error: missing on this host: podman \(runs the sandbox\), runc .*, ssh .*, ssh-keygen .*, debootstrap \(builds the base image locally\)\n/);
+    assert.match(result.stderr, /\nhint: install: sudo apt-get install -y podman runc openssh-client debootstrap\n$/);
+  });
+
   it('setup --dry-run prints the diff and writes nothing', async () => {
     const result = await aibox(user, ['setup', '--dry-run']);
     assert.equal(result.code, 0, result.stderr);
