@@ -91,6 +91,9 @@ for (const runtime of ['gvisor', 'runc'] as const) {
       assert.equal(sshTo(user, 'echo kept > ~/home-file && echo kept > /workspace/ws-file && ls -l ~/home-file').code, 0);
       assert.equal((await aibox(user, ['stop'])).code, 0);
       assert.match((await aibox(user, ['status'])).stdout, /stopped/);
+      const execStopped = await aibox(user, ['exec', '--', 'true']);
+      assert.equal(execStopped.code, 7);
+      assert.match(execStopped.stderr, new RegExp(`error: ${user.name} is not running\nhint: start it: aibox start`));
       assert.equal((await aibox(user, ['start'])).code, 0);
       assert.equal(sshTo(user, 'cat ~/home-file /workspace/ws-file').stdout, 'kept\nkept\n');
       const removed = await aibox(user, ['rm']);
