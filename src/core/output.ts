@@ -13,7 +13,14 @@ export interface Output {
   result(data: object, human: string): void;
 }
 
-export function createOutput(json: boolean, stdout = process.stdout, stderr = process.stderr): Output {
+/** What output writes to: process.stdout/stderr, or a plain object in tests. */
+export interface TextSink {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export function createOutput(json: boolean, stdout: TextSink = process.stdout, stderr: TextSink = process.stderr): Output {
   const tty = Boolean(stderr.isTTY) && !json;
   let transient = false;
   const clear = () => {

@@ -51,8 +51,8 @@ export const runProcess: Runner = async (command, args, options = {}) => {
     all: Boolean(options.onLine),
     lines: false,
   });
+  let pending = '';
   if (options.onLine && subprocess.all) {
-    let pending = '';
     subprocess.all.on('data', (chunk: Buffer) => {
       const lines = (pending + chunk.toString()).split('\n');
       pending = lines.pop() ?? '';
@@ -60,6 +60,7 @@ export const runProcess: Runner = async (command, args, options = {}) => {
     });
   }
   const result = await subprocess;
+  if (pending) options.onLine?.(pending);
   if (result.failed && result.exitCode === undefined) {
     if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
       throw new AiboxError('MISSING_PREREQ', `${command} is not installed (not found on PATH)`, installHint(command));
