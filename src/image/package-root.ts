@@ -19,3 +19,10 @@ export function packageRoot(from = fileURLToPath(import.meta.url)): string {
     dir = parent;
   }
 }
+
+/** The single-file build of aibox that is installed into the image. */
+export function bundlePath(): string {
+  const path = join(packageRoot(), 'dist', 'aibox.mjs');
+  if (!existsSync(path)) throw new AiboxError('MISSING_PREREQ', `${path} does not exist`, 'build aibox first: npm run build');
+  return path;
+}

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/store.js';
 import { ensureImage, planImage } from '../../image/build.js';
-import { bundlePath } from '../../image/bundle.js';
-import { packageRoot } from '../../image/package-root.js';
+import { bundlePath, packageRoot } from '../../image/package-root.js';
 import { loadPolicy, policySources } from '../../policy/load.js';
 import { writeSshEntries } from '../../sandbox/lifecycle.js';
 import { readState } from '../../sandbox/state.js';
