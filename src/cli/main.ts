@@ -23,6 +23,15 @@ function buildProgram(): Command {
         .default('aibox'),
     )
     .option('--json', 'print the result as one JSON document on stdout')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Quick start:  aibox setup && aibox start, then: ssh aibox',
+        'Exit codes:   0 ok, 2 usage, 3 invalid file, 4 missing prerequisite, 5 conflict,',
+        '              6 external program failed, 7 not found, 8 denied by policy',
+      ].join('\n'),
+    )
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
