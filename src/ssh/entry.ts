@@ -44,7 +44,12 @@ export function hostEntry(target: SshTarget): string[] {
 
 /** Connection sharing, when a socket path fits (a very long $HOME leaves it off). */
 function multiplexing(target: SshTarget): string[] {
-  const socket = join(target.controlDir, createHash('sha256').update(target.instance).digest('hex').slice(0, 12));
+  const socket = controlSocket(target.controlDir, target.instance);
   if (Buffer.byteLength(socket) > MAX_CONTROL_PATH) return [];
   return ['  ControlMaster auto', `  ControlPath ${quote(socket)}`, '  ControlPersist 10m'];
+}
+
+/** Where the shared connection's socket lives while it is open. */
+export function controlSocket(controlDir: string, instance: string): string {
+  return join(controlDir, createHash('sha256').update(instance).digest('hex').slice(0, 12));
 }

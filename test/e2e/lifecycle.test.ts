@@ -130,6 +130,9 @@ for (const runtime of ['gvisor', 'runc'] as const) {
       const exec = await aibox(user, ['exec', '--', 'sh', '-c', 'echo "$1"; exit 7', 'sh', "it's quoted"]);
       assert.equal(exec.code, 7);
       assert.equal(exec.stdout, "it's quoted\n");
+      const ssh255 = await aibox(user, ['exec', '--', 'sh', '-c', 'echo run >> /tmp/runs; exit 255']);
+      assert.equal(ssh255.code, 255);
+      assert.equal(sshTo(user, 'wc -l < /tmp/runs').stdout.trim(), '1', 'a command exiting 255 runs once');
     });
 
     it('rm --volumes removes the container, its volumes and its SSH block', async () => {

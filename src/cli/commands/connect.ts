@@ -6,21 +6,13 @@ import type { Instance } from '../../sandbox/instance.js';
 import { notFound } from '../../sandbox/lifecycle.js';
 import { Podman } from '../../sandbox/podman.js';
 import { sshArgs } from '../../ssh/client.js';
+import { controlSocket } from '../../ssh/entry.js';
 import { contextFor } from '../app.js';
 
 /** ssh's own failures (connection refused, auth) exit 255. */
 const SSH_FAILED = 255;
 
-/**
- * Runs ssh straight away (through the shared connection this costs milliseconds);
- * only when ssh itself fails does aibox ask podman why, for a clear error.
- */
-async function runSsh(ctx: Context, instance: Instance, command: readonly string[]): Promise<number> {
-  if (existsSync(instance.sshConfig)) {
-    const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
-    const result = await ctx.run('ssh', sshArgs(instance.sshConfig, instance.name, command, tty), { interactive: true, allowFailure: true });
-    if (result.exitCode !== SSH_FAILED) return result.exitCode;
-  }
+async function requireRunning(ctx: Context, instance: Instance): Promise<void> {
   const info = await new Podman(ctx.run).inspectContainer(instance.name);
   if (!info) throw notFound(instance);
   if (!info.State.Running) {
@@ -29,7 +21,23 @@ async function runSsh(ctx: Context, instance: Instance, command: readonly string
   if (!existsSync(instance.sshConfig)) {
     throw new AiboxError('MISSING_PREREQ', `no SSH configuration for ${instance.name} at ${instance.sshConfig}`, 'recreate it: aibox setup');
   }
-  return SSH_FAILED; // running, so 255 was the command's own exit code or an ssh error it already printed
+}
+
+/**
+ * With the shared connection open, ssh goes straight through (milliseconds);
+ * otherwise aibox first asks podman, so a stopped sandbox gets a clear error.
+ */
+async function runSsh(ctx: Context, instance: Instance, command: readonly string[]): Promise<number> {
+  const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  const ssh = async () => (await ctx.run('ssh', sshArgs(instance.sshConfig, instance.name, command, tty), { interactive: true, allowFailure: true })).exitCode;
+  if (!existsSync(controlSocket(instance.controlDir, instance.name))) {
+    await requireRunning(ctx, instance);
+    return ssh();
+  }
+  const code = await ssh();
+  // 255 is ssh's own failure, or the command's exit code: never run the command twice.
+  if (code === SSH_FAILED) await requireRunning(ctx, instance);
+  return code;
 }
 
 export function registerConnect(program: Command): void {
