@@ -7,7 +7,7 @@ import { bundlePath, packageRoot } from '../image/package-root.js';
 import { loadPolicy, policySources } from '../policy/load.js';
 import { isPortFree } from '../sandbox/host.js';
 import type { Instance } from '../sandbox/instance.js';
-import { Podman } from '../sandbox/podman.js';
+import { Podman, type ContainerInfo } from '../sandbox/podman.js';
 import { findOnPath } from '../sandbox/runtime.js';
 import { readState } from '../sandbox/state.js';
 import { parseBlocks } from '../ssh/config-block.js';
@@ -94,6 +94,14 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
         ? { name: 'image', status: 'ok', detail: plan.tag }
         : { name: 'image', status: 'warn', detail: `image ${plan.tag} is not built yet (start builds it)`, fix: 'aibox image build' };
     }],
+    ['sandbox', async () => {
+      const info = await podman.inspectContainer(instance.name);
+      if (!info) return { name: 'sandbox', status: 'ok', detail: `${instance.name} does not exist yet (aibox start creates it)` };
+      const problems = hardeningProblems(info);
+      return problems.length === 0
+        ? { name: 'sandbox', status: 'ok', detail: `${instance.name} is ${info.State.Status}, hardened (${info.OCIRuntime.includes('runsc') ? 'gVisor' : info.OCIRuntime})` }
+        : { name: 'sandbox', status: 'fail', detail: `${instance.name} is not hardened: ${problems.join('; ')}`, fix: `recreate it (volumes are kept): aibox rm --name ${instance.name} && aibox start --name ${instance.name}` };
+    }],
     ['policy', async () => {
       const policy = await loadPolicy(policySources(await loadConfig(ctx.paths), ctx.cwd));
       return { name: 'policy', status: 'ok', detail: `layers: ${policy.layers.map((layer) => layer.origin).join(' > ')}` };
@@ -104,4 +112,18 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
       probe().catch((error): Check => ({ name, status: 'fail', detail: message(error), fix: (error as { hint?: string }).hint })),
     ),
   );
+}
+
+/** What differs from the container aibox creates (e.g. one re-created by hand). */
+export function hardeningProblems(info: ContainerInfo): string[] {
+  const problems: string[] = [];
+  if ((info.HostConfig.CapAdd ?? []).length > 0) problems.push(`capabilities added: ${info.HostConfig.CapAdd?.join(', ')}`);
+  if (!(info.HostConfig.CapDrop ?? []).includes('CAP_NET_RAW')) problems.push('capabilities not dropped');
+  if (!(info.HostConfig.SecurityOpt ?? []).includes('no-new-privileges')) problems.push('no-new-privileges is off');
+  if (!info.HostConfig.ReadonlyRootfs) problems.push('root file system is writable');
+  const exposed = Object.values(info.HostConfig.PortBindings ?? {})
+    .flatMap((bindings) => bindings ?? [])
+    .filter((binding) => binding.HostIp !== '127.0.0.1');
+  if (exposed.length > 0) problems.push(`ports published beyond loopback: ${exposed.map((binding) => `${binding.HostIp || '0.0.0.0'}:${binding.HostPort}`).join(', ')}`);
+  return problems;
 }

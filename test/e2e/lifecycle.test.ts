@@ -72,7 +72,7 @@ for (const runtime of ['gvisor', 'runc'] as const) {
       assert.equal(shell.stdout.trim(), 'shell as dev in /home/dev');
     });
 
-    it('runs hardened: runtime, no capabilities, no-new-privileges, read-only root, loopback-only port', () => {
+    it('runs hardened: runtime, no capabilities, no-new-privileges, read-only root, loopback-only port', async () => {
       const info = inspect(user.name);
       if (runtime === 'gvisor') assert.match(info.OCIRuntime, /runsc/);
       else assert.equal(info.OCIRuntime, 'runc');
@@ -81,6 +81,9 @@ for (const runtime of ['gvisor', 'runc'] as const) {
       assert.ok(info.HostConfig.SecurityOpt.includes('no-new-privileges'));
       assert.equal(info.HostConfig.ReadonlyRootfs, true);
       assert.deepEqual(Object.values(info.HostConfig.PortBindings).flat(), [{ HostIp: '127.0.0.1', HostPort: String(port) }]);
+      const doctor = JSON.parse((await aibox(user, ['doctor', '--json'])).stdout);
+      const sandbox = doctor.checks.find((check: { name: string }) => check.name === 'sandbox');
+      assert.equal(sandbox.status, 'ok', sandbox.detail);
       const proc = sshTo(user, 'grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status; touch /etc/x 2>&1 || true; touch /opt/toolpacks/x 2>&1 || true');
       assert.match(proc.stdout, /CapEff:\s+0000000000000000/);
       assert.match(proc.stdout, /touch: cannot touch '\/etc\/x'/);

@@ -11,6 +11,8 @@ import { parseRuntime, resolveRuntime } from '../../src/sandbox/runtime.js';
 import { instanceVolumes, podmanRunArgs } from '../../src/sandbox/spec.js';
 import { readState, statePath } from '../../src/sandbox/state.js';
 import { shellQuote, sshArgs } from '../../src/ssh/client.js';
+import { hardeningProblems } from '../../src/doctor/checks.js';
+import type { ContainerInfo } from '../../src/sandbox/podman.js';
 
 const spec = {
   instance: 'proj',
@@ -115,5 +117,33 @@ describe('ssh command lines', () => {
     assert.equal(shellQuote("it's a $HOME"), `'it'\\''s a $HOME'`);
     assert.deepEqual(sshArgs('/c', 'box', ['echo', 'a b'], false), ['-F', '/c', 'box', '--', "echo 'a b'"]);
     assert.deepEqual(sshArgs('/c', 'box', [], true), ['-F', '/c', '-t', 'box']);
+  });
+});
+
+describe('doctor hardening check', () => {
+  const hardened: ContainerInfo = {
+    Id: 'x',
+    ImageName: 'localhost/aibox:x',
+    OCIRuntime: '/h/runsc-aibox',
+    State: { Status: 'running', Running: true },
+    Config: { Labels: {} },
+    HostConfig: { CapAdd: [], CapDrop: ['CAP_NET_RAW'], ReadonlyRootfs: true, SecurityOpt: ['no-new-privileges'], PortBindings: { '2222/tcp': [{ HostIp: '127.0.0.1', HostPort: '2222' }] } },
+    Mounts: [],
+  };
+  it('accepts the container aibox creates', () => {
+    assert.deepEqual(hardeningProblems(hardened), []);
+  });
+  it('names each weakening', () => {
+    const weak: ContainerInfo = {
+      ...hardened,
+      HostConfig: { CapAdd: ['CAP_SYS_ADMIN'], CapDrop: [], ReadonlyRootfs: false, SecurityOpt: [], PortBindings: { '2222/tcp': [{ HostIp: '', HostPort: '2222' }] } },
+    };
+    assert.deepEqual(hardeningProblems(weak), [
+      'capabilities added: CAP_SYS_ADMIN',
+      'capabilities not dropped',
+      'no-new-privileges is off',
+      'root file system is writable',
+      'ports published beyond loopback: 0.0.0.0:2222',
+    ]);
   });
 });
