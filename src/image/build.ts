@@ -61,6 +61,9 @@ export async function planImage(config: Config, root: string, bundle: string): P
     if (ca === undefined) {
       throw new AiboxError('MISSING_PREREQ', `org CA bundle ${caBundle} (setting image.caBundle) does not exist`, 'aibox config set image.caBundle /path/to/ca-bundle.pem (or "" for none)');
     }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new AiboxError('INVALID_FILE', `org CA bundle ${caBundle} (setting image.caBundle) holds no PEM certificate`, 'point it to a PEM file with "-----BEGIN CERTIFICATE-----" blocks: aibox config set image.caBundle PATH');
+    }
     add('ca', ca);
   }
   const inputsHash = hash.digest('hex');

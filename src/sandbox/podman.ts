@@ -35,7 +35,13 @@ export class Podman {
       if (/no such container/i.test(result.stderr)) return undefined;
       throw new AiboxError('PROCESS_FAILED', `podman container inspect ${name} failed: ${result.stderr.trim()}`);
     }
-    const parsed = z.array(containerSchema).min(1).safeParse(JSON.parse(result.stdout));
+    let data: unknown;
+    try {
+      data = JSON.parse(result.stdout);
+    } catch {
+      throw new AiboxError('PROCESS_FAILED', `podman inspect ${name} returned unreadable output: ${result.stdout.slice(0, 80)}`, 'check podman: podman info');
+    }
+    const parsed = z.array(containerSchema).min(1).safeParse(data);
     if (!parsed.success) {
       throw new AiboxError('PROCESS_FAILED', `podman inspect ${name} returned an unexpected shape: ${parsed.error.issues[0]?.message}`);
     }

@@ -27,8 +27,11 @@ describe('image plan', () => {
     assert.deepEqual([fromOrg.debootstrap, fromOrg.base], [false, 'registry.acme.dev/debian:bookworm']);
   });
 
-  it('names a missing org CA bundle and the setting to fix', async () => {
+  it('names a missing or non-PEM org CA bundle and the setting to fix', async () => {
     const config = configSchema.parse({ 'image.caBundle': '/nonexistent/ca.pem' });
     await assert.rejects(planImage(config, packageRoot(), join(packageRoot(), 'package.json')), /org CA bundle \/nonexistent\/ca.pem \(setting image.caBundle\) does not exist/);
+    const notPem = join(await mkdtemp(join(tmpdir(), 'aibox-image-')), 'ca.pem');
+    await writeFile(notPem, 'garbage');
+    await assert.rejects(planImage(configSchema.parse({ 'image.caBundle': notPem }), packageRoot(), join(packageRoot(), 'package.json')), /holds no PEM certificate/);
   });
 });
