@@ -20,7 +20,7 @@ export interface Check {
   fix?: string;
 }
 
-export const INOTIFY_WATCHES = 524288;
+const INOTIFY_WATCHES = 524288;
 const MIN_FREE_GIB = 10;
 
 type Probe = () => Promise<Check>;

@@ -8,7 +8,7 @@ import { AiboxError } from '../core/errors.js';
 import { readFileIfExists } from '../core/files.js';
 import { Podman } from '../sandbox/podman.js';
 
-export const IMAGE_REPOSITORY = 'localhost/aibox';
+const IMAGE_REPOSITORY = 'localhost/aibox';
 const SUITE = 'bookworm';
 
 export interface ImagePlan {

@@ -22,7 +22,7 @@ export function policySources(config: Config, cwd: string): PolicySources {
 }
 
 /** The nearest .aibox/policy.yaml at or above dir. */
-export function findProjectPolicy(dir: string): string | undefined {
+function findProjectPolicy(dir: string): string | undefined {
   for (let current = dir; ; current = dirname(current)) {
     const candidate = join(current, '.aibox', 'policy.yaml');
     if (existsSync(candidate)) return candidate;

@@ -12,21 +12,21 @@ const hostPattern = z
   .string()
   .regex(/^(\*\.)?[a-z0-9*]([a-z0-9*.-]*[a-z0-9*])?$/i, 'must be a host name or pattern such as *.example.com');
 
-export const egressRuleSchema = z
+const egressRuleSchema = z
   .object({
     host: hostPattern,
     ports: z.array(z.number().int().min(1).max(65535)).min(1).default([443]),
   })
   .strict();
 
-export const gitPushRuleSchema = z
+const gitPushRuleSchema = z
   .object({
     repo: z.string().min(1).describe('repository pattern, e.g. github.com/acme/*'),
     class: z.enum(RISK_CLASSES),
   })
   .strict();
 
-export const signingKeySchema = z
+const signingKeySchema = z
   .object({
     name: z.string().min(1),
     key: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }),

@@ -14,7 +14,7 @@ export type RuntimeChoice = RuntimeKind | 'auto';
  * - file-access-mounts=exclusive: the sandbox is the only writer of its volumes,
  *   so gVisor may cache them (see docs/performance.md for the measured gain).
  */
-export const GVISOR_FLAGS = ['--network=host', '--file-access-mounts=exclusive'];
+const GVISOR_FLAGS = ['--network=host', '--file-access-mounts=exclusive'];
 
 export async function findOnPath(program: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {

@@ -56,7 +56,7 @@ export function parseBlocks(text: string, path: string): Block[] {
 }
 
 /** The block's full text, with the file's line ending. */
-export function renderBlock(name: string, bodyLines: readonly string[], eol: string): string {
+function renderBlock(name: string, bodyLines: readonly string[], eol: string): string {
   const lines = [
     startMarker(name),
     '# Managed by aibox: do not edit between these markers; `aibox setup` rewrites them.',
