@@ -3,7 +3,7 @@ import type { Context } from '../core/context.js';
 import { createOutput } from '../core/output.js';
 import { resolvePaths } from '../core/paths.js';
 import { runProcess } from '../core/runner.js';
-import { resolveInstance, type Instance } from '../sandbox/instance.js';
+import { aiboxCommand, resolveInstance, type Instance } from '../sandbox/instance.js';
 
 export interface GlobalOptions {
   name: string;
@@ -19,5 +19,5 @@ export function contextFor(command: Command): { ctx: Context; instance: Instance
 }
 
 export function connectHint(instance: Instance): string {
-  return [`Connect:  ssh ${instance.name}`, `          (or aibox shell${instance.name === 'aibox' ? '' : ` --name ${instance.name}`}; VS Code: Remote-SSH: Connect to Host… → ${instance.name})`].join('\n');
+  return [`Connect:  ssh ${instance.name}`, `          (or ${aiboxCommand(instance, 'shell')}; VS Code: Remote-SSH: Connect to Host… → ${instance.name})`].join('\n');
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { AiboxError, exitCodeOf, ERROR_CODES } from '../core/errors.js';
+import { DEFAULT_INSTANCE } from '../sandbox/instance.js';
 import { registerConfig } from './commands/config.js';
 import { registerConnect } from './commands/connect.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -20,7 +21,7 @@ function buildProgram(): Command {
     .addOption(
       new Option('--name <name>', 'sandbox instance: prefixes its container, volumes and SSH host alias')
         .env('AIBOX_INSTANCE')
-        .default('aibox'),
+        .default(DEFAULT_INSTANCE),
     )
     .option('--json', 'print the result as one JSON document on stdout')
     .addHelpText(

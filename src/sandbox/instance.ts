@@ -15,6 +15,13 @@ export interface Instance {
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
+export const DEFAULT_INSTANCE = 'aibox';
+
+/** An aibox command line for this instance, for hints: `aibox start`, `aibox start --name web`. */
+export function aiboxCommand(instance: Pick<Instance, 'name'>, verb: string): string {
+  return `aibox ${verb}${instance.name === DEFAULT_INSTANCE ? '' : ` --name ${instance.name}`}`;
+}
+
 export function resolveInstance(paths: Paths, name: string): Instance {
   if (!NAME.test(name)) {
     throw new AiboxError(

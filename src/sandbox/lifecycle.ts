@@ -13,7 +13,7 @@ import { hostEntry } from '../ssh/entry.js';
 import { ensureInstanceKeys } from '../ssh/keys.js';
 import { removeManagedBlock, writeManagedBlock, type ConfigChange } from '../ssh/user-config.js';
 import { containerUlimits, hostFacts, isPortFree } from './host.js';
-import type { Instance } from './instance.js';
+import { aiboxCommand, type Instance } from './instance.js';
 import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
 import { parseRuntime, resolveRuntime } from './runtime.js';
@@ -164,7 +164,19 @@ export async function stopSandbox(ctx: Context, instance: Instance): Promise<'st
 }
 
 export function notFound(instance: Instance): AiboxError {
-  return new AiboxError('NOT_FOUND', `no sandbox named ${instance.name}`, `create it: aibox start${instance.name === 'aibox' ? '' : ` --name ${instance.name}`}`);
+  return new AiboxError('NOT_FOUND', `no sandbox named ${instance.name}`, `create it: ${aiboxCommand(instance, 'start')}`);
+}
+
+/** Fails with a clear error unless the sandbox is running and aibox can ssh to it. */
+export async function requireRunning(ctx: Context, instance: Instance): Promise<void> {
+  const info = await new Podman(ctx.run).inspectContainer(instance.name);
+  if (!info) throw notFound(instance);
+  if (!info.State.Running) {
+    throw new AiboxError('NOT_FOUND', `${instance.name} is not running`, `start it: ${aiboxCommand(instance, 'start')}`);
+  }
+  if (!existsSync(instance.sshConfig)) {
+    throw new AiboxError('MISSING_PREREQ', `no SSH configuration for ${instance.name} at ${instance.sshConfig}`, 'recreate it: aibox setup');
+  }
 }
 
 export interface RemoveResult {

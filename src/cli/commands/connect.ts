@@ -1,27 +1,14 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Context } from '../../core/context.js';
-import { AiboxError } from '../../core/errors.js';
 import type { Instance } from '../../sandbox/instance.js';
-import { notFound } from '../../sandbox/lifecycle.js';
-import { Podman } from '../../sandbox/podman.js';
+import { requireRunning } from '../../sandbox/lifecycle.js';
 import { sshArgs } from '../../ssh/client.js';
 import { controlSocket } from '../../ssh/entry.js';
 import { contextFor } from '../app.js';
 
 /** ssh's own failures (connection refused, auth) exit 255. */
 const SSH_FAILED = 255;
-
-async function requireRunning(ctx: Context, instance: Instance): Promise<void> {
-  const info = await new Podman(ctx.run).inspectContainer(instance.name);
-  if (!info) throw notFound(instance);
-  if (!info.State.Running) {
-    throw new AiboxError('NOT_FOUND', `${instance.name} is not running`, `start it: aibox start${instance.name === 'aibox' ? '' : ` --name ${instance.name}`}`);
-  }
-  if (!existsSync(instance.sshConfig)) {
-    throw new AiboxError('MISSING_PREREQ', `no SSH configuration for ${instance.name} at ${instance.sshConfig}`, 'recreate it: aibox setup');
-  }
-}
 
 /**
  * With the shared connection open, ssh goes straight through (milliseconds);

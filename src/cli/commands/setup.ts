@@ -4,6 +4,7 @@ import { ensureImage, planImage } from '../../image/build.js';
 import { bundlePath, packageRoot } from '../../image/package-root.js';
 import { loadPolicy, policySources } from '../../policy/load.js';
 import { writeSshEntries } from '../../sandbox/lifecycle.js';
+import { aiboxCommand } from '../../sandbox/instance.js';
 import { readState } from '../../sandbox/state.js';
 import { checkPrerequisites, requirePrerequisites } from '../../setup/prereqs.js';
 import { ensureInstanceKeys } from '../../ssh/keys.js';
@@ -36,7 +37,7 @@ export function registerSetup(program: Command): void {
           `Image:      ${plan.tag}${built ? ' (built)' : ''}`,
           `SSH config: Host ${instance.name} in ${change.path}${change.changed ? ' (updated)' : ''}`,
           ...prerequisites.filter((report) => !report.path).map((report) => `Optional:   ${report.program} is not installed (${report.why}): sudo apt-get install -y ${report.aptPackage}`),
-          `Next:       aibox start${instance.name === 'aibox' ? '' : ` --name ${instance.name}`}`,
+          `Next:       ${aiboxCommand(instance, 'start')}`,
         ].join('\n'),
       );
     });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { aiboxCommand } from '../../sandbox/instance.js';
 import { sandboxStatus } from '../../sandbox/lifecycle.js';
 import { contextFor } from '../app.js';
 
@@ -10,7 +11,7 @@ export function registerStatus(program: Command): void {
       const { ctx, instance } = contextFor(command);
       const status = await sandboxStatus(ctx, instance);
       if (status.state === 'absent') {
-        ctx.out.result({ status }, `${instance.name}: absent (create it: aibox start${instance.name === 'aibox' ? '' : ` --name ${instance.name}`})`);
+        ctx.out.result({ status }, `${instance.name}: absent (create it: ${aiboxCommand(instance, 'start')})`);
         return;
       }
       const lines = [
