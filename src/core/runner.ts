@@ -3,10 +3,11 @@ import { AiboxError } from './errors.js';
 
 export interface RunOptions {
   input?: string;
-  /** Inherit the terminal (interactive ssh). */
-  interactive?: boolean;
-  /** No stdio at all: for a program that leaves a background child (ssh -f) holding its pipes. */
-  detachedOutput?: boolean;
+  /**
+   * Default: captured. 'inherit': the user's terminal (interactive ssh).
+   * 'ignore': none, for a program that leaves a background child (ssh -f) that would hold the pipes.
+   */
+  stdio?: 'inherit' | 'ignore';
   /** Called with each line of combined output while the process runs. */
   onLine?: (line: string) => void;
   /** Non-zero exit is returned, not thrown. */
@@ -43,7 +44,7 @@ export function installHint(command: string): string {
 export const runProcess: Runner = async (command, args, options = {}) => {
   const subprocess = execa(command, args, {
     input: options.input,
-    stdio: options.interactive ? 'inherit' : options.detachedOutput ? 'ignore' : 'pipe',
+    stdio: options.stdio ?? 'pipe',
     env: options.env,
     cwd: options.cwd,
     timeout: options.timeoutMs,

@@ -46,7 +46,7 @@ export async function waitForSsh(port: number, container: string, timeoutMs = 30
  */
 export async function openSharedConnection(run: Runner, sshConfig: string, host: string): Promise<boolean> {
   const result = await run('ssh', ['-F', sshConfig, '-f', '-N', '-o', 'ControlMaster=auto', '-o', 'ConnectTimeout=10', host], {
-    detachedOutput: true,
+    stdio: 'ignore',
     allowFailure: true,
     timeoutMs: 15_000,
   });

@@ -16,7 +16,7 @@ const SSH_FAILED = 255;
  */
 async function runSsh(ctx: Context, instance: Instance, command: readonly string[]): Promise<number> {
   const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
-  const ssh = async () => (await ctx.run('ssh', sshArgs(instance.sshConfig, instance.name, command, tty), { interactive: true, allowFailure: true })).exitCode;
+  const ssh = async () => (await ctx.run('ssh', sshArgs(instance.sshConfig, instance.name, command, tty), { stdio: 'inherit', allowFailure: true })).exitCode;
   if (!existsSync(controlSocket(instance.controlDir, instance.name))) {
     await requireRunning(ctx, instance);
     return ssh();
