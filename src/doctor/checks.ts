@@ -32,6 +32,10 @@ function message(error: unknown): string {
 /** Runs every check; a check that throws is reported as failed, never aborts the others. */
 export async function runChecks(ctx: Context, instance: Instance): Promise<Check[]> {
   const podman = new Podman(ctx.run);
+  // Read once, shared by the checks; each check that awaits them reports their failure.
+  const config = loadConfig(ctx.paths);
+  const container = podman.inspectContainer(instance.name);
+  for (const shared of [config, container]) shared.catch(() => undefined);
   const probes: [string, Probe][] = [
     ['podman', async () => {
       const version = (await ctx.run('podman', ['version', '--format', '{{.Client.Version}}'])).stdout.trim();
@@ -44,9 +48,8 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
         : { name: 'runtime', status: 'warn', detail: 'gVisor (runsc) not installed: sandboxes fall back to runc, a weaker isolation', fix: 'sudo apt-get install -y runsc' };
     }],
     ['port', async () => {
-      const info = await podman.inspectContainer(instance.name);
-      const config = await loadConfig(ctx.paths);
-      const port = (await readState(instance.dir))?.port ?? config['ssh.port'];
+      const info = await container;
+      const port = (await readState(instance.dir))?.port ?? (await config)['ssh.port'];
       if (info?.State.Running) return { name: 'port', status: 'ok', detail: `127.0.0.1:${port} is the running sandbox's SSH port` };
       return (await isPortFree(port))
         ? { name: 'port', status: 'ok', detail: `127.0.0.1:${port} is free` }
@@ -89,13 +92,13 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
         : { name: 'disk', status: 'warn', detail: `only ${freeGiB.toFixed(1)} GB free for images and volumes`, fix: 'free space, e.g. podman image prune' };
     }],
     ['image', async () => {
-      const plan = await planImage(await loadConfig(ctx.paths), packageRoot(), bundlePath());
+      const plan = await planImage(await config, packageRoot(), bundlePath());
       return (await podman.imageExists(plan.tag))
         ? { name: 'image', status: 'ok', detail: plan.tag }
         : { name: 'image', status: 'warn', detail: `image ${plan.tag} is not built yet (start builds it)`, fix: 'aibox image build' };
     }],
     ['sandbox', async () => {
-      const info = await podman.inspectContainer(instance.name);
+      const info = await container;
       if (!info) return { name: 'sandbox', status: 'ok', detail: `${instance.name} does not exist yet (aibox start creates it)` };
       const problems = hardeningProblems(info);
       return problems.length === 0
@@ -103,7 +106,7 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
         : { name: 'sandbox', status: 'fail', detail: `${instance.name} is not hardened: ${problems.join('; ')}`, fix: `recreate it (volumes are kept): aibox rm --name ${instance.name} && aibox start --name ${instance.name}` };
     }],
     ['policy', async () => {
-      const policy = await loadPolicy(policySources(await loadConfig(ctx.paths), ctx.cwd));
+      const policy = await loadPolicy(policySources(await config, ctx.cwd));
       return { name: 'policy', status: 'ok', detail: `layers: ${policy.layers.map((layer) => layer.origin).join(' > ')}` };
     }],
   ];
