@@ -2,8 +2,7 @@ import { readFile, stat, statfs } from 'node:fs/promises';
 import { loadConfig } from '../config/store.js';
 import type { Context } from '../core/context.js';
 import { readFileIfExists } from '../core/files.js';
-import { planImage } from '../image/build.js';
-import { bundlePath, packageRoot } from '../image/package-root.js';
+import { planCurrentImage } from '../image/build.js';
 import { loadPolicy, policySources } from '../policy/load.js';
 import { isPortFree } from '../sandbox/host.js';
 import type { Instance } from '../sandbox/instance.js';
@@ -92,7 +91,7 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
         : { name: 'disk', status: 'warn', detail: `only ${freeGiB.toFixed(1)} GB free for images and volumes`, fix: 'free space, e.g. podman image prune' };
     }],
     ['image', async () => {
-      const plan = await planImage(await config, packageRoot(), bundlePath());
+      const plan = await planCurrentImage(await config);
       return (await podman.imageExists(plan.tag))
         ? { name: 'image', status: 'ok', detail: plan.tag }
         : { name: 'image', status: 'warn', detail: `image ${plan.tag} is not built yet (start builds it)`, fix: 'aibox image build' };

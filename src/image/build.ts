@@ -7,6 +7,7 @@ import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
 import { readFileIfExists } from '../core/files.js';
 import { Podman } from '../sandbox/podman.js';
+import { bundlePath, packageRoot } from './package-root.js';
 
 const IMAGE_REPOSITORY = 'localhost/aibox';
 const SUITE = 'bookworm';
@@ -68,6 +69,11 @@ export async function planImage(config: Config, root: string, bundle: string): P
   }
   const inputsHash = hash.digest('hex');
   return { tag: `${IMAGE_REPOSITORY}:${inputsHash.slice(0, 16)}`, inputsHash, base, debootstrap, mirror, caBundle, bundle, contextDir };
+}
+
+/** The plan for the image of this aibox installation (its package and bundle). */
+export function planCurrentImage(config: Config): Promise<ImagePlan> {
+  return planImage(config, packageRoot(), bundlePath());
 }
 
 /** Builds the image unless one with the same inputs exists. Returns whether it built. */

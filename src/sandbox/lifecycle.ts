@@ -5,8 +5,7 @@ import { loadConfig } from '../config/store.js';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
 import { writeFileIfChanged } from '../core/files.js';
-import { ensureImage, planImage } from '../image/build.js';
-import { bundlePath, packageRoot } from '../image/package-root.js';
+import { ensureImage, planCurrentImage } from '../image/build.js';
 import { loadPolicy, policySources } from '../policy/load.js';
 import { openSharedConnection, waitForSsh } from '../ssh/client.js';
 import { hostEntry } from '../ssh/entry.js';
@@ -84,7 +83,7 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
   await requireFreePort(port);
 
   const keys = await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
-  const plan = await planImage(config, packageRoot(), bundlePath());
+  const plan = await planCurrentImage(config);
   if (await ensureImage(ctx, plan)) ctx.out.info(`Built image ${plan.tag}`);
   for (const volume of instanceVolumes(instance.name)) {
     await podman.ensureVolume(volume.name, volume.shared ? { 'dev.aibox.cache': 'true' } : { [LABEL_INSTANCE]: instance.name });
@@ -222,7 +221,7 @@ export async function sandboxStatus(ctx: Context, instance: Instance): Promise<S
   if (!info) return { instance: instance.name, state: 'absent', ports: [], volumes: [] };
   const state = stateFromContainer(instance, info, await readState(instance.dir).catch(() => undefined));
   const config = await loadConfig(ctx.paths);
-  const plan = await planImage(config, packageRoot(), bundlePath()).catch(() => undefined);
+  const plan = await planCurrentImage(config).catch(() => undefined);
   const ports = Object.entries(info.HostConfig.PortBindings ?? {}).flatMap(([containerPort, bindings]) =>
     (bindings ?? []).map((binding) => ({ host: `${binding.HostIp || '0.0.0.0'}:${binding.HostPort}`, container: Number.parseInt(containerPort, 10) })),
   );

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/store.js';
-import { ensureImage, planImage } from '../../image/build.js';
-import { bundlePath, packageRoot } from '../../image/package-root.js';
+import { ensureImage, planCurrentImage } from '../../image/build.js';
 import { checkPrerequisites, requirePrerequisites } from '../../setup/prereqs.js';
 import { contextFor } from '../app.js';
 
@@ -15,7 +14,7 @@ export function registerImage(program: Command): void {
       const { ctx } = contextFor(command);
       const config = await loadConfig(ctx.paths);
       requirePrerequisites((await checkPrerequisites(config, ctx.env)).filter((report) => report.program !== 'runsc'));
-      const plan = await planImage(config, packageRoot(), bundlePath());
+      const plan = await planCurrentImage(config);
       const built = await ensureImage(ctx, plan, Boolean(options.force));
       ctx.out.result({ image: plan.tag, built, base: plan.base }, built ? `Built ${plan.tag}` : `${plan.tag} is up to date`);
     });

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/store.js';
-import { ensureImage, planImage } from '../../image/build.js';
-import { bundlePath, packageRoot } from '../../image/package-root.js';
+import { ensureImage, planCurrentImage } from '../../image/build.js';
 import { loadPolicy, policySources } from '../../policy/load.js';
 import { writeSshEntries } from '../../sandbox/lifecycle.js';
 import { aiboxCommand } from '../../sandbox/instance.js';
@@ -28,7 +27,7 @@ export function registerSetup(program: Command): void {
         return;
       }
       await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
-      const plan = await planImage(config, packageRoot(), bundlePath());
+      const plan = await planCurrentImage(config);
       const built = await ensureImage(ctx, plan);
       const change = await writeSshEntries(ctx, instance, port);
       ctx.out.result(
