@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { aibox, freePort, testUser, type TestUser } from '../helpers/cli.js';
+import { aibox, freePort, host, testUser, type TestUser } from '../helpers/cli.js';
 
 const USER_CONFIG = 'Include ~/.ssh/config.d/*\r\nHost github.com\r\n  User git\r\n\r\nMatch host *.corp exec "true"\r\n  ProxyJump bastion\r\n# my comment, no trailing newline';
 
@@ -75,6 +75,19 @@ describe('aibox setup, doctor and policy on a real host', () => {
     assert.equal(result.code, 5);
     assert.match(result.stderr, /^error: malformed aibox block in .*config: two blocks for/);
     assert.equal(await readFile(sshConfig, 'utf8'), broken);
+  });
+
+  it('builds the image FROM an org base image (image.from) instead of debootstrap', async () => {
+    // The local debootstrap import stands in for an org registry image: podman resolves both alike.
+    const base = host('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', 'reference=localhost/aibox-rootfs']).stdout.split('\n')[0] ?? '';
+    assert.ok(base, 'the base image built by the test run exists');
+    assert.equal((await aibox(user, ['config', 'set', 'image.from', base])).code, 0);
+    const result = await aibox(user, ['image', 'build', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.base, base);
+    assert.equal(host('podman', ['image', 'inspect', '--format', '{{index .Labels "dev.aibox.inputs"}}', report.image]).stdout.trim().slice(0, 16), report.image.split(':')[1]);
+    assert.equal((await aibox(user, ['config', 'set', 'image.from', ''])).code, 0);
   });
 
   it('policy check answers with the rule and the file, and exits 8 on deny', async () => {
