@@ -3,7 +3,7 @@ import { Document } from 'yaml';
 import { AiboxError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/files.js';
 import type { Paths } from '../core/paths.js';
-import { readYamlDocument, validateFile } from '../core/yaml-file.js';
+import { readYamlDocument, readYamlFile } from '../core/yaml-file.js';
 import { configSchema, isSettingKey, SETTING_KEYS, type Config, type SettingKey } from './settings.js';
 
 export function configPath(paths: Paths): string {
@@ -11,9 +11,7 @@ export function configPath(paths: Paths): string {
 }
 
 export async function loadConfig(paths: Paths): Promise<Config> {
-  const path = configPath(paths);
-  const document = await readYamlDocument(path);
-  return validateFile(configSchema, document?.toJS() ?? {}, path);
+  return (await readYamlFile(configSchema, configPath(paths))) ?? configSchema.parse({});
 }
 
 export function requireSettingKey(key: string): SettingKey {

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
+import { AiboxError } from './errors.js';
+
+/** The largest file aibox reads (config, policy, ssh config, state, CA bundle). */
+export const MAX_FILE_BYTES = 1024 * 1024;
 
 /**
  * Writes a file atomically: a temporary file beside it, fsync, rename. A crash
@@ -26,19 +31,53 @@ export async function writeFileAtomic(path: string, content: string, mode = 0o60
   }
 }
 
-/** The file's text, or undefined when it does not exist. */
-export async function readFileIfExists(path: string): Promise<string | undefined> {
+function fileKind(info: Stats): string {
+  if (info.isDirectory()) return 'a directory';
+  if (info.isFIFO()) return 'a FIFO';
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
+  if (info.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+function tooLarge(path: string, size: number, maxBytes: number): AiboxError {
+  return new AiboxError('INVALID_FILE', `${path} is ${size} bytes; aibox reads files of at most ${maxBytes} bytes`, `shorten ${path}, or point aibox at the right file`);
+}
+
+/**
+ * The text of a file aibox reads, or undefined when it does not exist. Only
+ * a regular file of at most maxBytes is read: a FIFO would block and a device
+ * (a link to /dev/zero) would never end. O_NONBLOCK makes opening a FIFO return at once.
+ */
+export async function readRegularFile(path: string, maxBytes = MAX_FILE_BYTES): Promise<string | undefined> {
+  let handle: FileHandle;
   try {
-    return await readFile(path, 'utf8');
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new AiboxError('INVALID_FILE', `cannot read ${path}: ${code ?? String(error)}`, `check ${path} and the permissions of its folders`);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new AiboxError('INVALID_FILE', `${path} is ${fileKind(info)}, not a regular file`, `replace ${path} with a regular file`);
+    if (info.size > maxBytes) throw tooLarge(path, info.size, maxBytes);
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length <= maxBytes) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > maxBytes) throw tooLarge(path, length, maxBytes); // it grew while aibox read it
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    await handle.close();
   }
 }
 
 /** writeFileAtomic, skipped when the file already holds exactly this content. */
 export async function writeFileIfChanged(path: string, content: string, mode = 0o600): Promise<boolean> {
-  if ((await readFileIfExists(path)) === content) return false;
+  if ((await readRegularFile(path)) === content) return false;
   await writeFileAtomic(path, content, mode);
   return true;
 }

@@ -1,11 +1,14 @@
 import { parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { AiboxError } from './errors.js';
-import { readFileIfExists } from './files.js';
+import { readRegularFile } from './files.js';
+
+/** How often aliases (`*name`) may expand: plenty for hand-written files, nowhere near a "billion laughs". */
+const MAX_ALIAS_COUNT = 100;
 
 /** Reads a YAML file as a Document (comments kept), or undefined when absent. */
 export async function readYamlDocument(path: string): Promise<Document | undefined> {
-  const text = await readFileIfExists(path);
+  const text = await readRegularFile(path);
   if (text === undefined) return undefined;
   const document = parseDocument(text, { prettyErrors: false });
   const [first] = document.errors;
@@ -18,6 +21,20 @@ export async function readYamlDocument(path: string): Promise<Document | undefin
     );
   }
   return document;
+}
+
+/** Reads and validates a YAML file (an empty file is `{}`), or undefined when absent. */
+export async function readYamlFile<T extends z.ZodType>(schema: T, path: string): Promise<z.infer<T> | undefined> {
+  const document = await readYamlDocument(path);
+  if (!document) return undefined;
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // yaml throws here only for aliases: too many expansions, or one without its anchor.
+    throw new AiboxError('INVALID_FILE', `${path} is not valid YAML: ${error instanceof Error ? error.message : String(error)}`, `fix or remove the aliases (*name) in ${path}`);
+  }
+  return validateFile(schema, data ?? {}, path);
 }
 
 /** Validates parsed data against a schema; the error names the file, the field and the problem. */

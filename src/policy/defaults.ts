@@ -1,25 +1,31 @@
-import type { PolicyLayerData } from './schema.js';
+import type { PackageSources } from '../config/package-sources.js';
+import type { EgressRule, PolicyLayerData } from './schema.js';
 
 /** Origin of the embedded org layer; /etc/aibox/policy.yaml replaces it. */
 export const BUILT_IN_ORIGIN = 'built-in default';
 
+/** Egress to the host of an http(s) URL, on its port. An IP v6 host (a glob class in a pattern) is left out. */
+function egressTo(url: string | undefined): EgressRule[] {
+  if (!url || !URL.canParse(url)) return [];
+  const { protocol, hostname, port } = new URL(url);
+  if ((protocol !== 'http:' && protocol !== 'https:') || !/^[a-z0-9.-]+$/.test(hostname)) return [];
+  return [{ host: hostname, ports: [Number(port || (protocol === 'http:' ? 80 : 443))] }];
+}
+
 /**
- * The org layer used when /etc/aibox/policy.yaml does not exist: the package
- * registries the initial tool packs need, the sandbox's own folders, and review
- * before any git push.
+ * The org layer used when /etc/aibox/policy.yaml does not exist: egress only to
+ * the package sources this machine already uses (the Debian mirror, whose
+ * `-security` suite lives on the same host, and the npm registry), the sandbox's
+ * own folders, review before any git push, and no build cache shared between
+ * instances.
  */
-export const DEFAULT_ORG_POLICY: PolicyLayerData = {
-  version: 1,
-  network: {
-    egress: [
-      { host: 'registry.npmjs.org', ports: [443] },
-      { host: 'deb.debian.org', ports: [80, 443] },
-      { host: 'pypi.org', ports: [443] },
-      { host: 'files.pythonhosted.org', ports: [443] },
-      { host: 'repo.maven.apache.org', ports: [443] },
-    ],
-  },
-  filesystem: { expose: ['/workspace', '/home/dev'] },
-  tools: { git_push: { default: 'review-required', rules: [] } },
-  packs: { trusted_keys: [], allowed: ['*'] },
-};
+export function defaultOrgPolicy(sources: PackageSources): PolicyLayerData {
+  return {
+    version: 1,
+    network: { egress: [...egressTo(sources.debianMirror), ...egressTo(sources.npmRegistry)] },
+    filesystem: { expose: ['/workspace', '/home/dev'] },
+    tools: { git_push: { default: 'review-required', rules: [] } },
+    packs: { trusted_keys: [], allowed: ['*'] },
+    caches: { shared: [] },
+  };
+}

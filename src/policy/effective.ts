@@ -2,6 +2,7 @@ import { AiboxError } from '../core/errors.js';
 import { globMatch, pathCovers, patternCovers } from './match.js';
 import {
   strictness,
+  type CacheTool,
   type EgressRule,
   type GitPushRule,
   type PolicyLayer,
@@ -29,6 +30,10 @@ export interface EffectivePolicy {
   gitPush: GitPushLayer[];
   trustedKeys: Sourced<SigningKey[]>;
   allowedPacks: Sourced<string[]>;
+  /** Build caches shared between sandbox instances; the others are per instance. */
+  sharedCaches: Sourced<CacheTool[]>;
+  /** What loading skipped and why (e.g. a project policy owned by another user). */
+  warnings: string[];
 }
 
 function loosens(layer: PolicyLayer, what: string, value: string, upper: string): AiboxError {
@@ -40,12 +45,12 @@ function loosens(layer: PolicyLayer, what: string, value: string, upper: string)
 }
 
 function egressCovers(outer: EgressRule, inner: EgressRule): boolean {
-  return patternCovers(outer.host, inner.host) && inner.ports.every((port) => outer.ports.includes(port));
+  return patternCovers(outer.host, inner.host, 'host') && inner.ports.every((port) => outer.ports.includes(port));
 }
 
 /** The class one layer gives a repository: its first matching rule, else its default. */
 export function layerClass(layer: GitPushLayer, repo: string): { class: RiskClass; rule: string } | undefined {
-  const index = layer.rules.findIndex((rule) => globMatch(rule.repo, repo));
+  const index = layer.rules.findIndex((rule) => globMatch(rule.repo, repo, 'repo'));
   const rule = layer.rules[index];
   if (rule) return { class: rule.class, rule: `tools.git_push.rules[${index}] (repo "${rule.repo}")` };
   if (layer.default) return { class: layer.default, rule: 'tools.git_push.default' };
@@ -66,6 +71,8 @@ export function mergeLayers(layers: readonly PolicyLayer[]): EffectivePolicy {
     gitPush: [],
     trustedKeys: { value: [], origin: top.origin },
     allowedPacks: { value: [], origin: top.origin },
+    sharedCaches: { value: [], origin: top.origin },
+    warnings: [],
   };
   const normalizeKey = (pem: string) => pem.replace(/\s+/g, '');
   layers.forEach((layer, index) => {
@@ -80,7 +87,8 @@ export function mergeLayers(layers: readonly PolicyLayer[]): EffectivePolicy {
     effective.egress = narrow('network.egress', data.network?.egress, effective.egress, egressCovers, (rule) => `${rule.host}:${rule.ports.join(',')}`);
     effective.expose = narrow('filesystem.expose', data.filesystem?.expose, effective.expose, pathCovers, (path) => path);
     effective.trustedKeys = narrow('packs.trusted_keys', data.packs?.trusted_keys, effective.trustedKeys, (outer, key) => normalizeKey(outer.key) === normalizeKey(key.key), (key) => `key "${key.name}"`);
-    effective.allowedPacks = narrow('packs.allowed', data.packs?.allowed, effective.allowedPacks, patternCovers, (pattern) => pattern);
+    effective.allowedPacks = narrow('packs.allowed', data.packs?.allowed, effective.allowedPacks, (outer, pattern) => patternCovers(outer, pattern, 'pack'), (pattern) => pattern);
+    effective.sharedCaches = narrow('caches.shared', data.caches?.shared, effective.sharedCaches, (outer, tool) => outer === tool, (tool) => tool);
     const gitPush = data.tools?.git_push;
     if (gitPush) {
       const current: GitPushLayer = { origin, default: gitPush.default, rules: gitPush.rules };

@@ -1,12 +1,14 @@
 import { AiboxError } from '../core/errors.js';
 import { layerClass, type EffectivePolicy } from './effective.js';
-import { globMatch, normalizeRepo, pathCovers, patternCovers } from './match.js';
+import { globMatch, pathCovers, pathProblem } from './match.js';
+import { canonicalRepo, type UrlRewrite } from './repo-url.js';
 import { strictness, type RiskClass } from './schema.js';
 
 export type Question =
   | { kind: 'egress'; host: string; port: number }
   | { kind: 'expose'; path: string }
-  | { kind: 'git-push'; repo: string }
+  /** repo: any remote URL form; rewrites: git's url.<base>.(push)insteadOf, applied as git applies them. */
+  | { kind: 'git-push'; repo: string; rewrites?: readonly UrlRewrite[] }
   | { kind: 'pack'; pack: string };
 
 export interface Decision {
@@ -24,8 +26,9 @@ export interface Decision {
 export function decide(policy: EffectivePolicy, question: Question): Decision {
   switch (question.kind) {
     case 'egress': {
-      const { host, port } = question;
-      const index = policy.egress.value.findIndex((rule) => globMatch(rule.host, host) && rule.ports.includes(port));
+      const { port } = question;
+      const host = question.host.toLowerCase();
+      const index = policy.egress.value.findIndex((rule) => globMatch(rule.host, host, 'host') && rule.ports.includes(port));
       const origin = policy.egress.origin;
       if (index >= 0) {
         return { allowed: true, rule: `network.egress[${index}]`, origin, explanation: `egress to ${host}:${port} is allowed by network.egress[${index}] in ${origin}` };
@@ -39,18 +42,29 @@ export function decide(policy: EffectivePolicy, question: Question): Decision {
     }
     case 'expose': {
       const { path } = question;
-      const index = policy.expose.value.findIndex((outer) => pathCovers(outer, path));
       const origin = policy.expose.origin;
+      const problem = pathProblem(path);
+      if (problem) return { allowed: false, rule: 'none', origin, explanation: `${path} may not be exposed: a path to expose ${problem}` };
+      const index = policy.expose.value.findIndex((outer) => pathCovers(outer, path));
       if (index >= 0) {
         return { allowed: true, rule: `filesystem.expose[${index}]`, origin, explanation: `${path} may be exposed by filesystem.expose[${index}] in ${origin}` };
       }
       return { allowed: false, rule: 'none', origin, explanation: `${path} may not be exposed: it is outside filesystem.expose in ${origin}; add it there${upperHint(policy, origin)}` };
     }
-    case 'git-push':
-      return decideGitPush(policy, normalizeRepo(question.repo));
+    case 'git-push': {
+      const canonical = canonicalRepo(question.repo, question.rewrites);
+      if ('repo' in canonical) return decideGitPush(policy, canonical.repo);
+      return {
+        allowed: false,
+        riskClass: 'blocked',
+        rule: 'none',
+        origin: policy.layers[0]?.origin ?? '',
+        explanation: `git push to ${question.repo} is blocked: aibox cannot tell which repository it is (${canonical.problem}); use the remote's URL, e.g. https://git.example.com/acme/app`,
+      };
+    }
     case 'pack': {
       const { pack } = question;
-      const index = policy.allowedPacks.value.findIndex((pattern) => patternCovers(pattern, pack));
+      const index = policy.allowedPacks.value.findIndex((pattern) => globMatch(pattern, pack, 'pack'));
       const origin = policy.allowedPacks.origin;
       if (index >= 0) {
         return { allowed: true, rule: `packs.allowed[${index}]`, origin, explanation: `pack ${pack} is allowed by packs.allowed[${index}] in ${origin}` };
@@ -90,17 +104,17 @@ function upperHint(policy: EffectivePolicy, origin: string): string {
 }
 
 /** Parses the CLI form of a question: `egress HOST[:PORT]`, `expose PATH`, `git-push REPO`, `pack NAME@VERSION`. */
-export function parseQuestion(kind: string, subject: string): Question {
+export function parseQuestion(kind: string, subject: string, rewrites: readonly UrlRewrite[] = []): Question {
   switch (kind) {
     case 'egress': {
       const match = /^([^:]+)(?::(\d+))?$/.exec(subject);
-      if (!match?.[1]) throw new AiboxError('USAGE', `invalid egress target "${subject}"`, 'use HOST or HOST:PORT, e.g. registry.npmjs.org:443');
+      if (!match?.[1]) throw new AiboxError('USAGE', `invalid egress target "${subject}"`, 'use HOST or HOST:PORT, e.g. registry.example.com:443');
       return { kind, host: match[1], port: Number(match[2] ?? 443) };
     }
     case 'expose':
       return { kind, path: subject };
     case 'git-push':
-      return { kind, repo: subject };
+      return { kind, repo: subject, rewrites };
     case 'pack':
       return { kind, pack: subject };
     default:

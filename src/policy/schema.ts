@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { globProblem, pathProblem } from './match.js';
+import { canonicalRepo } from './repo-url.js';
 
 export const RISK_CLASSES = ['safe', 'review-required', 'blocked'] as const;
 export type RiskClass = (typeof RISK_CLASSES)[number];
@@ -8,9 +10,35 @@ export function strictness(riskClass: RiskClass): number {
   return RISK_CLASSES.indexOf(riskClass);
 }
 
+/** Build caches a sandbox keeps; each is per instance unless the policy shares it between instances. */
+export const CACHE_TOOLS = ['npm', 'maven', 'gradle', 'pip'] as const;
+export type CacheTool = (typeof CACHE_TOOLS)[number];
+
 const hostPattern = z
   .string()
-  .regex(/^(\*\.)?[a-z0-9*]([a-z0-9*.-]*[a-z0-9*])?$/i, 'must be a host name or pattern such as *.example.com');
+  .regex(/^(\*\.)?[a-z0-9*]([a-z0-9*.-]*[a-z0-9*])?$/i, 'must be a host name or pattern such as *.example.com')
+  .transform((host) => host.toLowerCase());
+
+const globPattern = z.string().min(1).superRefine((pattern, ctx) => {
+  const problem = globProblem(pattern);
+  if (problem) ctx.addIssue({ code: 'custom', message: `is not a valid pattern: ${problem}` });
+});
+
+/** A repository pattern, canonical like the remotes it is matched against (lowercase, no ".git", no trailing "/"). */
+const repoPattern = z
+  .string()
+  .transform((pattern, ctx) => {
+    const canonical = canonicalRepo(pattern);
+    if ('repo' in canonical) return canonical.repo;
+    ctx.addIssue({ code: 'custom', message: `must be a repository pattern such as git.example.com/acme/*: ${canonical.problem}` });
+    return z.NEVER;
+  })
+  .pipe(globPattern);
+
+const sandboxPath = z.string().superRefine((path, ctx) => {
+  const problem = pathProblem(path);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, e.g. /workspace/app` });
+});
 
 const egressRuleSchema = z
   .object({
@@ -21,7 +49,7 @@ const egressRuleSchema = z
 
 const gitPushRuleSchema = z
   .object({
-    repo: z.string().min(1).describe('repository pattern, e.g. github.com/acme/*'),
+    repo: repoPattern.describe('repository pattern, e.g. git.example.com/acme/*'),
     class: z.enum(RISK_CLASSES),
   })
   .strict();
@@ -39,7 +67,7 @@ export const policyLayerSchema = z
     version: z.literal(1).default(1),
     network: z.object({ egress: z.array(egressRuleSchema).optional() }).strict().optional(),
     filesystem: z
-      .object({ expose: z.array(z.string().regex(/^\//, 'must be an absolute path in the sandbox')).optional() })
+      .object({ expose: z.array(sandboxPath).optional() })
       .strict()
       .optional(),
     tools: z
@@ -54,8 +82,12 @@ export const policyLayerSchema = z
     packs: z
       .object({
         trusted_keys: z.array(signingKeySchema).optional(),
-        allowed: z.array(z.string().min(1)).optional(),
+        allowed: z.array(globPattern).optional(),
       })
+      .strict()
+      .optional(),
+    caches: z
+      .object({ shared: z.array(z.enum(CACHE_TOOLS)).optional().describe('build caches shared between sandbox instances') })
       .strict()
       .optional(),
   })

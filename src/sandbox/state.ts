@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AiboxError } from '../core/errors.js';
-import { readFileIfExists, writeFileAtomic } from '../core/files.js';
+import { readRegularFile, writeFileAtomic } from '../core/files.js';
 import { PROFILE_NAMES } from './profiles.js';
 
 /** What aibox remembers about an instance between runs (kept by `rm`, dropped by `rm --volumes`). */
@@ -26,7 +26,7 @@ export function statePath(instanceDir: string): string {
 
 export async function readState(instanceDir: string): Promise<InstanceState | undefined> {
   const path = statePath(instanceDir);
-  const text = await readFileIfExists(path);
+  const text = await readRegularFile(path);
   if (text === undefined) return undefined;
   const corrupted = (why: string) =>
     new AiboxError(

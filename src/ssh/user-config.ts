@@ -1,7 +1,7 @@
 import { createTwoFilesPatch } from 'diff';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { readFileIfExists, writeFileAtomic } from '../core/files.js';
+import { readRegularFile, writeFileAtomic } from '../core/files.js';
 import { removeBlock, upsertBlock } from './config-block.js';
 
 export interface ConfigChange {
@@ -12,7 +12,7 @@ export interface ConfigChange {
 }
 
 async function applyEdit(path: string, edit: (text: string) => string, dryRun: boolean): Promise<ConfigChange> {
-  const before = (await readFileIfExists(path)) ?? '';
+  const before = (await readRegularFile(path)) ?? '';
   const after = edit(before); // throws on malformed markers, before anything is written
   const changed = after !== before;
   const diff = changed ? createTwoFilesPatch(path, path, before, after, '', '', { context: 2 }) : '';

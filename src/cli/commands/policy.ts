@@ -1,10 +1,19 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../config/store.js';
+import type { Context } from '../../core/context.js';
 import { AiboxError } from '../../core/errors.js';
-import { loadPolicy, policySources } from '../../policy/load.js';
+import type { EffectivePolicy } from '../../policy/effective.js';
+import { loadPolicyFor } from '../../policy/load.js';
 import { decide, parseQuestion } from '../../policy/query.js';
+import { loadGitRewrites } from '../../policy/repo-url.js';
 import { contextFor } from '../app.js';
+
+async function effectivePolicy(ctx: Context): Promise<EffectivePolicy> {
+  const effective = await loadPolicyFor(ctx, await loadConfig(ctx.paths));
+  effective.warnings.forEach((warning) => ctx.out.warn(warning));
+  return effective;
+}
 
 export function registerPolicy(program: Command): void {
   const policy = program.command('policy').description('Show the effective layered policy (org > team > project) and ask it questions');
@@ -13,7 +22,7 @@ export function registerPolicy(program: Command): void {
     .description('Print the effective policy with the file each value comes from')
     .action(async (_options: object, command: Command) => {
       const { ctx } = contextFor(command);
-      const effective = await loadPolicy(policySources(await loadConfig(ctx.paths), ctx.cwd));
+      const effective = await effectivePolicy(ctx);
       const human = [
         `# layers, top first: ${effective.layers.map((layer) => `${layer.name} (${layer.origin})`).join(' > ')}`,
         `# network.egress from ${effective.egress.origin}`,
@@ -26,6 +35,8 @@ export function registerPolicy(program: Command): void {
         stringify({ trusted_keys: effective.trustedKeys.value.map((key) => key.name) }).trim(),
         `# packs.allowed from ${effective.allowedPacks.origin}`,
         stringify({ allowed: effective.allowedPacks.value }).trim(),
+        `# caches.shared from ${effective.sharedCaches.origin} (build caches shared between instances; the others are per instance)`,
+        stringify({ caches: { shared: effective.sharedCaches.value } }).trim(),
       ];
       ctx.out.result({ policy: effective }, human.join('\n'));
     });
@@ -36,8 +47,9 @@ export function registerPolicy(program: Command): void {
     .argument('<subject>', 'what to check')
     .action(async (kind: string, subject: string, _options: object, command: Command) => {
       const { ctx } = contextFor(command);
-      const effective = await loadPolicy(policySources(await loadConfig(ctx.paths), ctx.cwd));
-      const decision = decide(effective, parseQuestion(kind, subject));
+      const effective = await effectivePolicy(ctx);
+      const rewrites = kind === 'git-push' ? await loadGitRewrites(ctx.run, ctx.cwd) : [];
+      const decision = decide(effective, parseQuestion(kind, subject, rewrites));
       ctx.out.result({ decision }, `${decision.allowed ? 'allow' : 'deny'}${decision.riskClass ? ` (${decision.riskClass})` : ''}: ${decision.explanation}`);
       if (!decision.allowed) throw new AiboxError('POLICY_DENIED', decision.explanation);
     });

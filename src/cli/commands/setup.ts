@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/store.js';
 import { ensureImage, planCurrentImage } from '../../image/build.js';
-import { loadPolicy, policySources } from '../../policy/load.js';
+import { loadPolicyFor } from '../../policy/load.js';
 import { writeSshEntries } from '../../sandbox/lifecycle.js';
 import { aiboxCommand } from '../../sandbox/instance.js';
 import { readState } from '../../sandbox/state.js';
@@ -17,7 +17,8 @@ export function registerSetup(program: Command): void {
     .action(async (options: { dryRun?: boolean }, command: Command) => {
       const { ctx, instance } = contextFor(command);
       const config = await loadConfig(ctx.paths);
-      await loadPolicy(policySources(config, ctx.cwd));
+      const policy = await loadPolicyFor(ctx, config);
+      policy.warnings.forEach((warning) => ctx.out.warn(warning));
       const prerequisites = await checkPrerequisites(config, ctx.env);
       requirePrerequisites(prerequisites);
       const port = (await readState(instance.dir))?.port ?? config['ssh.port'];
