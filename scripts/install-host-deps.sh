@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the host programs aibox needs (Debian/Ubuntu, as root): podman and
 # runc to run the sandbox, runsc (gVisor) for isolation, OpenSSH client to
-# connect, debootstrap to build the base image locally. Installs only what is missing.
+# connect, debootstrap to build the base image locally (with gpgv and the Debian
+# archive keyring, so it verifies the mirror's signature). Installs only what is missing.
 set -euo pipefail
 
-packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap openssh-client ca-certificates)
+packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+const absolutePath = z.string().regex(/^\/./, 'must be an absolute path');
 const absolutePathOrEmpty = z.string().regex(/^(\/.*)?$/, 'must be an absolute path');
 
 /**
@@ -32,9 +33,13 @@ export const configSchema = z
       .default('/etc/ssl/certs/ca-certificates.crt')
       .describe('PEM bundle of org CA certificates trusted in the sandbox (e.g. a TLS-inspecting proxy)'),
     'image.mirror': z
-      .url()
-      .default('http://deb.debian.org/debian')
-      .describe('Debian mirror used by debootstrap and apt while building the image'),
+      .string()
+      .regex(/^$|^https?:\/\/\S+$/, 'must be an http(s) URL such as http://mirror.example.com/debian, or empty')
+      .default('')
+      .describe("Debian mirror used by debootstrap and apt while building the image; empty: the bookworm mirror of this machine's apt sources"),
+    'image.keyring': absolutePath
+      .default('/usr/share/keyrings/debian-archive-keyring.gpg')
+      .describe("OpenPGP keyring that signs the mirror's Release file: debootstrap refuses a mirror it does not verify"),
     'policy.team': absolutePathOrEmpty
       .default('')
       .describe('Team policy layer, between the org policy and the project .aibox/policy.yaml'),

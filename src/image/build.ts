@@ -2,15 +2,16 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { DEBIAN_SUITE, debianMirror } from '../config/package-sources.js';
 import type { Config } from '../config/settings.js';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
-import { readFileIfExists } from '../core/files.js';
+import { readRegularFile } from '../core/files.js';
 import { Podman } from '../sandbox/podman.js';
+import { readKeyring } from './keyring.js';
 import { bundlePath, packageRoot } from './package-root.js';
 
 const IMAGE_REPOSITORY = 'localhost/aibox';
-const SUITE = 'bookworm';
 
 export interface ImagePlan {
   /** localhost/aibox:<hash of every input> */
@@ -20,6 +21,8 @@ export interface ImagePlan {
   base: string;
   debootstrap: boolean;
   mirror: string;
+  /** The keyring debootstrap checks the mirror with (setting image.keyring). */
+  keyring: string;
   caBundle: string;
   /** The running aibox bundle, installed in the image as /opt/aibox/lib/aibox.mjs. */
   bundle: string;
@@ -39,17 +42,31 @@ function aptSources(mirror: string): string {
   const base = mirror.replace(/\/+$/, '');
   const stanza = (uri: string, suites: string) =>
     `Types: deb\nURIs: ${uri}\nSuites: ${suites}\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`;
-  return `${stanza(base, `${SUITE} ${SUITE}-updates`)}\n${stanza(`${base}-security`, `${SUITE}-security`)}`;
+  return `${stanza(base, `${DEBIAN_SUITE} ${DEBIAN_SUITE}-updates`)}\n${stanza(`${base}-security`, `${DEBIAN_SUITE}-security`)}`;
+}
+
+/** The setting image.mirror, or when empty the mirror this machine's apt uses for bookworm. */
+export async function resolveMirror(config: Config, aptDir?: string): Promise<string> {
+  const mirror = config['image.mirror'] || (await debianMirror(DEBIAN_SUITE, aptDir));
+  // apt's source may be a cdrom: or mirror+file: URI that neither debootstrap nor the image can use.
+  if (!mirror || !/^https?:\/\//.test(mirror)) {
+    throw new AiboxError('MISSING_PREREQ', `no Debian mirror: setting image.mirror is empty and apt has no http(s) source for ${DEBIAN_SUITE}`, 'aibox config set image.mirror http://mirror.example.com/debian');
+  }
+  return mirror;
+}
+
+/** The debootstrap base is named by what it trusts: the mirror and the keyring's content. */
+async function rootfsHash(mirror: string, keyring: string): Promise<string> {
+  return createHash('sha256').update(`${mirror}\0`).update(await readKeyring(keyring)).digest('hex').slice(0, 8);
 }
 
 export async function planImage(config: Config, root: string, bundle: string): Promise<ImagePlan> {
   const contextDir = join(root, 'images', 'base');
-  const mirror = config['image.mirror'];
+  const mirror = await resolveMirror(config);
+  const keyring = config['image.keyring'];
   const caBundle = config['image.caBundle'];
   const debootstrap = config['image.from'] === '';
-  const base = debootstrap
-    ? `localhost/aibox-rootfs:${SUITE}-${createHash('sha256').update(mirror).digest('hex').slice(0, 8)}`
-    : config['image.from'];
+  const base = debootstrap ? `localhost/aibox-rootfs:${DEBIAN_SUITE}-${await rootfsHash(mirror, keyring)}` : config['image.from'];
   const hash = createHash('sha256');
   const add = (label: string, data: string | Buffer) => hash.update(`${label}\0`).update(data).update('\0');
   add('base', base);
@@ -58,7 +75,7 @@ export async function planImage(config: Config, root: string, bundle: string): P
   for (const file of await listFiles(contextDir)) add(relative(contextDir, file), await readFile(file));
   add('bundle', await readFile(bundle));
   if (caBundle) {
-    const ca = await readFileIfExists(caBundle);
+    const ca = await readRegularFile(caBundle);
     if (ca === undefined) {
       throw new AiboxError('MISSING_PREREQ', `org CA bundle ${caBundle} (setting image.caBundle) does not exist`, 'aibox config set image.caBundle /path/to/ca-bundle.pem (or "" for none)');
     }
@@ -68,7 +85,7 @@ export async function planImage(config: Config, root: string, bundle: string): P
     add('ca', ca);
   }
   const inputsHash = hash.digest('hex');
-  return { tag: `${IMAGE_REPOSITORY}:${inputsHash.slice(0, 16)}`, inputsHash, base, debootstrap, mirror, caBundle, bundle, contextDir };
+  return { tag: `${IMAGE_REPOSITORY}:${inputsHash.slice(0, 16)}`, inputsHash, base, debootstrap, mirror, keyring, caBundle, bundle, contextDir };
 }
 
 /** The plan for the image of this aibox installation (its package and bundle). */
@@ -91,10 +108,24 @@ async function importDebootstrap(ctx: Context, plan: ImagePlan): Promise<void> {
   }
   const dir = await mkdtemp(join(tmpdir(), 'aibox-rootfs-'));
   try {
-    ctx.out.progress(`debootstrap ${SUITE} from ${plan.mirror} (about 2 minutes, once)…`);
-    await ctx.run('debootstrap', ['--variant=minbase', SUITE, dir, plan.mirror], {
-      onLine: (line) => ctx.out.progress(`debootstrap: ${line}`),
+    ctx.out.progress(`debootstrap ${DEBIAN_SUITE} from ${plan.mirror} (about 2 minutes, once)…`);
+    let failure: string | undefined;
+    const result = await ctx.run('debootstrap', ['--variant=minbase', `--keyring=${plan.keyring}`, '--force-check-gpg', DEBIAN_SUITE, dir, plan.mirror], {
+      allowFailure: true,
+      onLine: (line) => {
+        // Warnings and errors must outlive the progress line that the next one overwrites.
+        if (line.startsWith('W: ')) ctx.out.warn(`debootstrap: ${line.slice(3)}`);
+        else if (line.startsWith('E: ')) failure ??= line.slice(3);
+        else ctx.out.progress(`debootstrap: ${line}`);
+      },
     });
+    if (result.exitCode !== 0) {
+      throw new AiboxError(
+        'PROCESS_FAILED',
+        `debootstrap of ${DEBIAN_SUITE} from ${plan.mirror} failed: ${failure ?? `exit code ${result.exitCode}`}`,
+        `check the mirror (setting image.mirror) and that the keyring ${plan.keyring} (setting image.keyring) holds the key that signs it`,
+      );
+    }
     ctx.out.progress(`importing ${plan.base}…`);
     await ctx.run('sh', ['-c', 'tar -C "$1" -c . | podman import --quiet - "$2"', 'sh', dir, plan.base]);
   } finally {

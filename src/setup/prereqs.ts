@@ -1,23 +1,31 @@
+import { stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import type { Config } from '../config/settings.js';
 import { AiboxError } from '../core/errors.js';
 import { findOnPath } from '../sandbox/runtime.js';
 
 interface Prerequisite {
+  /** A program looked up on PATH, or a file named by its absolute path. */
   program: string;
   /** Debian/Ubuntu package that provides it. */
   aptPackage: string;
   why: string;
-  required: (config: Config) => boolean;
+  required: boolean;
 }
 
-const PREREQUISITES: Prerequisite[] = [
-  { program: 'podman', aptPackage: 'podman', why: 'runs the sandbox', required: () => true },
-  { program: 'runc', aptPackage: 'runc', why: 'builds the image (and runs the sandbox with --runtime runc)', required: () => true },
-  { program: 'runsc', aptPackage: 'runsc', why: 'gVisor, the default sandbox runtime', required: (config) => config.runtime === 'gvisor' },
-  { program: 'ssh', aptPackage: 'openssh-client', why: 'connects to the sandbox', required: () => true },
-  { program: 'ssh-keygen', aptPackage: 'openssh-client', why: 'creates the sandbox keys', required: () => true },
-  { program: 'debootstrap', aptPackage: 'debootstrap', why: 'builds the base image locally', required: (config) => config['image.from'] === '' },
-];
+function prerequisites(config: Config): Prerequisite[] {
+  const debootstrap = config['image.from'] === '';
+  return [
+    { program: 'podman', aptPackage: 'podman', why: 'runs the sandbox', required: true },
+    { program: 'runc', aptPackage: 'runc', why: 'builds the image (and runs the sandbox with --runtime runc)', required: true },
+    { program: 'runsc', aptPackage: 'runsc', why: 'gVisor, the default sandbox runtime', required: config.runtime === 'gvisor' },
+    { program: 'ssh', aptPackage: 'openssh-client', why: 'connects to the sandbox', required: true },
+    { program: 'ssh-keygen', aptPackage: 'openssh-client', why: 'creates the sandbox keys', required: true },
+    { program: 'debootstrap', aptPackage: 'debootstrap', why: 'builds the base image locally', required: debootstrap },
+    { program: 'gpgv', aptPackage: 'gpgv', why: 'verifies the Debian mirror for debootstrap', required: debootstrap },
+    { program: config['image.keyring'], aptPackage: 'debian-archive-keyring', why: 'setting image.keyring, the keyring that signs the Debian mirror', required: debootstrap },
+  ];
+}
 
 export interface PrerequisiteReport {
   program: string;
@@ -27,16 +35,13 @@ export interface PrerequisiteReport {
   why: string;
 }
 
+async function locate(program: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  if (!isAbsolute(program)) return findOnPath(program, env);
+  return (await stat(program).catch(() => undefined))?.isFile() ? program : undefined;
+}
+
 export async function checkPrerequisites(config: Config, env: NodeJS.ProcessEnv): Promise<PrerequisiteReport[]> {
-  return Promise.all(
-    PREREQUISITES.map(async (prerequisite) => ({
-      program: prerequisite.program,
-      path: await findOnPath(prerequisite.program, env),
-      required: prerequisite.required(config),
-      aptPackage: prerequisite.aptPackage,
-      why: prerequisite.why,
-    })),
-  );
+  return Promise.all(prerequisites(config).map(async (prerequisite) => ({ ...prerequisite, path: await locate(prerequisite.program, env) })));
 }
 
 /** Fails with every missing required program and the one command that installs them all. */

@@ -20,8 +20,8 @@ describe('aibox setup, doctor and policy on a real host', () => {
   it('setup names every missing host program and the one command that installs them', async () => {
     const result = await aibox(user, ['setup'], { env: { ...user.env, PATH: '/nonexistent' } });
     assert.equal(result.code, 4);
-    assert.match(result.stderr, /^error: missing on this host: podman \(runs the sandbox\), runc .*, ssh .*, ssh-keygen .*, debootstrap \(builds the base image locally\)\n/);
-    assert.match(result.stderr, /\nhint: install: sudo apt-get install -y podman runc openssh-client debootstrap\n$/);
+    assert.match(result.stderr, /^error: missing on this host: podman \(runs the sandbox\), runc .*, ssh .*, ssh-keygen .*, debootstrap \(builds the base image locally\), gpgv \(verifies the Debian mirror for debootstrap\)\n/);
+    assert.match(result.stderr, /\nhint: install: sudo apt-get install -y podman runc openssh-client debootstrap gpgv\n$/);
   });
 
   it('setup --dry-run prints the diff and writes nothing', async () => {
@@ -49,7 +49,7 @@ describe('aibox setup, doctor and policy on a real host', () => {
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout);
     const byName = Object.fromEntries(report.checks.map((check: { name: string }) => [check.name, check]));
-    for (const name of ['podman', 'keys', 'ssh-config', 'port', 'disk', 'image', 'policy']) {
+    for (const name of ['podman', 'keys', 'ssh-config', 'port', 'disk', 'image', 'keyring', 'policy']) {
       assert.equal(byName[name]?.status, 'ok', `${name}: ${JSON.stringify(byName[name])}`);
     }
     const inotify = byName.inotify;
