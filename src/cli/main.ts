@@ -7,6 +7,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerImage } from './commands/image.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRm } from './commands/rm.js';
+import { registerRotateHostKey } from './commands/rotate-host-key.js';
 import { registerSetup } from './commands/setup.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
@@ -36,7 +37,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerRm, registerDoctor, registerConfig, registerPolicy, registerImage]) {
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage]) {
     register(program);
   }
   program.commands.forEach(function exitOverrideAll(command: Command) {

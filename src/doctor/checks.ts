@@ -1,13 +1,17 @@
 import { readFile, stat, statfs } from 'node:fs/promises';
 import { loadConfig } from '../config/store.js';
 import type { Context } from '../core/context.js';
-import { readFileIfExists } from '../core/files.js';
+import { readRegularFile } from '../core/files.js';
 import { planCurrentImage } from '../image/build.js';
-import { loadPolicy, policySources } from '../policy/load.js';
+import { checkKeyring } from '../image/keyring.js';
+import { loadPolicyFor } from '../policy/load.js';
 import { isPortFree } from '../sandbox/host.js';
 import type { Instance } from '../sandbox/instance.js';
-import { Podman, type ContainerInfo } from '../sandbox/podman.js';
-import { findOnPath } from '../sandbox/runtime.js';
+import { hardeningProblems } from '../sandbox/hardening.js';
+import { ownContainer } from '../sandbox/ownership.js';
+import { Podman } from '../sandbox/podman.js';
+import { instanceVolumes, LABEL_RUNTIME } from '../sandbox/spec.js';
+import { findOnPath, gvisorWrapperPath } from '../sandbox/runtime.js';
 import { readState } from '../sandbox/state.js';
 import { parseBlocks } from '../ssh/config-block.js';
 
@@ -33,8 +37,9 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
   const podman = new Podman(ctx.run);
   // Read once, shared by the checks; each check that awaits them reports their failure.
   const config = loadConfig(ctx.paths);
-  const container = podman.inspectContainer(instance.name);
-  for (const shared of [config, container]) shared.catch(() => undefined);
+  const container = ownContainer(podman, instance);
+  const policy = config.then((settings) => loadPolicyFor(ctx, settings));
+  for (const shared of [config, container, policy]) shared.catch(() => undefined);
   const probes: [string, Probe][] = [
     ['podman', async () => {
       const version = (await ctx.run('podman', ['version', '--format', '{{.Client.Version}}'])).stdout.trim();
@@ -65,7 +70,7 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
     }],
     ['ssh-config', async () => {
       const path = ctx.paths.sshConfig;
-      const text = (await readFileIfExists(path)) ?? '';
+      const text = (await readRegularFile(path)) ?? '';
       const block = parseBlocks(text, path).find((candidate) => candidate.name === instance.name);
       return block
         ? { name: 'ssh-config', status: 'ok', detail: `Host ${instance.name} in ${path}` }
@@ -96,17 +101,28 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
         ? { name: 'image', status: 'ok', detail: plan.tag }
         : { name: 'image', status: 'warn', detail: `image ${plan.tag} is not built yet (start builds it)`, fix: 'aibox image build' };
     }],
+    ['keyring', async () => {
+      const keyring = await checkKeyring(await config);
+      return { name: 'keyring', status: keyring.ok ? 'ok' : 'fail', detail: keyring.detail, fix: keyring.fix };
+    }],
     ['sandbox', async () => {
       const info = await container;
       if (!info) return { name: 'sandbox', status: 'ok', detail: `${instance.name} does not exist yet (aibox start creates it)` };
-      const problems = hardeningProblems(info);
+      const problems = hardeningProblems(info, {
+        ociRuntime: info.Config.Labels?.[LABEL_RUNTIME] === 'runc' ? 'runc' : gvisorWrapperPath(ctx.paths.dataDir),
+        volumes: instanceVolumes(instance.name, (await policy).sharedCaches.value),
+        sshDir: instance.keys.sandboxSshDir,
+      });
       return problems.length === 0
         ? { name: 'sandbox', status: 'ok', detail: `${instance.name} is ${info.State.Status}, hardened (${info.OCIRuntime.includes('runsc') ? 'gVisor' : info.OCIRuntime})` }
         : { name: 'sandbox', status: 'fail', detail: `${instance.name} is not hardened: ${problems.join('; ')}`, fix: `recreate it (volumes are kept): aibox rm --name ${instance.name} && aibox start --name ${instance.name}` };
     }],
     ['policy', async () => {
-      const policy = await loadPolicy(policySources(await config, ctx.cwd));
-      return { name: 'policy', status: 'ok', detail: `layers: ${policy.layers.map((layer) => layer.origin).join(' > ')}` };
+      const { layers, warnings } = await policy;
+      const detail = `layers: ${layers.map((layer) => layer.origin).join(' > ')}`;
+      return warnings.length > 0
+        ? { name: 'policy', status: 'warn', detail: `${detail}; ${warnings.join('; ')}`, fix: 'chown the file to yourself if it is yours, or remove it' }
+        : { name: 'policy', status: 'ok', detail };
     }],
   ];
   return Promise.all(
@@ -114,18 +130,4 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
       probe().catch((error): Check => ({ name, status: 'fail', detail: message(error), fix: (error as { hint?: string }).hint })),
     ),
   );
-}
-
-/** What differs from the container aibox creates (e.g. one re-created by hand). */
-export function hardeningProblems(info: ContainerInfo): string[] {
-  const problems: string[] = [];
-  if ((info.HostConfig.CapAdd ?? []).length > 0) problems.push(`capabilities added: ${info.HostConfig.CapAdd?.join(', ')}`);
-  if (!(info.HostConfig.CapDrop ?? []).includes('CAP_NET_RAW')) problems.push('capabilities not dropped');
-  if (!(info.HostConfig.SecurityOpt ?? []).includes('no-new-privileges')) problems.push('no-new-privileges is off');
-  if (!info.HostConfig.ReadonlyRootfs) problems.push('root file system is writable');
-  const exposed = Object.values(info.HostConfig.PortBindings ?? {})
-    .flatMap((bindings) => bindings ?? [])
-    .filter((binding) => binding.HostIp !== '127.0.0.1');
-  if (exposed.length > 0) problems.push(`ports published beyond loopback: ${exposed.map((binding) => `${binding.HostIp || '0.0.0.0'}:${binding.HostPort}`).join(', ')}`);
-  return problems;
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { AiboxError } from '../core/errors.js';
 import type { Paths } from '../core/paths.js';
 import { instanceKeys, type InstanceKeys } from '../ssh/keys.js';
+import { SHARED_CACHE_PREFIX } from './spec.js';
 
 /** Names a sandbox; prefixes its container, its volumes and its SSH host alias. */
 export interface Instance {
@@ -23,6 +24,9 @@ export function aiboxCommand(instance: Pick<Instance, 'name'>, verb: string): st
 }
 
 export function resolveInstance(paths: Paths, name: string): Instance {
+  if (name === SHARED_CACHE_PREFIX) {
+    throw new AiboxError('USAGE', `the sandbox name "${name}" is reserved (shared build caches use it)`, 'choose another name, e.g. --name myproject');
+  }
   if (!NAME.test(name)) {
     throw new AiboxError(
       'USAGE',

@@ -6,17 +6,18 @@ import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
 import { writeFileIfChanged } from '../core/files.js';
 import { ensureImage, planCurrentImage } from '../image/build.js';
-import { loadPolicy, policySources } from '../policy/load.js';
+import { loadPolicyFor } from '../policy/load.js';
 import { openSharedConnection, waitForSsh } from '../ssh/client.js';
 import { hostEntry } from '../ssh/entry.js';
-import { ensureInstanceKeys } from '../ssh/keys.js';
+import { ensureInstanceKeys, rotateHostKey } from '../ssh/keys.js';
 import { removeManagedBlock, writeManagedBlock, type ConfigChange } from '../ssh/user-config.js';
 import { containerUlimits, hostFacts, isPortFree } from './host.js';
 import { aiboxCommand, type Instance } from './instance.js';
 import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
 import { parseRuntime, resolveRuntime } from './runtime.js';
-import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, podmanRunArgs, SANDBOX_SSH_PORT } from './spec.js';
+import { existingOwnVolumes, ownContainer } from './ownership.js';
+import { instanceVolumes, LABEL_PROFILE, LABEL_RUNTIME, podmanRunArgs, SANDBOX_SSH_PORT } from './spec.js';
 import { readState, removeState, writeState, type InstanceState } from './state.js';
 
 export interface StartOptions {
@@ -43,13 +44,15 @@ function publishedPort(info: ContainerInfo): number | undefined {
 }
 
 export async function startSandbox(ctx: Context, instance: Instance, options: StartOptions): Promise<{ outcome: StartOutcome; state: InstanceState }> {
+  // Every input is read and checked before the first change: config, policy, state, container, volumes, ssh config.
   const podman = new Podman(ctx.run);
   const config = await loadConfig(ctx.paths);
-  await loadPolicy(policySources(config, ctx.cwd)); // a broken policy stops everything before any change
+  const policy = await loadPolicyFor(ctx, config);
+  policy.warnings.forEach((warning) => ctx.out.warn(warning));
   const requestedProfile = options.profile === undefined ? undefined : parseProfile(options.profile);
   const requestedRuntime = options.runtime === undefined ? undefined : parseRuntime(options.runtime);
   const state = await readState(instance.dir);
-  const existing = await podman.inspectContainer(instance.name);
+  const existing = await ownContainer(podman, instance);
 
   if (existing) {
     const current = stateFromContainer(instance, existing, state);
@@ -60,6 +63,7 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     if (ignored.length > 0) {
       ctx.out.warn(`${instance.name} already exists (${current.runtime}, profile ${current.profile}); to apply ${ignored.join(' ')}: aibox rm --name ${instance.name} && aibox start ${ignored.join(' ')} (volumes are kept)`);
     }
+    await writeSshEntries(ctx, instance, current.port, true);
     await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
     await writeSshEntries(ctx, instance, current.port);
     if (existing.State.Running) return { outcome: 'already-running', state: current };
@@ -81,13 +85,14 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
   resources.warnings.forEach((warning) => ctx.out.warn(warning));
   const port = options.port ?? state?.port ?? config['ssh.port'];
   await requireFreePort(port);
+  const volumes = instanceVolumes(instance.name, policy.sharedCaches.value);
+  const present = new Set((await existingOwnVolumes(podman, volumes)).map((volume) => volume.name));
+  await writeSshEntries(ctx, instance, port, true);
 
   const keys = await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
   const plan = await planCurrentImage(config);
   if (await ensureImage(ctx, plan)) ctx.out.info(`Built image ${plan.tag}`);
-  for (const volume of instanceVolumes(instance.name)) {
-    await podman.ensureVolume(volume.name, volume.shared ? { 'dev.aibox.cache': 'true' } : { [LABEL_INSTANCE]: instance.name });
-  }
+  for (const volume of volumes.filter((candidate) => !present.has(candidate.name))) await podman.createVolume(volume.name, volume.labels);
   const args = podmanRunArgs({
     instance: instance.name,
     image: plan.tag,
@@ -98,14 +103,8 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     memoryGiB: resources.memoryGiB,
     sshDir: keys.sandboxSshDir,
     ulimits: await containerUlimits(),
+    volumes,
   });
-  ctx.out.progress(`starting ${instance.name} (${runtime.kind})…`);
-  try {
-    await podman.runContainer(args);
-  } catch (error) {
-    await podman.remove(instance.name); // never leave a half-made container behind
-    throw error;
-  }
   const next: InstanceState = {
     version: 1,
     instance: instance.name,
@@ -115,8 +114,18 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     image: plan.tag,
     createdAt: new Date().toISOString(),
   };
-  await writeState(instance.dir, next);
-  await writeSshEntries(ctx, instance, port);
+  ctx.out.progress(`starting ${instance.name} (${runtime.kind})…`);
+  try {
+    await podman.runContainer(args);
+    await writeState(instance.dir, next);
+    await writeSshEntries(ctx, instance, port);
+  } catch (error) {
+    // Never leave a half-made sandbox: no container, and the state as it was.
+    await podman.remove(instance.name).catch(() => undefined);
+    if (state) await writeState(instance.dir, state);
+    else await removeState(instance.dir);
+    throw error;
+  }
   await waitUntilReachable(ctx, instance, port);
   return { outcome: 'created', state: next };
 }
@@ -154,7 +163,7 @@ async function closeMultiplexedConnection(ctx: Context, instance: Instance): Pro
 
 export async function stopSandbox(ctx: Context, instance: Instance): Promise<'stopped' | 'not-running'> {
   const podman = new Podman(ctx.run);
-  const info = await podman.inspectContainer(instance.name);
+  const info = await ownContainer(podman, instance);
   if (!info) throw notFound(instance);
   await closeMultiplexedConnection(ctx, instance);
   if (!info.State.Running) return 'not-running';
@@ -168,7 +177,7 @@ export function notFound(instance: Instance): AiboxError {
 
 /** Fails with a clear error unless the sandbox is running and aibox can ssh to it. */
 export async function requireRunning(ctx: Context, instance: Instance): Promise<void> {
-  const info = await new Podman(ctx.run).inspectContainer(instance.name);
+  const info = await ownContainer(new Podman(ctx.run), instance);
   if (!info) throw notFound(instance);
   if (!info.State.Running) {
     throw new AiboxError('NOT_FOUND', `${instance.name} is not running`, `start it: ${aiboxCommand(instance, 'start')}`);
@@ -183,23 +192,37 @@ export interface RemoveResult {
   volumes: string[];
 }
 
-/** Removes the container; with volumes, also its volumes, keys, state and SSH block. */
+/**
+ * Removes the container; with volumes, also its own volumes (build caches
+ * included; shared ones are kept), keys, state and SSH block. Everything is
+ * checked first; a failure midway says what is already gone.
+ */
 export async function removeSandbox(ctx: Context, instance: Instance, withVolumes: boolean): Promise<RemoveResult> {
   const podman = new Podman(ctx.run);
-  const info = await podman.inspectContainer(instance.name);
-  await closeMultiplexedConnection(ctx, instance);
-  if (info) await podman.remove(instance.name);
-  const removed: string[] = [];
-  if (withVolumes) {
-    for (const volume of instanceVolumes(instance.name).filter((candidate) => !candidate.shared)) {
-      if (await podman.removeVolume(volume.name)) removed.push(volume.name);
+  const info = await ownContainer(podman, instance);
+  const volumes = withVolumes ? await existingOwnVolumes(podman, instanceVolumes(instance.name)) : [];
+  if (withVolumes) await removeManagedBlock(ctx.paths.sshConfig, instance.name, true); // a malformed block stops here
+  if (!info && volumes.length === 0 && !(withVolumes && existsSync(instance.dir))) throw notFound(instance);
+  const done: string[] = [];
+  try {
+    await closeMultiplexedConnection(ctx, instance);
+    if (info) {
+      await podman.remove(instance.name);
+      done.push(`container ${instance.name}`);
     }
-    await removeManagedBlock(ctx.paths.sshConfig, instance.name);
-    await removeState(instance.dir);
-    await rm(instance.dir, { recursive: true, force: true });
+    for (const volume of volumes) {
+      await podman.removeVolume(volume.name);
+      done.push(`volume ${volume.name}`);
+    }
+    if (withVolumes) {
+      await removeManagedBlock(ctx.paths.sshConfig, instance.name);
+      await rm(instance.dir, { recursive: true, force: true });
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new AiboxError('PROCESS_FAILED', `removing ${instance.name} stopped midway: ${message}; removed so far: ${done.join(', ') || 'nothing'}`, `run the same command again to remove the rest: ${aiboxCommand(instance, withVolumes ? 'rm --volumes' : 'rm')}`, { cause: error });
   }
-  if (!info && removed.length === 0) throw notFound(instance);
-  return { container: Boolean(info), volumes: removed };
+  return { container: Boolean(info), volumes: volumes.map((volume) => volume.name) };
 }
 
 export interface SandboxStatus {
@@ -217,7 +240,7 @@ export interface SandboxStatus {
 
 export async function sandboxStatus(ctx: Context, instance: Instance): Promise<SandboxStatus> {
   const podman = new Podman(ctx.run);
-  const info = await podman.inspectContainer(instance.name);
+  const info = await ownContainer(podman, instance);
   if (!info) return { instance: instance.name, state: 'absent', ports: [], volumes: [] };
   const state = stateFromContainer(instance, info, await readState(instance.dir).catch(() => undefined));
   const config = await loadConfig(ctx.paths);
@@ -239,4 +262,26 @@ export async function sandboxStatus(ctx: Context, instance: Instance): Promise<S
       .map((mount) => ({ name: mount.Name ?? '', mount: mount.Destination, readOnly: !mount.RW }))
       .sort((a, b) => a.mount.localeCompare(b.mount)),
   };
+}
+
+/**
+ * Replaces the sandbox's host key and its pin. A running sandbox is restarted so
+ * sshd serves the new key (gVisor caches the read-only key mount until then).
+ */
+export async function rotateSandboxHostKey(ctx: Context, instance: Instance): Promise<{ fingerprint: string; restarted: boolean }> {
+  const podman = new Podman(ctx.run);
+  const info = await ownContainer(podman, instance);
+  const state = await readState(instance.dir);
+  if (!info && !state) throw notFound(instance);
+  const port = info ? stateFromContainer(instance, info, state).port : (state?.port ?? 0);
+  await writeSshEntries(ctx, instance, port, true);
+  await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
+  const fingerprint = await rotateHostKey(ctx.run, instance.keys, instance.name);
+  if (!info?.State.Running) return { fingerprint, restarted: false };
+  await closeMultiplexedConnection(ctx, instance);
+  ctx.out.progress(`restarting ${instance.name} so it serves the new key…`);
+  await podman.stop(instance.name);
+  await podman.start(instance.name);
+  await waitUntilReachable(ctx, instance, port);
+  return { fingerprint, restarted: true };
 }

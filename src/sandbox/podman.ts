@@ -7,23 +7,48 @@ const containerSchema = z.object({
   Id: z.string(),
   ImageName: z.string(),
   OCIRuntime: z.string(),
+  EffectiveCaps: z.array(z.string()).nullish(),
+  BoundingCaps: z.array(z.string()).nullish(),
   State: z.object({ Status: z.string(), Running: z.boolean() }),
-  Config: z.object({ Labels: z.record(z.string(), z.string()).nullish() }),
+  Config: z.object({ User: z.string().nullish(), Labels: z.record(z.string(), z.string()).nullish() }),
   HostConfig: z.object({
     CapAdd: z.array(z.string()).nullish(),
     CapDrop: z.array(z.string()).nullish(),
+    Privileged: z.boolean().nullish(),
     ReadonlyRootfs: z.boolean(),
     SecurityOpt: z.array(z.string()).nullish(),
+    PidsLimit: z.number().nullish(),
+    NetworkMode: z.string().nullish(),
+    PidMode: z.string().nullish(),
+    IpcMode: z.string().nullish(),
+    UTSMode: z.string().nullish(),
+    UsernsMode: z.string().nullish(),
+    Devices: z.array(z.object({ PathOnHost: z.string() })).nullish(),
     NanoCpus: z.number().nullish(),
     Memory: z.number().nullish(),
     PortBindings: z
       .record(z.string(), z.array(z.object({ HostIp: z.string(), HostPort: z.string() })).nullish())
       .nullish(),
   }),
-  Mounts: z.array(z.object({ Type: z.string(), Name: z.string().optional(), Destination: z.string(), RW: z.boolean() })),
+  Mounts: z.array(z.object({ Type: z.string(), Name: z.string().optional(), Source: z.string().optional(), Destination: z.string(), RW: z.boolean() })),
 });
 
 export type ContainerInfo = z.infer<typeof containerSchema>;
+
+const volumeSchema = z.object({ Name: z.string(), Labels: z.record(z.string(), z.string()).nullish() });
+
+/** Parses podman's JSON output against the schema of what aibox reads from it. */
+function parsePodmanJson<T extends z.ZodType>(schema: T, stdout: string, what: string): z.infer<T> {
+  let data: unknown;
+  try {
+    data = JSON.parse(stdout);
+  } catch {
+    throw new AiboxError('PROCESS_FAILED', `${what} returned unreadable output: ${stdout.slice(0, 80)}`, 'check podman: podman info');
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new AiboxError('PROCESS_FAILED', `${what} returned an unexpected shape: ${parsed.error.issues[0]?.message}`, 'check podman: podman info');
+  return parsed.data;
+}
 
 /** Typed helpers over the podman CLI; every call goes through the one runner. */
 export class Podman {
@@ -35,32 +60,32 @@ export class Podman {
       if (/no such container/i.test(result.stderr)) return undefined;
       throw new AiboxError('PROCESS_FAILED', `podman container inspect ${name} failed: ${result.stderr.trim()}`);
     }
-    let data: unknown;
-    try {
-      data = JSON.parse(result.stdout);
-    } catch {
-      throw new AiboxError('PROCESS_FAILED', `podman inspect ${name} returned unreadable output: ${result.stdout.slice(0, 80)}`, 'check podman: podman info');
-    }
-    const parsed = z.array(containerSchema).min(1).safeParse(data);
-    if (!parsed.success) {
-      throw new AiboxError('PROCESS_FAILED', `podman inspect ${name} returned an unexpected shape: ${parsed.error.issues[0]?.message}`);
-    }
-    return parsed.data[0];
+    const [info] = parsePodmanJson(z.array(containerSchema).min(1), result.stdout, `podman inspect ${name}`);
+    return info;
   }
 
   async imageExists(ref: string): Promise<boolean> {
     return (await this.run('podman', ['image', 'exists', ref], { allowFailure: true })).exitCode === 0;
   }
 
-  async ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
-    if ((await this.run('podman', ['volume', 'exists', name], { allowFailure: true })).exitCode === 0) return;
+  /** The volume's labels, or undefined when it does not exist. */
+  async volumeLabels(name: string): Promise<Record<string, string> | undefined> {
+    const result = await this.run('podman', ['volume', 'inspect', name], { allowFailure: true });
+    if (result.exitCode !== 0) {
+      if (/no such volume/i.test(result.stderr)) return undefined;
+      throw new AiboxError('PROCESS_FAILED', `podman volume inspect ${name} failed: ${result.stderr.trim()}`);
+    }
+    const [volume] = parsePodmanJson(z.array(volumeSchema).min(1), result.stdout, `podman volume inspect ${name}`);
+    return volume?.Labels ?? {};
+  }
+
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
     const labelArgs = Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`]);
     await this.run('podman', ['volume', 'create', ...labelArgs, name]);
   }
 
-  async removeVolume(name: string): Promise<boolean> {
-    const result = await this.run('podman', ['volume', 'rm', '--force', name], { allowFailure: true });
-    return result.exitCode === 0;
+  async removeVolume(name: string): Promise<void> {
+    await this.run('podman', ['volume', 'rm', '--force', name]);
   }
 
   async runContainer(args: readonly string[]): Promise<void> {
@@ -76,6 +101,6 @@ export class Podman {
   }
 
   async remove(name: string): Promise<void> {
-    await this.run('podman', ['rm', '--force', '--time', '5', name], { allowFailure: true });
+    await this.run('podman', ['rm', '--force', '--time', '5', name]);
   }
 }

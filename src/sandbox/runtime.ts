@@ -58,12 +58,17 @@ export async function resolveRuntime(choice: RuntimeChoice, env: NodeJS.ProcessE
   return { kind: 'gvisor', podmanRuntime: await writeGvisorWrapper(runsc, dataDir), warnings: [] };
 }
 
+/** The wrapper podman records as a gVisor sandbox's OCI runtime. */
+export function gvisorWrapperPath(dataDir: string): string {
+  return join(dataDir, 'runtime', 'runsc-aibox');
+}
+
 /**
  * podman forgets --runtime-flag between `run` and `start`, so the flags live in
  * a tiny wrapper that podman records as the container's runtime.
  */
 async function writeGvisorWrapper(runsc: string, dataDir: string): Promise<string> {
-  const path = join(dataDir, 'runtime', 'runsc-aibox');
+  const path = gvisorWrapperPath(dataDir);
   const script = `#!/bin/sh\n# Written by aibox: runsc with the flags aibox sandboxes need.\nexec ${runsc} ${GVISOR_FLAGS.join(' ')} "$@"\n`;
   await writeFileIfChanged(path, script, 0o755);
   return path;

@@ -1,39 +1,58 @@
+import type { CacheTool } from '../policy/schema.js';
 import type { ProfileName } from './profiles.js';
 import type { RuntimeKind } from './runtime.js';
 
 /** Port sshd listens on inside the sandbox (unprivileged: sshd runs as dev). */
 export const SANDBOX_SSH_PORT = 2222;
+export const SANDBOX_USER = '1000:1000';
+export const SANDBOX_PIDS_LIMIT = 4096;
+/** Where the host folder with the sandbox's host key and authorized_keys is mounted (read-only). */
+export const SSH_DIR_TARGET = '/etc/aibox/ssh';
 export const LABEL_INSTANCE = 'dev.aibox.instance';
 export const LABEL_PROFILE = 'dev.aibox.profile';
 export const LABEL_RUNTIME = 'dev.aibox.runtime';
+
+export const LABEL_SHARED_CACHE = 'dev.aibox.shared-cache';
 
 export interface VolumeMount {
   name: string;
   target: string;
   readOnly: boolean;
-  /** Shared by every instance (build caches), or owned by one. */
-  shared: boolean;
+  /** The labels that mark the volume as aibox's: its instance, or a cache shared by the org policy. */
+  labels: Record<string, string>;
 }
 
-/** Named volumes of an instance: state that survives stop, re-creation and image updates. */
-export function instanceVolumes(instance: string): VolumeMount[] {
-  const own = (suffix: string, target: string, readOnly = false): VolumeMount => ({
-    name: `${instance}-${suffix}`,
-    target,
-    readOnly,
-    shared: false,
-  });
-  // Build caches are named aibox-<tool>-cache and shared by all sandboxes (plan, WS4).
-  const cache = (tool: string, target: string): VolumeMount => ({ name: `aibox-${tool}-cache`, target, readOnly: false, shared: true });
+/** Where each build cache lives in the sandbox. */
+const CACHE_TARGETS: Record<CacheTool, string> = {
+  npm: '/home/dev/.npm',
+  maven: '/home/dev/.m2/repository',
+  gradle: '/home/dev/.gradle/caches',
+  pip: '/home/dev/.cache/pip',
+};
+
+/** The instance name that would collide with the shared caches' volume names. */
+export const SHARED_CACHE_PREFIX = 'aibox-shared';
+
+/**
+ * Named volumes of an instance: state that survives stop, re-creation and image
+ * updates. Build caches belong to the instance (`<instance>-<tool>-cache`), so a
+ * sandbox cannot plant a jar or package that another one later builds with;
+ * the org policy may share one (`caches.shared`) as `aibox-shared-<tool>-cache`.
+ */
+export function instanceVolumes(instance: string, sharedCaches: readonly CacheTool[] = []): VolumeMount[] {
+  const own = { [LABEL_INSTANCE]: instance };
+  const volume = (suffix: string, target: string, readOnly = false): VolumeMount => ({ name: `${instance}-${suffix}`, target, readOnly, labels: own });
+  const caches = (Object.entries(CACHE_TARGETS) as [CacheTool, string][]).map(([tool, target]) =>
+    sharedCaches.includes(tool)
+      ? { name: `${SHARED_CACHE_PREFIX}-${tool}-cache`, target, readOnly: false, labels: { [LABEL_SHARED_CACHE]: tool } }
+      : volume(`${tool}-cache`, target),
+  );
   return [
-    own('home', '/home/dev'),
-    own('workspace', '/workspace'),
+    volume('home', '/home/dev'),
+    volume('workspace', '/workspace'),
     // Tool packs are written by aibox from outside; the sandbox only reads them.
-    own('toolpacks', '/opt/toolpacks', true),
-    cache('npm', '/home/dev/.npm'),
-    cache('maven', '/home/dev/.m2/repository'),
-    cache('gradle', '/home/dev/.gradle/caches'),
-    cache('pip', '/home/dev/.cache/pip'),
+    volume('toolpacks', '/opt/toolpacks', true),
+    ...caches,
   ];
 }
 
@@ -48,11 +67,12 @@ export interface SandboxSpec {
   /** Host folder with the sandbox's host key and authorized_keys. */
   sshDir: string;
   ulimits: { nofile: number; nproc: number };
+  volumes: VolumeMount[];
 }
 
 /** The `podman run` arguments of a sandbox: least privilege, loopback-only SSH. */
 export function podmanRunArgs(spec: SandboxSpec): string[] {
-  const volumes = instanceVolumes(spec.instance).flatMap((volume) => [
+  const volumes = spec.volumes.flatMap((volume) => [
     '--volume',
     `${volume.name}:${volume.target}${volume.readOnly ? ':ro' : ''}`,
   ]);
@@ -61,19 +81,19 @@ export function podmanRunArgs(spec: SandboxSpec): string[] {
     '--name', spec.instance,
     '--hostname', spec.instance,
     '--runtime', spec.runtime.podmanRuntime,
-    '--user', '1000:1000',
+    '--user', SANDBOX_USER,
     '--cap-drop', 'ALL',
     '--security-opt', 'no-new-privileges',
     // Root filesystem read-only; podman mounts tmpfs on /tmp, /var/tmp and /run.
     '--read-only',
     '--read-only-tmpfs',
-    '--pids-limit', '4096',
+    '--pids-limit', String(SANDBOX_PIDS_LIMIT),
     '--cpus', String(spec.cpus),
     '--memory', `${spec.memoryGiB}g`,
     '--ulimit', `nofile=${spec.ulimits.nofile}:${spec.ulimits.nofile}`,
     '--ulimit', `nproc=${spec.ulimits.nproc}:${spec.ulimits.nproc}`,
     '--publish', `127.0.0.1:${spec.port}:${SANDBOX_SSH_PORT}`,
-    '--volume', `${spec.sshDir}:/etc/aibox/ssh:ro`,
+    '--volume', `${spec.sshDir}:${SSH_DIR_TARGET}:ro`,
     ...volumes,
     '--label', `${LABEL_INSTANCE}=${spec.instance}`,
     '--label', `${LABEL_PROFILE}=${spec.profile}`,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { AiboxError } from '../core/errors.js';
 import type { InstanceKeys } from './keys.js';
 
 export interface SshTarget {
@@ -13,8 +14,16 @@ export interface SshTarget {
 /** Unix socket paths are limited to 104-108 bytes, and ssh appends 17 while creating one. */
 const MAX_CONTROL_PATH = 104 - 17;
 
-function quote(path: string): string {
-  return `"${path}"`;
+/**
+ * A path as an ssh_config(5) value: double-quoted, `\` and `"` escaped with a
+ * backslash, and `%` doubled because IdentityFile, UserKnownHostsFile and
+ * ControlPath expand %-tokens. A line break cannot be represented at all.
+ */
+export function quotePath(path: string): string {
+  if (/[\r\n\0]/.test(path)) {
+    throw new AiboxError('USAGE', `the path ${JSON.stringify(path)} contains a line break, which an ssh config cannot hold`, 'use a HOME (or XDG_DATA_HOME/XDG_STATE_HOME) without line breaks');
+  }
+  return `"${path.replace(/[\\"]/g, '\\$&').replace(/%/g, '%%')}"`;
 }
 
 /**
@@ -29,10 +38,10 @@ export function hostEntry(target: SshTarget): string[] {
     '  HostName 127.0.0.1',
     `  Port ${target.port}`,
     '  User dev',
-    `  IdentityFile ${quote(keys.clientKey)}`,
+    `  IdentityFile ${quotePath(keys.clientKey)}`,
     '  IdentitiesOnly yes',
     '  StrictHostKeyChecking yes',
-    `  UserKnownHostsFile ${quote(keys.knownHosts)}`,
+    `  UserKnownHostsFile ${quotePath(keys.knownHosts)}`,
     `  HostKeyAlias ${keys.hostKeyAlias}`,
     ...multiplexing(target),
     '  ServerAliveInterval 30',
@@ -46,7 +55,7 @@ export function hostEntry(target: SshTarget): string[] {
 function multiplexing(target: SshTarget): string[] {
   const socket = controlSocket(target.controlDir, target.instance);
   if (Buffer.byteLength(socket) > MAX_CONTROL_PATH) return [];
-  return ['  ControlMaster auto', `  ControlPath ${quote(socket)}`, '  ControlPersist 10m'];
+  return ['  ControlMaster auto', `  ControlPath ${quotePath(socket)}`, '  ControlPersist 10m'];
 }
 
 /** Where the shared connection's socket lives while it is open. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { aibox, cleanup, containerExists, freePort, testUser, volumeExists, type CliResult, type TestUser } from '../helpers/cli.js';
+import { aibox, cleanup, containerExists, freePort, host, testUser, volumeExists, type CliResult, type TestUser } from '../helpers/cli.js';
 
 /** One clear line (plus an optional hint line), a non-zero exit, and nothing half-made. */
 function assertCleanFailure(user: TestUser, result: CliResult, code: number, message: RegExp): void {
@@ -78,6 +78,42 @@ describe('bad input gives one clear line, a non-zero exit and leaves nothing hal
     assertCleanFailure(user, loosen, 3, /the project policy tries to loosen network.egress: evil.example.com:443 is not allowed by built-in default/);
     const show = await aibox(user, ['policy', 'show'], { cwd: project });
     assert.equal(show.code, 3);
+  });
+
+  it('a policy file that is a directory, a FIFO, a link to /dev/zero or an alias bomb', { timeout: 30_000 }, async () => {
+    const project = join(user.home, 'odd-policies');
+    const policy = join(project, '.aibox', 'policy.yaml');
+    const cases: [string, () => Promise<void>, RegExp][] = [
+      ['directory', async () => void (await mkdir(policy, { recursive: true })), /policy.yaml is a directory, not a regular file/],
+      ['fifo', async () => void host('mkfifo', [policy]), /policy.yaml is a FIFO, not a regular file/],
+      ['/dev/zero', () => symlink('/dev/zero', policy), /policy.yaml is a device, not a regular file/],
+      ['alias bomb', () => writeFile(policy, `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`).join('\n')}\n`), /policy.yaml is not valid YAML: .*alias/i],
+    ];
+    for (const [what, make, message] of cases) {
+      await rm(join(project, '.aibox'), { recursive: true, force: true });
+      await mkdir(join(project, '.aibox'), { recursive: true });
+      await make();
+      assertCleanFailure(user, await aibox(user, ['start'], { cwd: project }), 3, message);
+      assert.equal((await aibox(user, ['policy', 'show'], { cwd: project })).code, 3, what);
+    }
+  });
+
+  it('a project policy above the repository root, or owned by another user, is ignored', async () => {
+    const above = join(user.home, 'above');
+    const repo = join(above, 'repo');
+    await mkdir(join(above, '.aibox'), { recursive: true });
+    await mkdir(join(repo, '.git'), { recursive: true });
+    await writeFile(join(above, '.aibox', 'policy.yaml'), 'filesystem:\n  expose: [/workspace]\n');
+    const outside = JSON.parse((await aibox(user, ['policy', 'show', '--json'], { cwd: repo })).stdout).policy;
+    assert.deepEqual(outside.layers.map((layer: { name: string }) => layer.name), ['org']);
+    await mkdir(join(repo, '.aibox'));
+    await writeFile(join(repo, '.aibox', 'policy.yaml'), 'filesystem:\n  expose: [/workspace]\n');
+    const inside = JSON.parse((await aibox(user, ['policy', 'show', '--json'], { cwd: repo })).stdout).policy;
+    assert.deepEqual(inside.layers.map((layer: { name: string }) => layer.name), ['org', 'project']);
+    await chown(join(repo, '.aibox', 'policy.yaml'), 12345, 12345);
+    const foreign = await aibox(user, ['policy', 'show', '--json'], { cwd: repo });
+    assert.deepEqual(JSON.parse(foreign.stdout).policy.layers.map((layer: { name: string }) => layer.name), ['org']);
+    assert.match(foreign.stderr, /ignoring the project policy .* belongs to uid 12345/);
   });
 
   it('a config file with a bad value, and config set of garbage', async () => {

@@ -11,7 +11,10 @@ import { parseRuntime, resolveRuntime } from '../../src/sandbox/runtime.js';
 import { instanceVolumes, podmanRunArgs } from '../../src/sandbox/spec.js';
 import { readState, statePath } from '../../src/sandbox/state.js';
 import { shellQuote, sshArgs } from '../../src/ssh/client.js';
-import { hardeningProblems } from '../../src/doctor/checks.js';
+import { spawnSync } from 'node:child_process';
+import { hardeningProblems } from '../../src/sandbox/hardening.js';
+import { hostEntry, quotePath } from '../../src/ssh/entry.js';
+import { instanceKeys } from '../../src/ssh/keys.js';
 import type { ContainerInfo } from '../../src/sandbox/podman.js';
 
 const spec = {
@@ -24,6 +27,7 @@ const spec = {
   memoryGiB: 4,
   sshDir: '/h/sandbox-ssh',
   ulimits: { nofile: 4096, nproc: 8192 },
+  volumes: instanceVolumes('proj', ['maven']),
 };
 
 function flagValue(args: string[], flag: string): string[] {
@@ -43,14 +47,22 @@ describe('sandbox container spec', () => {
   it('publishes SSH on loopback only', () => {
     assert.deepEqual(flagValue(args, '--publish'), ['127.0.0.1:2222:2222']);
   });
-  it('mounts instance volumes, shared caches, and the SSH folder read-only', () => {
+  it('mounts instance volumes, the caches the policy shares, and the SSH folder read-only', () => {
     const volumes = flagValue(args, '--volume');
     assert.ok(volumes.includes('/h/sandbox-ssh:/etc/aibox/ssh:ro'));
     assert.ok(volumes.includes('proj-home:/home/dev'));
     assert.ok(volumes.includes('proj-workspace:/workspace'));
     assert.ok(volumes.includes('proj-toolpacks:/opt/toolpacks:ro'));
-    assert.ok(volumes.includes('aibox-maven-cache:/home/dev/.m2/repository'));
-    assert.ok(instanceVolumes('proj').filter((volume) => volume.shared).every((volume) => /^aibox-[a-z]+-cache$/.test(volume.name)));
+    assert.ok(volumes.includes('proj-npm-cache:/home/dev/.npm'));
+    assert.ok(volumes.includes('aibox-shared-maven-cache:/home/dev/.m2/repository'));
+  });
+  it('gives each instance its own build caches unless the policy shares one', () => {
+    const caches = (instance: string, shared: Parameters<typeof instanceVolumes>[1] = []) => instanceVolumes(instance, shared).filter((volume) => volume.name.endsWith('-cache'));
+    assert.deepEqual(caches('aibox').map((volume) => volume.name), ['aibox-npm-cache', 'aibox-maven-cache', 'aibox-gradle-cache', 'aibox-pip-cache']);
+    assert.ok(caches('proj').every((volume) => volume.labels['dev.aibox.instance'] === 'proj'));
+    const shared = caches('proj', ['npm']).find((volume) => volume.target === '/home/dev/.npm');
+    assert.deepEqual(shared?.labels, { 'dev.aibox.shared-cache': 'npm' });
+    assert.throws(() => resolveInstance(resolvePaths({ HOME: '/h' }), 'aibox-shared'), /reserved/);
   });
 });
 
@@ -121,29 +133,93 @@ describe('ssh command lines', () => {
 });
 
 describe('doctor hardening check', () => {
+  const expected = { ociRuntime: '/h/runsc-aibox', volumes: instanceVolumes('proj'), sshDir: '/h/sandbox-ssh' };
   const hardened: ContainerInfo = {
     Id: 'x',
     ImageName: 'localhost/aibox:x',
     OCIRuntime: '/h/runsc-aibox',
+    EffectiveCaps: null,
+    BoundingCaps: null,
     State: { Status: 'running', Running: true },
-    Config: { Labels: {} },
-    HostConfig: { CapAdd: [], CapDrop: ['CAP_NET_RAW'], ReadonlyRootfs: true, SecurityOpt: ['no-new-privileges'], PortBindings: { '2222/tcp': [{ HostIp: '127.0.0.1', HostPort: '2222' }] } },
-    Mounts: [],
+    Config: { User: '1000:1000', Labels: { 'dev.aibox.instance': 'proj' } },
+    HostConfig: {
+      CapAdd: [],
+      CapDrop: ['CAP_CHOWN', 'CAP_NET_RAW'],
+      Privileged: false,
+      ReadonlyRootfs: true,
+      SecurityOpt: ['no-new-privileges'],
+      PidsLimit: 4096,
+      NetworkMode: 'bridge',
+      PidMode: 'private',
+      IpcMode: 'shareable',
+      UTSMode: 'private',
+      UsernsMode: '',
+      Devices: [],
+      PortBindings: { '2222/tcp': [{ HostIp: '127.0.0.1', HostPort: '2222' }] },
+    },
+    Mounts: [
+      ...instanceVolumes('proj').map((volume) => ({ Type: 'volume', Name: volume.name, Destination: volume.target, RW: !volume.readOnly })),
+      { Type: 'bind', Source: '/h/sandbox-ssh', Destination: '/etc/aibox/ssh', RW: false },
+    ],
   };
   it('accepts the container aibox creates', () => {
-    assert.deepEqual(hardeningProblems(hardened), []);
+    assert.deepEqual(hardeningProblems(hardened, expected), []);
   });
   it('names each weakening', () => {
     const weak: ContainerInfo = {
       ...hardened,
-      HostConfig: { CapAdd: ['CAP_SYS_ADMIN'], CapDrop: [], ReadonlyRootfs: false, SecurityOpt: [], PortBindings: { '2222/tcp': [{ HostIp: '', HostPort: '2222' }] } },
+      OCIRuntime: 'runc',
+      EffectiveCaps: ['CAP_NET_ADMIN'],
+      Config: { User: '0', Labels: hardened.Config.Labels },
+      HostConfig: {
+        ...hardened.HostConfig,
+        CapAdd: ['CAP_NET_ADMIN'],
+        Privileged: true,
+        ReadonlyRootfs: false,
+        SecurityOpt: ['seccomp=unconfined'],
+        PidsLimit: 0,
+        PidMode: 'host',
+        Devices: [{ PathOnHost: '/dev/fuse' }],
+        PortBindings: { '2222/tcp': [{ HostIp: '', HostPort: '2222' }], '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }] },
+      },
+      Mounts: [
+        ...hardened.Mounts.filter((mount) => mount.Destination !== '/workspace').map((mount) => ({ ...mount, RW: true })),
+        { Type: 'bind', Source: '/etc', Destination: '/hostetc', RW: true },
+      ],
     };
-    assert.deepEqual(hardeningProblems(weak), [
-      'capabilities added: CAP_SYS_ADMIN',
-      'capabilities not dropped',
+    assert.deepEqual(hardeningProblems(weak, expected), [
+      'runs as user "0" instead of 1000:1000',
+      'privileged',
+      'capabilities added: CAP_NET_ADMIN',
+      'capabilities not dropped: CAP_NET_ADMIN',
       'no-new-privileges is off',
+      'security options changed: seccomp=unconfined',
       'root file system is writable',
+      'no pids limit',
+      "shares the host's namespaces: PidMode",
+      'host devices: /dev/fuse',
+      'runtime is runc, not /h/runsc-aibox',
+      '/opt/toolpacks is writable',
+      '/etc/aibox/ssh is writable',
+      'unexpected mount of /etc at /hostetc',
+      'missing mount of proj-workspace at /workspace',
       'ports published beyond loopback: 0.0.0.0:2222',
+      'port 80/tcp published',
     ]);
+  });
+});
+
+describe('ssh config values', () => {
+  it('quotes paths so ssh reads back exactly the path, even with % " \\ and spaces', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aibox-we%ir"d \\x-'));
+    const keys = instanceKeys(dir, 'proj');
+    const config = join(dir, 'ssh_config');
+    await writeFile(config, `${hostEntry({ instance: 'proj', port: 2222, keys, controlDir: join(dir, 'c') }).join('\n')}\n`);
+    const result = spawnSync('ssh', ['-G', '-F', config, 'proj'], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    const value = (key: string) => result.stdout.split('\n').find((line) => line.startsWith(`${key} `))?.slice(key.length + 1);
+    assert.equal(value('userknownhostsfile'), keys.knownHosts);
+    assert.equal(value('hostkeyalias'), 'aibox.proj');
+    assert.throws(() => quotePath('/h/a\nb'), /line break/);
   });
 });

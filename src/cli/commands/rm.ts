@@ -6,7 +6,7 @@ export function registerRm(program: Command): void {
   program
     .command('rm')
     .description('Remove the sandbox container; its volumes (home, workspace) are kept unless --volumes')
-    .option('--volumes', "also delete the sandbox's volumes, keys and SSH config block (build caches are shared and kept)")
+    .option('--volumes', "also delete the sandbox's own volumes (build caches included; caches the org policy shares are kept), keys and SSH config block")
     .action(async (options: { volumes?: boolean }, command: Command) => {
       const { ctx, instance } = contextFor(command);
       const result = await removeSandbox(ctx, instance, Boolean(options.volumes));
