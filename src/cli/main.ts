@@ -6,6 +6,9 @@ import { registerConnect } from './commands/connect.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerImage } from './commands/image.js';
 import { registerPolicy } from './commands/policy.js';
+import { registerInstall } from './commands/install.js';
+import { registerList } from './commands/list.js';
+import { registerPack } from './commands/pack.js';
 import { registerRm } from './commands/rm.js';
 import { registerRotateHostKey } from './commands/rotate-host-key.js';
 import { registerSetup } from './commands/setup.js';
@@ -37,7 +40,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage]) {
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerInstall, registerList, registerPack, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage]) {
     register(program);
   }
   program.commands.forEach(function exitOverrideAll(command: Command) {

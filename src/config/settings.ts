@@ -40,6 +40,11 @@ export const configSchema = z
     'image.keyring': absolutePath
       .default('/usr/share/keyrings/debian-archive-keyring.gpg')
       .describe("OpenPGP keyring that signs the mirror's Release file: debootstrap refuses a mirror it does not verify"),
+    'packs.registry': z
+      .string()
+      .regex(/^$|^\/|^[a-z0-9][\w.\-:[\]]*(\/[\w.\-]+)*$/i, 'must be a registry such as registry.example.com/aibox-packs, or an absolute path of an OCI layout folder')
+      .default('')
+      .describe('Where tool packs come from: an OCI registry (registry.example.com/aibox-packs) or an OCI layout folder; empty is ~/.local/share/aibox/packs'),
     'policy.team': absolutePathOrEmpty
       .default('')
       .describe('Team policy layer, between the org policy and the project .aibox/policy.yaml'),

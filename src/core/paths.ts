@@ -7,6 +7,8 @@ export interface Paths {
   configDir: string;
   dataDir: string;
   stateDir: string;
+  /** Downloaded pack layers, by digest ($XDG_CACHE_HOME/aibox). */
+  cacheDir: string;
   sshConfig: string;
   /** One folder per sandbox instance: keys, host key, known_hosts, state. */
   instanceDir(instance: string): string;
@@ -25,6 +27,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv): Paths {
     configDir: join(xdg('XDG_CONFIG_HOME', '.config'), 'aibox'),
     dataDir,
     stateDir: join(xdg('XDG_STATE_HOME', '.local/state'), 'aibox'),
+    cacheDir: join(xdg('XDG_CACHE_HOME', '.cache'), 'aibox'),
     sshConfig: join(home, '.ssh', 'config'),
     instanceDir: (instance) => join(dataDir, 'instances', instance),
   };

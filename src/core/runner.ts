@@ -3,6 +3,8 @@ import { AiboxError } from './errors.js';
 
 export interface RunOptions {
   input?: string;
+  /** A file streamed to stdin (large data: a pack layer). */
+  inputFile?: string;
   /**
    * Default: captured. 'inherit': the user's terminal (interactive ssh).
    * 'ignore': none, for a program that leaves a background child (ssh -f) that would hold the pipes.
@@ -35,6 +37,8 @@ const INSTALL_HINTS: Record<string, string> = {
   sftp: 'apt-get install -y openssh-client',
   debootstrap: 'apt-get install -y debootstrap',
   git: 'apt-get install -y git',
+  zstd: 'apt-get install -y zstd',
+  tar: 'apt-get install -y tar',
 };
 
 export function installHint(command: string): string {
@@ -44,6 +48,7 @@ export function installHint(command: string): string {
 export const runProcess: Runner = async (command, args, options = {}) => {
   const subprocess = execa(command, args, {
     input: options.input,
+    inputFile: options.inputFile,
     stdio: options.stdio ?? 'pipe',
     env: options.env,
     cwd: options.cwd,
@@ -83,4 +88,22 @@ export const runProcess: Runner = async (command, args, options = {}) => {
 
 function lastLines(text: string, count: number): string {
   return text.trim().split('\n').slice(-count).join(' | ');
+}
+
+/**
+ * A program whose stdout is a data stream (a decompressor feeding a parser):
+ * the same "not installed" and failure errors as runProcess, with stdout streamed.
+ */
+export function streamProcess(command: string, args: readonly string[], options: { inputFile?: string } = {}): { stdout: NodeJS.ReadableStream; done: Promise<void> } {
+  const subprocess = execa(command, args, { inputFile: options.inputFile, buffer: { stdout: false, stderr: true }, reject: false });
+  const done = subprocess.then((result) => {
+    if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      throw new AiboxError('MISSING_PREREQ', `${command} is not installed (not found on PATH)`, installHint(command));
+    }
+    if (result.exitCode !== 0) {
+      const detail = lastLines(typeof result.stderr === 'string' ? result.stderr : '', 5) || `exit code ${result.exitCode}`;
+      throw new AiboxError('PROCESS_FAILED', `${command} ${args.slice(0, 3).join(' ')} failed: ${detail}`);
+    }
+  });
+  return { stdout: subprocess.stdout, done };
 }

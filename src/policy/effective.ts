@@ -30,6 +30,7 @@ export interface EffectivePolicy {
   gitPush: GitPushLayer[];
   trustedKeys: Sourced<SigningKey[]>;
   allowedPacks: Sourced<string[]>;
+  approvedScripts: Sourced<string[]>;
   /** Build caches shared between sandbox instances; the others are per instance. */
   sharedCaches: Sourced<CacheTool[]>;
   /** What loading skipped and why (e.g. a project policy owned by another user). */
@@ -71,6 +72,7 @@ export function mergeLayers(layers: readonly PolicyLayer[]): EffectivePolicy {
     gitPush: [],
     trustedKeys: { value: [], origin: top.origin },
     allowedPacks: { value: [], origin: top.origin },
+    approvedScripts: { value: [], origin: top.origin },
     sharedCaches: { value: [], origin: top.origin },
     warnings: [],
   };
@@ -87,6 +89,7 @@ export function mergeLayers(layers: readonly PolicyLayer[]): EffectivePolicy {
     effective.egress = narrow('network.egress', data.network?.egress, effective.egress, egressCovers, (rule) => `${rule.host}:${rule.ports.join(',')}`);
     effective.expose = narrow('filesystem.expose', data.filesystem?.expose, effective.expose, pathCovers, (path) => path);
     effective.trustedKeys = narrow('packs.trusted_keys', data.packs?.trusted_keys, effective.trustedKeys, (outer, key) => normalizeKey(outer.key) === normalizeKey(key.key), (key) => `key "${key.name}"`);
+    effective.approvedScripts = narrow('packs.approved_scripts', data.packs?.approved_scripts, effective.approvedScripts, (outer, digest) => outer === digest, (digest) => digest);
     effective.allowedPacks = narrow('packs.allowed', data.packs?.allowed, effective.allowedPacks, (outer, pattern) => patternCovers(outer, pattern, 'pack'), (pattern) => pattern);
     effective.sharedCaches = narrow('caches.shared', data.caches?.shared, effective.sharedCaches, (outer, tool) => outer === tool, (tool) => tool);
     const gitPush = data.tools?.git_push;

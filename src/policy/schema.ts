@@ -83,6 +83,10 @@ export const policyLayerSchema = z
       .object({
         trusted_keys: z.array(signingKeySchema).optional(),
         allowed: z.array(globPattern).optional(),
+        approved_scripts: z
+          .array(z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex digits> of an approved install script'))
+          .optional()
+          .describe('install scripts (method script) that may run in a sandbox, by sha256'),
       })
       .strict()
       .optional(),

@@ -50,8 +50,9 @@ export function instanceVolumes(instance: string, sharedCaches: readonly CacheTo
   return [
     volume('home', '/home/dev'),
     volume('workspace', '/workspace'),
-    // Tool packs are written by aibox from outside; the sandbox only reads them.
-    volume('toolpacks', '/opt/toolpacks', true),
+    // Tool packs: the folder is root's (0755), so only aibox (podman exec --user 0) writes
+    // there; dev reads and runs. Mounted read-write for that reason (see ARCHITECTURE.md).
+    volume('toolpacks', '/opt/toolpacks'),
     ...caches,
   ];
 }

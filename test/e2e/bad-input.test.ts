@@ -122,7 +122,7 @@ describe('bad input gives one clear line, a non-zero exit and leaves nothing hal
     assert.equal((await aibox(user, ['config', 'set', 'ssh.port', '2400'])).code, 0);
     assert.equal((await aibox(user, ['config', 'get', 'ssh.port'])).stdout.trim(), '2400');
     await writeFile(configFile, 'runtime: kata\n');
-    assertCleanFailure(user, await aibox(user, ['start']), 3, /config.yaml: runtime: /);
+    assertCleanFailure(user, await aibox(user, ['start']), 3, /config.yaml:1: runtime: /);
     assert.equal(await readFile(configFile, 'utf8'), 'runtime: kata\n');
     await writeFile(configFile, '');
   });

@@ -46,7 +46,7 @@ describe('config', () => {
     await assert.rejects(setConfigValue(paths, 'runtime', 'runc'), /not valid YAML/);
     assert.equal(await readFile(configPath(paths), 'utf8'), 'ssh.port: [\n');
     await writeFile(configPath(paths), 'ssh.port: 80\n');
-    await assert.rejects(loadConfig(paths), /config.yaml: ssh.port: /);
+    await assert.rejects(loadConfig(paths), /config.yaml:1: ssh.port: /);
   });
 
   it('keeps all state under the XDG folders of HOME', () => {

@@ -52,7 +52,7 @@ describe('sandbox container spec', () => {
     assert.ok(volumes.includes('/h/sandbox-ssh:/etc/aibox/ssh:ro'));
     assert.ok(volumes.includes('proj-home:/home/dev'));
     assert.ok(volumes.includes('proj-workspace:/workspace'));
-    assert.ok(volumes.includes('proj-toolpacks:/opt/toolpacks:ro'));
+    assert.ok(volumes.includes('proj-toolpacks:/opt/toolpacks'));
     assert.ok(volumes.includes('proj-npm-cache:/home/dev/.npm'));
     assert.ok(volumes.includes('aibox-shared-maven-cache:/home/dev/.m2/repository'));
   });
@@ -199,7 +199,6 @@ describe('doctor hardening check', () => {
       "shares the host's namespaces: PidMode",
       'host devices: /dev/fuse',
       'runtime is runc, not /h/runsc-aibox',
-      '/opt/toolpacks is writable',
       '/etc/aibox/ssh is writable',
       'unexpected mount of /etc at /hostetc',
       'missing mount of proj-workspace at /workspace',

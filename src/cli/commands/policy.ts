@@ -35,6 +35,8 @@ export function registerPolicy(program: Command): void {
         stringify({ trusted_keys: effective.trustedKeys.value.map((key) => key.name) }).trim(),
         `# packs.allowed from ${effective.allowedPacks.origin}`,
         stringify({ allowed: effective.allowedPacks.value }).trim(),
+        `# packs.approved_scripts from ${effective.approvedScripts.origin}`,
+        stringify({ approved_scripts: effective.approvedScripts.value }).trim(),
         `# caches.shared from ${effective.sharedCaches.origin} (build caches shared between instances; the others are per instance)`,
         stringify({ caches: { shared: effective.sharedCaches.value } }).trim(),
       ];

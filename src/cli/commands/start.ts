@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { installIntoSandbox } from '../../packs/install.js';
 import { startSandbox } from '../../sandbox/lifecycle.js';
+import { describeInstall } from './install.js';
 import { connectHint, contextFor } from '../app.js';
 
 function parsePort(value: string): number {
@@ -17,16 +19,19 @@ export function registerStart(program: Command): void {
     .option('--profile <name>', 'resource profile: default or jetbrains (4 cores, 8-12 GB)')
     .option('--runtime <name>', 'gvisor (default when installed) or runc (weaker isolation)')
     .option('--port <port>', 'host port on 127.0.0.1 for SSH (default: setting ssh.port, 2222)', parsePort)
-    .action(async (options: { profile?: string; runtime?: string; port?: number }, command: Command) => {
+    .option('--toolpacks <packs>', 'tool packs to install once it runs, e.g. java@21,node@20')
+    .action(async (options: { profile?: string; runtime?: string; port?: number; toolpacks?: string }, command: Command) => {
       const { ctx, instance } = contextFor(command);
       const { outcome, state } = await startSandbox(ctx, instance, options);
+      const packs = options.toolpacks ? await installIntoSandbox(ctx, instance, [options.toolpacks], {}) : undefined;
+      if (packs) ctx.out.info(describeInstall(packs));
       const headline = {
         created: `Created and started ${instance.name}`,
         started: `Started ${instance.name}`,
         'already-running': `${instance.name} is already running`,
       }[outcome];
       ctx.out.result(
-        { outcome, instance: instance.name, runtime: state.runtime, profile: state.profile, port: state.port, image: state.image, ssh: `ssh ${instance.name}` },
+        { outcome, instance: instance.name, packs: packs?.packs, runtime: state.runtime, profile: state.profile, port: state.port, image: state.image, ssh: `ssh ${instance.name}` },
         `${headline} (${state.runtime}, profile ${state.profile}, 127.0.0.1:${state.port})\n${connectHint(instance)}`,
       );
     });

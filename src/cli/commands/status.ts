@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { aiboxCommand } from '../../sandbox/instance.js';
+import { readInstalled } from '../../packs/sandbox-store.js';
 import { sandboxStatus } from '../../sandbox/lifecycle.js';
 import { contextFor } from '../app.js';
 
@@ -10,6 +11,8 @@ export function registerStatus(program: Command): void {
     .action(async (_options: object, command: Command) => {
       const { ctx, instance } = contextFor(command);
       const status = await sandboxStatus(ctx, instance);
+      const installed = status.state === 'running' ? await readInstalled(ctx.run, { container: instance.name, sshConfig: instance.sshConfig }).catch(() => undefined) : undefined;
+      const packs = Object.entries(installed?.packs ?? {}).map(([name, pack]) => ({ name, version: pack.version, digest: pack.digest, source: pack.source }));
       if (status.state === 'absent') {
         ctx.out.result({ status }, `${instance.name}: absent (create it: ${aiboxCommand(instance, 'start')})`);
         return;
@@ -21,7 +24,8 @@ export function registerStatus(program: Command): void {
         `  image     ${status.image?.ref}${status.image?.current ? '' : ' (outdated: aibox rm && aibox start to update; volumes are kept)'}`,
         `  ssh       ${status.ssh?.command}  (${status.ssh?.address}:${status.ssh?.port})`,
         ...status.volumes.map((volume) => `  volume    ${volume.name} -> ${volume.mount}${volume.readOnly ? ' (read-only)' : ''}`),
+        ...packs.map((pack) => `  pack      ${pack.name}@${pack.version}${pack.source === 'image' ? ' (in the image)' : ''}`),
       ];
-      ctx.out.result({ status }, lines.join('\n'));
+      ctx.out.result({ status: { ...status, packs } }, lines.join('\n'));
     });
 }

@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { installIntoSandbox, uninstallPacks, type InstallReport } from '../../packs/install.js';
+import { parsePackSpec } from '../../packs/manifest.js';
+import { requireRunning } from '../../sandbox/lifecycle.js';
+import { contextFor } from '../app.js';
+
+export function describeInstall(report: InstallReport): string {
+  const lines = report.packs.map((pack) =>
+    pack.outcome === 'installed'
+      ? `Installed ${pack.name}@${pack.version} (signed by ${pack.signedBy}${pack.downloaded ? '' : ', layer already downloaded'})`
+      : `${pack.name}@${pack.version} is already installed`,
+  );
+  if (report.lockFile) lines.push(`Locked in ${report.lockFile}`);
+  return lines.join('\n');
+}
+
+export function registerInstall(program: Command): void {
+  program
+    .command('install')
+    .description('Install tool packs into the running sandbox, no restart: aibox install java@21 node@20 (signatures and policy checked first)')
+    .argument('<packs...>', 'NAME, NAME@MAJOR, NAME@MAJOR.MINOR or NAME@VERSION (newest match; dependencies too)')
+    .option('--frozen', 'install exactly what .aibox/packs.lock names; refuse to resolve anew')
+    .option('--lock <file>', 'the lock file (default: .aibox/packs.lock of the project around the current folder)')
+    .action(async (specs: string[], options: { frozen?: boolean; lock?: string }, command: Command) => {
+      const { ctx, instance } = contextFor(command);
+      const report = await installIntoSandbox(ctx, instance, specs, options);
+      ctx.out.result({ instance: instance.name, ...report }, describeInstall(report));
+    });
+  program
+    .command('uninstall')
+    .description('Remove tool packs from the running sandbox')
+    .argument('<packs...>', 'pack names')
+    .action(async (names: string[], _options: object, command: Command) => {
+      const { ctx, instance } = contextFor(command);
+      await requireRunning(ctx, instance);
+      const removed = await uninstallPacks(ctx, { container: instance.name, sshConfig: instance.sshConfig }, names.map((name) => parsePackSpec(name).name));
+      ctx.out.result({ instance: instance.name, removed }, `Removed ${removed.join(', ')}`);
+    });
+}
