@@ -6,7 +6,7 @@ import { registerConnect } from './commands/connect.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerImage } from './commands/image.js';
 import { registerPolicy } from './commands/policy.js';
-import { registerInstall } from './commands/install.js';
+import { registerBroker, registerInstall } from './commands/install.js';
 import { registerList } from './commands/list.js';
 import { registerPack } from './commands/pack.js';
 import { registerRm } from './commands/rm.js';
@@ -40,7 +40,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerInstall, registerList, registerPack, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage]) {
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerInstall, registerList, registerPack, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
     register(program);
   }
   program.commands.forEach(function exitOverrideAll(command: Command) {

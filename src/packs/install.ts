@@ -21,12 +21,15 @@ import { cleanStaging, ensureCacheDirs, extractLayer, readInstalled, removePackD
 
 export interface InstallOptions {
   frozen?: boolean;
-  /** Where the lock file lives; default .aibox/packs.lock of the project around the current folder. */
-  lockFile?: string;
+  /** The project's lock (.aibox/packs.lock): versions it names are kept; the report carries the updated one. */
+  lock: PackLock;
+  /** Whether there is a lock file at all (--frozen needs one). */
+  hasLockFile: boolean;
 }
 
 export interface InstallReport {
   packs: { name: string; version: string; digest: string; signedBy: string; outcome: 'installed' | 'already-installed'; downloaded: boolean }[];
+  lock: PackLock;
   lockFile?: string;
 }
 
@@ -79,12 +82,11 @@ async function approveScript(policy: EffectivePolicy, pack: ResolvedPack, script
  * then, holding the instance's install lock, extract each into
  * /opt/toolpacks/NAME/VERSION and record it. No restart; the next shell has it.
  */
-export async function installPacks(ctx: Context, target: SandboxTarget, config: Config, policy: EffectivePolicy, requests: readonly PackRequest[], options: InstallOptions = {}): Promise<InstallReport> {
+export async function installPacks(ctx: Context, target: SandboxTarget, config: Config, policy: EffectivePolicy, requests: readonly PackRequest[], options: InstallOptions): Promise<InstallReport> {
   const { container } = target;
   const registry = await openPackRegistry(ctx, config);
-  const lockFile = options.lockFile ?? findLockFile(ctx.cwd, ctx.paths.home);
-  const lock = await readLock(lockFile);
-  if (options.frozen && !lockFile) throw new AiboxError('USAGE', '--frozen needs a lock file, and there is no project here (.aibox or .git)', 'run it in the project, or pass --lock FILE');
+  const { lock } = options;
+  if (options.frozen && !options.hasLockFile) throw new AiboxError('USAGE', '--frozen needs a lock file, and there is no project here (.aibox or .git)', 'run it in the project, or pass --lock FILE');
   ctx.out.progress(`resolving ${requests.map((request) => request.name).join(', ')}…`);
   const packs = await resolvePacks(registry, policy, requests, lock, Boolean(options.frozen));
   const denials = packs.flatMap((pack) => packDenials(policy, pack));
@@ -102,7 +104,7 @@ export async function installPacks(ctx: Context, target: SandboxTarget, config: 
     layers.set(pack.name, layer);
   }
 
-  const report: InstallReport = { packs: [], lockFile };
+  const report: InstallReport = { packs: [], lock: lockWith(lock, packs) };
   const already = (pack: ResolvedPack) => report.packs.push({ name: pack.name, version: pack.version, digest: pack.digest, signedBy: pack.signedBy, outcome: 'already-installed', downloaded: false });
   if (layers.size === 0) {
     packs.forEach(already); // nothing to change: no lock, no podman exec
@@ -127,7 +129,6 @@ export async function installPacks(ctx: Context, target: SandboxTarget, config: 
     }
   }, (holder) => ctx.out.info(`waiting for another install into ${container} (process ${holder})…`));
 
-  if (lockFile) await writeLock(lockFile, lockWith(lock, packs));
   return report;
 }
 
@@ -204,5 +205,8 @@ export async function installIntoSandbox(ctx: Context, instance: Instance, specs
   const config = await loadConfig(ctx.paths);
   const policy = await loadPolicyFor(ctx, config);
   await requireRunning(ctx, instance);
-  return installPacks(ctx, { container: instance.name, sshConfig: instance.sshConfig }, config, policy, requests, { frozen: options.frozen, lockFile: options.lock });
+  const lockFile = options.lock ?? findLockFile(ctx.cwd, ctx.paths.home);
+  const report = await installPacks(ctx, { container: instance.name, sshConfig: instance.sshConfig }, config, policy, requests, { frozen: options.frozen, lock: await readLock(lockFile), hasLockFile: Boolean(lockFile) });
+  if (lockFile) await writeLock(lockFile, report.lock);
+  return { ...report, lockFile };
 }

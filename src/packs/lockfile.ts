@@ -5,7 +5,7 @@ import { AiboxError } from '../core/errors.js';
 import { readRegularFile, writeFileIfChanged } from '../core/files.js';
 
 /** .aibox/packs.lock: the resolved version and digest of each pack, so installs are reproducible. */
-const lockSchema = z
+export const lockSchema = z
   .object({
     version: z.literal(1),
     packs: z.record(z.string(), z.object({ version: z.string(), digest: z.string().regex(/^sha256:[a-f0-9]{64}$/) }).strict()),

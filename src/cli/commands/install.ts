@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { AiboxError } from '../../core/errors.js';
+import { installThroughHost } from '../../packs/broker-client.js';
+import { serveBroker } from '../../packs/broker.js';
 import { installIntoSandbox, uninstallPacks, type InstallReport } from '../../packs/install.js';
 import { parsePackSpec } from '../../packs/manifest.js';
 import { requireRunning } from '../../sandbox/lifecycle.js';
@@ -11,6 +14,7 @@ export function describeInstall(report: InstallReport): string {
       : `${pack.name}@${pack.version} is already installed`,
   );
   if (report.lockFile) lines.push(`Locked in ${report.lockFile}`);
+  if (process.env.AIBOX_SANDBOX === '1' && report.packs.some((pack) => pack.outcome === 'installed')) lines.push('New shells have it; in this one: . /etc/aibox/env.sh');
   return lines.join('\n');
 }
 
@@ -23,7 +27,8 @@ export function registerInstall(program: Command): void {
     .option('--lock <file>', 'the lock file (default: .aibox/packs.lock of the project around the current folder)')
     .action(async (specs: string[], options: { frozen?: boolean; lock?: string }, command: Command) => {
       const { ctx, instance } = contextFor(command);
-      const report = await installIntoSandbox(ctx, instance, specs, options);
+      // Inside the sandbox, the host side installs (same checks); see src/packs/broker.ts.
+      const report = ctx.env.AIBOX_SANDBOX === '1' ? await installThroughHost(ctx, specs, options) : await installIntoSandbox(ctx, instance, specs, options);
       ctx.out.result({ instance: instance.name, ...report }, describeInstall(report));
     });
   program
@@ -32,8 +37,19 @@ export function registerInstall(program: Command): void {
     .argument('<packs...>', 'pack names')
     .action(async (names: string[], _options: object, command: Command) => {
       const { ctx, instance } = contextFor(command);
+      if (ctx.env.AIBOX_SANDBOX === '1') throw new AiboxError('USAGE', 'uninstall runs on the host, not inside the sandbox', `on the host: aibox uninstall ${names.join(' ')}`);
       await requireRunning(ctx, instance);
       const removed = await uninstallPacks(ctx, { container: instance.name, sshConfig: instance.sshConfig }, names.map((name) => parsePackSpec(name).name));
       ctx.out.result({ instance: instance.name, removed }, `Removed ${removed.join(', ')}`);
+    });
+}
+
+export function registerBroker(program: Command): void {
+  program
+    .command('broker', { hidden: true })
+    .description('The host side of `aibox install` run inside the sandbox (started by aibox start; ends when the sandbox stops)')
+    .action(async (_options: object, command: Command) => {
+      const { ctx, instance } = contextFor(command);
+      await serveBroker(ctx, instance);
     });
 }

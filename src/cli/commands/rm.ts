@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopBroker } from '../../packs/broker-process.js';
 import { removeSandbox } from '../../sandbox/lifecycle.js';
 import { contextFor } from '../app.js';
 
@@ -10,6 +11,7 @@ export function registerRm(program: Command): void {
     .action(async (options: { volumes?: boolean }, command: Command) => {
       const { ctx, instance } = contextFor(command);
       const result = await removeSandbox(ctx, instance, Boolean(options.volumes));
+      await stopBroker(ctx, instance);
       const kept = options.volumes ? '' : ' (volumes kept: aibox start re-creates it with the same home and workspace)';
       ctx.out.result(
         { instance: instance.name, ...result },

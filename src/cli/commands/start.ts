@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { ensureBroker } from '../../packs/broker-process.js';
 import { installIntoSandbox } from '../../packs/install.js';
 import { startSandbox } from '../../sandbox/lifecycle.js';
 import { describeInstall } from './install.js';
@@ -23,6 +24,7 @@ export function registerStart(program: Command): void {
     .action(async (options: { profile?: string; runtime?: string; port?: number; toolpacks?: string }, command: Command) => {
       const { ctx, instance } = contextFor(command);
       const { outcome, state } = await startSandbox(ctx, instance, options);
+      await ensureBroker(ctx, instance); // lets `aibox install` work from inside the sandbox
       const packs = options.toolpacks ? await installIntoSandbox(ctx, instance, [options.toolpacks], {}) : undefined;
       if (packs) ctx.out.info(describeInstall(packs));
       const headline = {

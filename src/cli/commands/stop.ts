@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopBroker } from '../../packs/broker-process.js';
 import { stopSandbox } from '../../sandbox/lifecycle.js';
 import { contextFor } from '../app.js';
 
@@ -9,6 +10,7 @@ export function registerStop(program: Command): void {
     .action(async (_options: object, command: Command) => {
       const { ctx, instance } = contextFor(command);
       const outcome = await stopSandbox(ctx, instance);
+      await stopBroker(ctx, instance);
       ctx.out.result({ outcome, instance: instance.name }, outcome === 'stopped' ? `Stopped ${instance.name}` : `${instance.name} was not running`);
     });
 }
