@@ -23,7 +23,8 @@ const endpoint = z.string().regex(/^[a-z0-9*]([a-z0-9*.-]*[a-z0-9])?:\d{1,5}$/i,
 export const packManifestSchema = z
   .object({
     name: z.string().regex(PACK_NAME, 'must be 1-40 lowercase letters, digits and "-", starting with a letter').describe('Pack name, e.g. java'),
-    version: z.string().regex(EXACT_VERSION, 'must be an exact version MAJOR.MINOR.PATCH, e.g. 21.0.2').describe('Exact version; published versions are immutable'),
+    // YAML reads `version: 21.0` as a number: take its text, so the message says what is wrong with it.
+    version: z.preprocess((value) => (typeof value === 'number' ? String(value) : value), z.string()).pipe(z.string().regex(EXACT_VERSION, 'must be an exact version MAJOR.MINOR.PATCH, e.g. 21.0.2')).describe('Exact version; published versions are immutable'),
     description: z.string().min(1).describe('One line: what the pack provides'),
     maintainer: z.string().min(1).describe('Who to ask, e.g. platform@example.com'),
     install: z
