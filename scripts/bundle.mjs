@@ -11,6 +11,8 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
+  // jsonc-parser's default entry is a UMD build esbuild cannot follow; its ESM build bundles.
+  mainFields: ['module', 'main'],
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __aiboxRequire } from 'node:module';\nconst require = __aiboxRequire(import.meta.url);",
   },

@@ -61,7 +61,8 @@ export async function readRegularFile(path: string, maxBytes = MAX_FILE_BYTES): 
     const info = await handle.stat();
     if (!info.isFile()) throw new AiboxError('INVALID_FILE', `${path} is ${fileKind(info)}, not a regular file`, `replace ${path} with a regular file`);
     if (info.size > maxBytes) throw tooLarge(path, info.size, maxBytes);
-    const buffer = Buffer.alloc(maxBytes + 1);
+    // Sized from the file (one byte more shows that it grew), never the whole limit.
+    const buffer = Buffer.alloc(Math.min(info.size, maxBytes) + 1);
     let length = 0;
     while (length <= maxBytes) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
@@ -69,6 +70,7 @@ export async function readRegularFile(path: string, maxBytes = MAX_FILE_BYTES): 
       length += bytesRead;
     }
     if (length > maxBytes) throw tooLarge(path, length, maxBytes); // it grew while aibox read it
+    if (length === buffer.length) throw new AiboxError('CONFLICT', `${path} changed while aibox read it`, 'run the command again');
     return buffer.toString('utf8', 0, length);
   } finally {
     await handle.close();
