@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { parseJson } from '../core/json.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -67,13 +68,7 @@ function socketOutput(socket: Socket): Output {
 async function answer(ctx: Context, instance: Instance, socket: Socket, line: string): Promise<void> {
   const out = socketOutput(socket);
   try {
-    let data: unknown;
-    try {
-      data = JSON.parse(line);
-    } catch {
-      data = undefined;
-    }
-    const parsed = brokerRequestSchema.safeParse(data);
+    const parsed = brokerRequestSchema.safeParse(parseJson(line));
     if (!parsed.success) throw new AiboxError('USAGE', 'the request is not an install request aibox understands', 'use: aibox install PACK[@VERSION]...');
     const request = parsed.data;
     const requests = request.packs.map(parsePackSpec);

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { parseJson } from '../core/json.js';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AiboxError } from '../core/errors.js';
@@ -25,13 +26,7 @@ export function findLockFile(cwd: string, home: string): string | undefined {
 export async function readLock(path: string | undefined): Promise<PackLock> {
   const text = path && (await readRegularFile(path));
   if (!path || text === undefined || text === '') return { version: 1, packs: {} };
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    data = undefined;
-  }
-  const parsed = lockSchema.safeParse(data);
+  const parsed = lockSchema.safeParse(parseJson(text));
   if (!parsed.success) throw new AiboxError('INVALID_FILE', `${path} is not a valid pack lock file`, `delete it and install again to re-create it: rm ${path}`);
   return parsed.data;
 }

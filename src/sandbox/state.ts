@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { parseJson } from '../core/json.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AiboxError } from '../core/errors.js';
@@ -34,12 +35,8 @@ export async function readState(instanceDir: string): Promise<InstanceState | un
       `state file ${path} is corrupted (${why})`,
       `delete it and start again: rm ${path} (volumes and keys are kept)`,
     );
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    throw corrupted((error as Error).message);
-  }
+  const data = parseJson(text);
+  if (data === undefined) throw corrupted('not JSON');
   const parsed = stateSchema.safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
