@@ -8,6 +8,7 @@ import { registerImage } from './commands/image.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerBroker, registerInstall } from './commands/install.js';
 import { registerList } from './commands/list.js';
+import { registerMcp } from './commands/mcp.js';
 import { registerPack } from './commands/pack.js';
 import { registerRm } from './commands/rm.js';
 import { registerRotateHostKey } from './commands/rotate-host-key.js';
@@ -40,7 +41,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerInstall, registerList, registerPack, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
     register(program);
   }
   program.commands.forEach(function exitOverrideAll(command: Command) {

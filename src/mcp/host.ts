@@ -1,0 +1,63 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { loadConfig } from '../config/store.js';
+import type { Context } from '../core/context.js';
+import { AiboxError } from '../core/errors.js';
+import { parseJson } from '../core/json.js';
+import { packageRoot } from '../image/package-root.js';
+import { installIntoSandbox, type InstallReport } from '../packs/install.js';
+import { loadPolicyFor } from '../policy/load.js';
+import type { Instance } from '../sandbox/instance.js';
+import { requireRunning } from '../sandbox/lifecycle.js';
+import { loadMcpPacks, mcpDenials, requireMcpPack, type McpPack } from './pack.js';
+import type { McpChange } from './sandbox.js';
+
+/** What the in-sandbox half reports: the enabled servers, and per agent what happened to its file. */
+const syncReportSchema = z.object({
+  servers: z.array(z.string()),
+  agents: z.array(z.object({ agent: z.string(), path: z.string(), outcome: z.string(), message: z.string().optional() })),
+});
+export type SandboxSyncReport = z.infer<typeof syncReportSchema>;
+
+/** aibox's own MCP packs, then the user's (~/.config/aibox/mcp-packs/*.yaml; same name wins). */
+export function mcpPackDirs(ctx: Pick<Context, 'paths'>): string[] {
+  return [join(packageRoot(), 'mcp-packs'), join(ctx.paths.configDir, 'mcp-packs')];
+}
+
+/** Runs the in-sandbox half (`aibox mcp apply`, as dev) over the shared SSH connection. */
+export async function applyInSandbox(ctx: Context, instance: Instance, change: McpChange, check = false): Promise<SandboxSyncReport> {
+  const args = ['-F', instance.sshConfig, instance.name, 'aibox', 'mcp', 'apply', '--json', ...(check ? ['--check'] : [])];
+  const result = await ctx.run('ssh', args, { input: JSON.stringify(change), allowFailure: true });
+  const reply = syncReportSchema.safeParse(parseJson(result.stdout));
+  if (!reply.success) {
+    const why = result.stderr.trim().split('\n')[0] || `exit code ${result.exitCode}`;
+    throw new AiboxError('PROCESS_FAILED', `updating the agents' MCP files in ${instance.name} failed: ${why}`, `check the sandbox: aibox exec --name ${instance.name} -- aibox mcp list`);
+  }
+  return reply.data;
+}
+
+export interface EnableReport {
+  enabled: string[];
+  install?: InstallReport;
+  sync: SandboxSyncReport;
+}
+
+/**
+ * `aibox mcp enable`: every pack's needs are checked against the policy first
+ * (one sentence per missing rule, nothing written), its program is installed
+ * as a signed tool pack when it comes from one, then the sandbox's agents are
+ * regenerated.
+ */
+export async function enableMcpPacks(ctx: Context, instance: Instance, names: readonly string[]): Promise<EnableReport> {
+  const config = await loadConfig(ctx.paths);
+  const policy = await loadPolicyFor(ctx, config);
+  const catalog = await loadMcpPacks(mcpPackDirs(ctx));
+  const packs: McpPack[] = names.map((name) => requireMcpPack(catalog, name));
+  const denials = packs.flatMap((pack) => mcpDenials(policy, pack));
+  if (denials.length > 0) throw new AiboxError('POLICY_DENIED', denials.join('; '), 'nothing was enabled');
+  await requireRunning(ctx, instance);
+  const toolPacks = packs.flatMap((pack) => ('pack' in pack.source ? [pack.source.pack] : []));
+  const install = toolPacks.length > 0 ? await installIntoSandbox(ctx, instance, toolPacks, {}) : undefined;
+  const sync = await applyInSandbox(ctx, instance, { enable: Object.fromEntries(packs.map((pack) => [pack.name, pack.server])), disable: [] });
+  return { enabled: packs.map((pack) => pack.name), install, sync };
+}
