@@ -13,6 +13,9 @@ const reportSchema = z.object({
   lock: lockSchema,
 });
 
+/** Right after `aibox start` the host side may still be connecting: retry a refused connection for ~5 s. */
+const CONNECT_ATTEMPTS = 20;
+
 function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
 }
@@ -27,7 +30,31 @@ export async function installThroughHost(ctx: Context, specs: readonly string[],
   packs.forEach(parsePackSpec); // a typo fails here, with the same message as on the host
   const lockFile = options.lock ?? findLockFile(ctx.cwd, ctx.paths.home);
   const request: BrokerRequest = { v: 1, op: 'install', packs, frozen: Boolean(options.frozen), lock: await readLock(lockFile), hasLockFile: Boolean(lockFile) };
-  const reply = await new Promise<unknown>((resolve, reject) => {
+  const answer = brokerReplySchema.parse(await askHost(ctx, request, port));
+  if ('ok' in answer && answer.ok === false) {
+    const { code, message, hint } = answer.error;
+    throw new AiboxError(isErrorCode(code) ? code : 'PROCESS_FAILED', message, hint);
+  }
+  const report = reportSchema.parse('report' in answer ? answer.report : undefined);
+  if (lockFile) await writeLock(lockFile, report.lock);
+  return { ...report, lockFile };
+}
+
+async function askHost(ctx: Context, request: BrokerRequest, port: number): Promise<unknown> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await exchange(ctx, request, port);
+    } catch (error) {
+      if (!(error instanceof AiboxError) || error.code !== 'MISSING_PREREQ' || attempt >= CONNECT_ATTEMPTS) throw error;
+      if (attempt === 1) ctx.out.progress('waiting for the host side of aibox…');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/** One request over the forwarded port: progress lines as they come, then the answer. */
+function exchange(ctx: Context, request: BrokerRequest, port: number): Promise<unknown> {
+  return new Promise<unknown>((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       reject(
@@ -41,7 +68,7 @@ export async function installThroughHost(ctx: Context, specs: readonly string[],
     createInterface({ input: socket })
       .on('error', () => undefined) // the socket's own error handler above answers
       .on('line', (line) => {
-        const parsed = brokerReplySchema.safeParse((() => { try { return JSON.parse(line); } catch { return undefined; } })());
+        const parsed = brokerReplySchema.safeParse(parseJsonLine(line));
         if (!parsed.success) return;
         const message = parsed.data;
         if ('progress' in message) ctx.out.progress(message.progress);
@@ -50,12 +77,12 @@ export async function installThroughHost(ctx: Context, specs: readonly string[],
       })
       .once('close', () => (final ? resolve(final) : reject(new AiboxError('PROCESS_FAILED', 'the host side of aibox closed the connection without an answer', 'on the host, run: aibox start; then try again'))));
   });
-  const answer = brokerReplySchema.parse(reply);
-  if ('ok' in answer && answer.ok === false) {
-    const { code, message, hint } = answer.error;
-    throw new AiboxError(isErrorCode(code) ? code : 'PROCESS_FAILED', message, hint);
+}
+
+function parseJsonLine(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
   }
-  const report = reportSchema.parse('report' in answer ? answer.report : undefined);
-  if (lockFile) await writeLock(lockFile, report.lock);
-  return { ...report, lockFile };
 }

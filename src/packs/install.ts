@@ -15,6 +15,7 @@ import { requireRunning } from '../sandbox/lifecycle.js';
 import { checkLayer, compressionOf } from './layer.js';
 import { findLockFile, readLock, writeLock, type PackLock } from './lockfile.js';
 import { parsePackSpec, type PackRequest } from './manifest.js';
+import { resolvePackVars } from './pack-env.js';
 import { openPackRegistry } from './registry-config.js';
 import { resolvePacks, type ResolvedPack } from './resolve.js';
 import { cleanStaging, ensureCacheDirs, extractLayer, readInstalled, removePackDir, TOOLPACKS, writeInstalled, type Installed, type SandboxTarget } from './sandbox-store.js';
@@ -110,7 +111,7 @@ export async function installPacks(ctx: Context, target: SandboxTarget, config: 
     packs.forEach(already); // nothing to change: no lock, no podman exec
   } else await withLock(join(ctx.paths.stateDir, 'locks', `${container}.install`), async () => {
     await cleanStaging(ctx.run, container);
-    const installed = await readInstalled(ctx.run, target);
+    const installed = await readInstalled(ctx.run, target, { asRoot: true });
     for (const pack of packs) {
       const layer = layers.get(pack.name);
       if (!layer || installed.packs[pack.name]?.digest === pack.digest) {
@@ -121,7 +122,7 @@ export async function installPacks(ctx: Context, target: SandboxTarget, config: 
       await extractLayer(ctx.run, container, layer.path, compressionOf(pack.layer.mediaType), pack.name, pack.version);
       await runInstallStep(ctx, container, pack);
       const previous = installed.packs[pack.name];
-      recordPack(installed, pack, registry.location);
+      recordPack(installed, pack, registry.location, config);
       await writeInstalled(ctx.run, container, installed);
       if (previous && previous.version !== pack.version) await removePackDir(ctx.run, container, pack.name, previous.version);
       await ensureCacheDirs(ctx.run, container, pack.manifest.filesystem.caches.map((cache) => cache.path));
@@ -138,7 +139,7 @@ function lockWith(lock: PackLock, packs: readonly ResolvedPack[]): PackLock {
   return next;
 }
 
-function recordPack(installed: Installed, pack: ResolvedPack, registry: string): void {
+function recordPack(installed: Installed, pack: ResolvedPack, registry: string, config: Config): void {
   const dir = `${TOOLPACKS}/${pack.name}/${pack.version}`;
   installed.packs[pack.name] = {
     version: pack.version,
@@ -147,7 +148,7 @@ function recordPack(installed: Installed, pack: ResolvedPack, registry: string):
     registry,
     installedAt: new Date().toISOString(),
     path: pack.manifest.env.path.map((entry) => `${dir}/${entry}`),
-    vars: Object.fromEntries(Object.entries(pack.manifest.env.vars).map(([key, value]) => [key, value.replaceAll('$PACK_DIR', dir)])),
+    vars: resolvePackVars(pack.manifest.env.vars, dir, config),
     caches: pack.manifest.filesystem.caches,
     source: 'install',
   };
@@ -185,7 +186,7 @@ async function scriptFrom(ctx: Context, layerPath: string, pack: ResolvedPack): 
 export async function uninstallPacks(ctx: Context, target: SandboxTarget, names: readonly string[]): Promise<string[]> {
   const { container } = target;
   return withLock(join(ctx.paths.stateDir, 'locks', `${container}.install`), async () => {
-    const installed = await readInstalled(ctx.run, target);
+    const installed = await readInstalled(ctx.run, target, { asRoot: true });
     const missing = names.filter((name) => !installed.packs[name]);
     if (missing.length > 0) {
       const present = Object.keys(installed.packs);

@@ -43,16 +43,36 @@ export function entryProblem(header: Pick<Header, 'name' | 'type' | 'linkname' |
 }
 
 /**
+ * Why an entry would change what an earlier one put in place, or undefined. tar
+ * replaces a path given twice and writes through the archive's own links, so the
+ * extracted pack would differ from what aibox read (an approved install script's
+ * digest is taken from the archive). `seen`: the earlier entries' paths and types.
+ */
+export function shadowProblem(header: Pick<Header, 'name' | 'type'>, seen: Map<string, string>): string | undefined {
+  const path = posix.normalize(header.name).replace(/\/+$/, '');
+  const type = header.type ?? 'file';
+  const parts = path.split('/');
+  for (let end = 1; end < parts.length; end++) {
+    const parent = parts.slice(0, end).join('/');
+    if (seen.get(parent) === 'symlink') return `a path through the link ${parent} (of the archive)`;
+  }
+  const earlier = seen.get(path);
+  seen.set(path, type);
+  return earlier && !(earlier === 'directory' && type === 'directory') ? 'a second entry for the same path' : undefined;
+}
+
+/**
  * Reads the whole layer and refuses it when any entry could land outside the
  * pack folder or weaken it (absolute paths, "..", devices, escaping links,
- * setuid). Runs before a single byte is extracted.
+ * setuid), or would change an earlier entry. Runs before a single byte is extracted.
  */
 export async function checkLayer(path: string, compression: LayerCompression, what: string): Promise<void> {
   const decompress = streamProcess(compression, ['-dc'], { inputFile: path });
   const parser = extract();
   let problem: string | undefined;
+  const seen = new Map<string, string>();
   parser.on('entry', (header, stream, next) => {
-    const why = entryProblem(header);
+    const why = entryProblem(header) ?? shadowProblem(header, seen);
     if (why && !problem) problem = `${header.name}: ${why}`;
     stream.on('end', next);
     stream.resume();

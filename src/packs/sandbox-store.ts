@@ -16,6 +16,8 @@ const STATE_DIR = `${TOOLPACKS}/.aibox`;
 const STAGING = `${TOOLPACKS}/.staging`;
 export const INSTALLED_FILE = `${STATE_DIR}/installed.json`;
 export const ENV_FILE = `${STATE_DIR}/env.sh`;
+/** tar's record size for extraction in the sandbox, in 512-byte blocks (1 MiB). */
+export const TAR_RECORD_BLOCKS = 2048;
 
 const installedPackSchema = z
   .object({
@@ -48,10 +50,15 @@ export interface SandboxTarget {
   sshConfig: string;
 }
 
-/** installed.json, read over the shared SSH connection (a few ms; podman exec costs ~0.4 s under gVisor). */
-export async function readInstalled(run: Runner, target: SandboxTarget): Promise<Installed> {
+/**
+ * installed.json, read over the shared SSH connection (a few ms; podman exec costs ~0.4 s
+ * under gVisor). That runs dev's shell, whose ~/.bashrc the agent controls: what aibox
+ * writes back as root must be read `asRoot` (podman exec).
+ */
+export async function readInstalled(run: Runner, target: SandboxTarget, options: { asRoot?: boolean } = {}): Promise<Installed> {
   const { container } = target;
-  const result = await run('ssh', ['-F', target.sshConfig, container, `cat ${INSTALLED_FILE} 2>/dev/null || true`]);
+  const read = `cat ${INSTALLED_FILE} 2>/dev/null || true`;
+  const result = options.asRoot ? await exec(run, container, read, []) : await run('ssh', ['-F', target.sshConfig, container, read]);
   if (!result.stdout.trim()) return { version: 1, packs: {} };
   let data: unknown;
   try {
@@ -76,7 +83,9 @@ export async function extractLayer(run: Runner, container: string, layerPath: st
     'set -eu',
     `mkdir -p ${STAGING} ${STATE_DIR} "${TOOLPACKS}/$1"`,
     `stage=$(mktemp -d ${STAGING}/"$1-$2".XXXXXX)`,
-    `${compression} -dc | tar -x --no-same-owner -C "$stage"`,
+    // 1 MiB records (tar's default is 10 KiB): under gVisor each read and write is a round trip to
+    // the gofer, and this halves the extraction of a JDK (docs/performance.md, tool packs).
+    `${compression} -dc | tar -x -b ${TAR_RECORD_BLOCKS} --no-same-owner -C "$stage"`,
     'chmod 0755 "$stage"',
     `dest="${TOOLPACKS}/$1/$2"`,
     'if [ -e "$dest" ]; then mv "$dest" "$stage.old"; fi',

@@ -10,7 +10,7 @@ import { resolvePaths } from '../../src/core/paths.js';
 import { runProcess } from '../../src/core/runner.js';
 import { buildPack, publishPack } from '../../src/packs/author.js';
 import { generateKeyPair } from '../../src/packs/cosign-keys.js';
-import { entryProblem } from '../../src/packs/layer.js';
+import { entryProblem, shadowProblem } from '../../src/packs/layer.js';
 import { parsePackSpec, readPackManifest } from '../../src/packs/manifest.js';
 import { LayoutRegistry } from '../../src/packs/oci-layout.js';
 import { resolvePacks } from '../../src/packs/resolve.js';
@@ -50,6 +50,14 @@ describe('archive entries', () => {
     assert.match(entryProblem({ name: 'bin/x', type: 'symlink', linkname: '/etc/shadow', mode: 0o777 }) ?? '', /absolute/);
     assert.match(entryProblem({ ...file, name: 'bin/su', mode: 0o4755 }) ?? '', /setuid/);
     assert.match(entryProblem({ ...file, name: 'bin/x', mode: 0o777 }) ?? '', /world-writable/);
+  });
+  it('refuses an entry that would replace or write through an earlier one', () => {
+    const seen = new Map<string, string>();
+    for (const [name, type] of [['./', 'directory'], ['./bin/', 'directory'], ['./bin/java', 'file'], ['./lib', 'symlink'], ['bin', 'directory']] as const) {
+      assert.equal(shadowProblem({ name, type }, seen), undefined, name);
+    }
+    assert.equal(shadowProblem({ name: 'bin/java', type: 'file' }, seen), 'a second entry for the same path');
+    assert.equal(shadowProblem({ name: './lib/x.so', type: 'file' }, seen), 'a path through the link lib (of the archive)');
   });
 });
 
@@ -118,5 +126,15 @@ describe('resolving packs and their dependencies', () => {
   it('refuses republishing a version, and an unknown version lists what exists', async () => {
     await assert.rejects(publish('node', '20.1.0'), /already published, and published versions are immutable/);
     await assert.rejects(resolvePacks(registry, policy, [parsePackSpec('node@19')], { version: 1, packs: {} }, false), /no version of node@19 .*\(there: 22.0.0, 20.2.0, 20.1.0\)/);
+  });
+});
+
+describe('pack environment variables', () => {
+  it('refuses variables that steer every shell or the loader', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aibox-manifest-'));
+    for (const name of ['LD_PRELOAD', 'BASH_ENV', 'PATH', 'NODE_OPTIONS']) {
+      await writeFile(join(dir, 'manifest.yaml'), `name: tool\nversion: 1.0.0\ndescription: x\nmaintainer: y\ninstall:\n  method: docker-layer\nenv:\n  vars:\n    ${name}: /x\n`);
+      await assert.rejects(readPackManifest(dir), /must not be a variable that controls the shell or the loader/, name);
+    }
   });
 });
