@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 const absolutePath = z.string().regex(/^\/./, 'must be an absolute path');
 const absolutePathOrEmpty = z.string().regex(/^(\/.*)?$/, 'must be an absolute path');
+const httpUrlOrEmpty = z.string().regex(/^$|^https?:\/\/\S+$/, 'must be an http(s) URL such as https://llm-proxy.example.com, or empty');
 
 /**
  * The one table of user settings: the schema validates `aibox config set`,
@@ -45,6 +46,12 @@ export const configSchema = z
       .regex(/^$|^\/|^[a-z0-9][\w.\-:[\]]*(\/[\w.\-]+)*$/i, 'must be a registry such as registry.example.com/aibox-packs, or an absolute path of an OCI layout folder')
       .default('')
       .describe('Where tool packs come from: an OCI registry (registry.example.com/aibox-packs) or an OCI layout folder; empty is ~/.local/share/aibox/packs'),
+    'llm.anthropicBaseUrl': httpUrlOrEmpty
+      .default('')
+      .describe("The org's LLM proxy for Anthropic's API: tool packs that ask for it (ai-tools) set ANTHROPIC_BASE_URL to it; empty sets nothing"),
+    'llm.openaiBaseUrl': httpUrlOrEmpty
+      .default('')
+      .describe("The org's LLM proxy for OpenAI's API: tool packs that ask for it (ai-tools) set OPENAI_BASE_URL to it; empty sets nothing"),
     'policy.team': absolutePathOrEmpty
       .default('')
       .describe('Team policy layer, between the org policy and the project .aibox/policy.yaml'),
