@@ -4,12 +4,15 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { PackageSources } from '../config/package-sources.js';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
 import { readRegularFile } from '../core/files.js';
 import { createLayer, MEDIA_TYPES, type LayerCompression } from './layer.js';
-import { packManifestSchema, readPackManifest, type PackManifest } from './manifest.js';
+import { MANIFEST_FILE, packManifestSchema, readPackManifest, type PackManifest } from './manifest.js';
+import { unknownSettingRefs } from './pack-env.js';
 import type { Registry } from './registry.js';
+import { recipeBuildArgs } from './recipe-args.js';
 import { packReference } from './resolve.js';
 import { readPrivateKey } from './cosign-keys.js';
 import { attachSignature, signPayload, simpleSigningPayload } from './signing.js';
@@ -27,13 +30,26 @@ async function sha256File(path: string): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
+export interface BuildOptions {
+  baseImage: string;
+  compression?: LayerCompression;
+  /** Where the recipe downloads from: passed as NPM_REGISTRY and DEBIAN_MIRROR. */
+  mirrors?: PackageSources;
+  /** More build arguments (other mirrors, e.g. GRADLE_MIRROR); they win over the mirrors. */
+  buildArgs?: Record<string, string>;
+}
+
 /**
  * Builds a pack's layer: from DIR/Containerfile (run by podman; its
  * /opt/toolpacks/NAME becomes the layer) or from the prepared folder DIR/files.
  * Writes DIR/.pack/{layer.tar.zst, config.json, build.json}.
  */
-export async function buildPack(ctx: Context, dir: string, options: { baseImage: string; compression?: LayerCompression }): Promise<{ manifest: PackManifest; built: Built }> {
+export async function buildPack(ctx: Context, dir: string, options: BuildOptions): Promise<{ manifest: PackManifest; built: Built }> {
   const manifest = await readPackManifest(dir);
+  const unknown = unknownSettingRefs(manifest.env.vars);
+  if (unknown.length > 0) {
+    throw new AiboxError('INVALID_FILE', `${join(dir, MANIFEST_FILE)}: env.vars refers to ${unknown.map((key) => `\${setting:${key}}`).join(', ')}, and there is no such setting`, 'the settings are listed by: aibox config list');
+  }
   const compression = options.compression ?? 'zstd';
   const out = join(dir, BUILD_DIR);
   await mkdir(out, { recursive: true });
@@ -43,7 +59,8 @@ export async function buildPack(ctx: Context, dir: string, options: { baseImage:
   if (existsSync(containerfile)) {
     scratch = await mkdtemp(join(tmpdir(), 'aibox-pack-'));
     contents = join(scratch, 'contents');
-    await buildFromRecipe(ctx, dir, manifest, options.baseImage, contents);
+    const buildArgs = recipeBuildArgs(manifest.install.base_image ?? options.baseImage, options.mirrors ?? {}, options.buildArgs);
+    await buildFromRecipe(ctx, dir, manifest, buildArgs, contents);
   } else if (!existsSync(contents)) {
     throw new AiboxError('NOT_FOUND', `${dir} has neither a Containerfile nor a files/ folder`, 'a pack is built from DIR/Containerfile (its /opt/toolpacks/NAME becomes the layer) or from the prepared folder DIR/files');
   }
@@ -62,13 +79,13 @@ export async function buildPack(ctx: Context, dir: string, options: { baseImage:
   }
 }
 
-async function buildFromRecipe(ctx: Context, dir: string, manifest: PackManifest, baseImage: string, contents: string): Promise<void> {
+async function buildFromRecipe(ctx: Context, dir: string, manifest: PackManifest, buildArgs: readonly string[], contents: string): Promise<void> {
   const tag = `localhost/aibox-pack-build/${manifest.name}:${manifest.version}`;
   const container = `aibox-pack-build-${randomBytes(4).toString('hex')}`;
   ctx.out.progress(`building ${manifest.name}@${manifest.version} from its Containerfile…`);
   await ctx.run(
     'podman',
-    ['build', '--runtime', 'runc', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=8192:8192', '--build-arg', `BASE=${manifest.install.base_image ?? baseImage}`, '--tag', tag, '--file', join(dir, 'Containerfile'), dir],
+    ['build', '--runtime', 'runc', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=8192:8192', ...buildArgs, '--tag', tag, '--file', join(dir, 'Containerfile'), dir],
     { onLine: (line) => (line.startsWith('STEP ') ? ctx.out.progress(line) : undefined) },
   );
   await ctx.run('podman', ['create', '--name', container, tag, 'true']);

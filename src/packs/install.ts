@@ -18,7 +18,7 @@ import { parsePackSpec, type PackRequest } from './manifest.js';
 import { resolvePackVars } from './pack-env.js';
 import { openPackRegistry } from './registry-config.js';
 import { resolvePacks, type ResolvedPack } from './resolve.js';
-import { cleanStaging, ensureCacheDirs, extractLayer, readInstalled, removePackDir, TOOLPACKS, writeInstalled, type Installed, type SandboxTarget } from './sandbox-store.js';
+import { ensureCacheDirs, prepareInstall, extractLayer, readInstalled, removePackDir, TOOLPACKS, writeInstalled, type Installed, type SandboxTarget } from './sandbox-store.js';
 
 export interface InstallOptions {
   frozen?: boolean;
@@ -110,8 +110,7 @@ export async function installPacks(ctx: Context, target: SandboxTarget, config: 
   if (layers.size === 0) {
     packs.forEach(already); // nothing to change: no lock, no podman exec
   } else await withLock(join(ctx.paths.stateDir, 'locks', `${container}.install`), async () => {
-    await cleanStaging(ctx.run, container);
-    const installed = await readInstalled(ctx.run, target, { asRoot: true });
+    const installed = await prepareInstall(ctx.run, container);
     for (const pack of packs) {
       const layer = layers.get(pack.name);
       if (!layer || installed.packs[pack.name]?.digest === pack.digest) {

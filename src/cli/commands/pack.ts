@@ -7,6 +7,7 @@ import { planCurrentImage } from '../../image/build.js';
 import { buildPack, publishPack, signPack } from '../../packs/author.js';
 import { generateKeyPair } from '../../packs/cosign-keys.js';
 import { manifestJsonSchema, parsePackSpec } from '../../packs/manifest.js';
+import { parseBuildArgs, recipeMirrors } from '../../packs/recipe-args.js';
 import { openPackRegistry } from '../../packs/registry-config.js';
 import { contextFor } from '../app.js';
 import { keyPassword } from '../prompt.js';
@@ -32,10 +33,14 @@ export function registerPack(program: Command): void {
     .description('Validate DIR/manifest.yaml and build the pack layer from DIR/Containerfile or DIR/files into DIR/.pack')
     .argument('<dir>', 'the pack folder')
     .option('--gzip', 'compress the layer with gzip instead of zstd')
-    .action(async (dir: string, options: { gzip?: boolean }, command: Command) => {
+    .option('--build-arg <KEY=VALUE>', "a build argument for the recipe, e.g. GRADLE_MIRROR=https://repo.example.com/gradle (repeatable); BASE, NPM_REGISTRY and DEBIAN_MIRROR come from this machine's image, npm and apt configuration", (value: string, previous: string[]) => [...previous, value], [])
+    .action(async (dir: string, options: { gzip?: boolean; buildArg: string[] }, command: Command) => {
       const { ctx } = contextFor(command);
-      const baseImage = (await planCurrentImage(await loadConfig(ctx.paths))).tag;
-      const { manifest, built } = await buildPack(ctx, resolve(ctx.cwd, dir), { baseImage, compression: options.gzip ? 'gzip' : 'zstd' });
+      const buildArgs = parseBuildArgs(options.buildArg);
+      const config = await loadConfig(ctx.paths);
+      const baseImage = (await planCurrentImage(config)).tag;
+      const mirrors = await recipeMirrors(ctx.run, config);
+      const { manifest, built } = await buildPack(ctx, resolve(ctx.cwd, dir), { baseImage, compression: options.gzip ? 'gzip' : 'zstd', mirrors, buildArgs });
       ctx.out.result({ name: manifest.name, version: manifest.version, layer: built.layer }, `Built ${manifest.name}@${manifest.version}: ${built.layer.digest} (${(built.layer.size / 1e6).toFixed(1)} MB)`);
     });
   pack
