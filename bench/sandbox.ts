@@ -7,33 +7,18 @@
  *   npm run bench            # all variants
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
-import { cpus, release, totalmem, tmpdir } from 'node:os';
+import { cp, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aibox, freePort, host, testUser, type TestUser } from '../test/helpers/cli.js';
+import { machine, median, must, seconds, timed } from './common.js';
 
 const RECONNECTS = 20;
 const COLD_STARTS = 5;
 const BUILDS = 5;
 const FIXTURE = resolve('bench/fixtures/npm-project');
 const IMAGE_DIR = '/workspace/bench';
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
-function timed(fn: () => void): number {
-  const start = performance.now();
-  fn();
-  return (performance.now() - start) / 1000;
-}
-
-function must(result: { code: number; stderr: string }, what: string): void {
-  if (result.code !== 0) throw new Error(`${what} failed: ${result.stderr}`);
-}
 
 async function npmDir(): Promise<string> {
   const npm = execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim();
@@ -145,14 +130,6 @@ async function benchGvisorFlags(flags: string[], work: string, image: string): P
   }
 }
 
-async function machine(): Promise<string> {
-  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8');
-  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? 'unknown CPU';
-  const runsc = host('runsc', ['--version']).stdout.split('\n')[0] ?? '';
-  const podman = host('podman', ['--version']).stdout.trim();
-  return `${cpus().length} cores (${model}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Linux ${release()}, ${podman}, ${runsc}, Node ${process.version}`;
-}
-
 const work = await prepare();
 const results: AiboxResult[] = [];
 for (const runtime of ['gvisor', 'runc'] as const) results.push(await benchAibox(runtime, work));
@@ -163,7 +140,6 @@ for (const flags of [['--network=host'], ['--network=host', '--file-access-mount
 }
 await rm(work, { recursive: true, force: true });
 
-const seconds = (value: number) => `${value.toFixed(3)} s`;
 const build = (times: BuildTimes) => `${seconds(times.sandbox)} | ${seconds(times.host)} | **${times.ratio.toFixed(2)}×**`;
 const report = [
   `Machine: ${await machine()}`,

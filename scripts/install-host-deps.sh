@@ -2,12 +2,12 @@
 # Installs the host programs aibox needs (Debian/Ubuntu, as root): podman and
 # runc to run the sandbox, runsc (gVisor) for isolation, OpenSSH client to
 # connect, debootstrap to build the base image locally (with gpgv and the Debian
-# archive keyring, so it verifies the mirror's signature). For the tests: docker-registry
+# archive keyring, so it verifies the mirror's signature), zstd for tool pack layers. For the tests: docker-registry
 # (a real OCI registry; each test runs its own on loopback) and apache2-utils (htpasswd
 # makes its bcrypt logins). Installs only what is missing.
 set -euo pipefail
 
-packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates docker-registry apache2-utils)
+packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

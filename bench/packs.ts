@@ -1,0 +1,404 @@
+/**
+ * Tool pack benchmark (not a test). Builds a real JDK tree (Debian's
+ * openjdk-17-jdk-headless and -jre-headless, unpacked), then in one run:
+ * - layer formats: `createLayer` with zstd and gzip (size, time), extraction on
+ *   the host (`zstd -dc | tar -x`, `tar -xzf`) and in a running sandbox through
+ *   `extractLayer` (podman exec as root, the path `aibox install` takes);
+ * - `aibox install` of that pack from a loopback registry (docker-registry),
+ *   signed: cold (empty host layer cache, not installed), warm (layer cached,
+ *   uninstalled first) and already installed, next to the raw host extraction
+ *   of the same layer measured in between;
+ * - where the cold install's time goes: each step timed by calling the domain
+ *   functions `aibox install` calls.
+ * Under gVisor and runc. Prints a Markdown report for docs/performance.md and
+ * writes bench/results/packs-latest.json. Medians of RUNS.
+ *
+ *   npm run bench:packs
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { loadConfig } from '../src/config/store.js';
+import type { Context } from '../src/core/context.js';
+import { createOutput } from '../src/core/output.js';
+import { resolvePaths } from '../src/core/paths.js';
+import { runProcess } from '../src/core/runner.js';
+import { checkLayer, createLayer, type LayerCompression } from '../src/packs/layer.js';
+import { openPackRegistry } from '../src/packs/registry-config.js';
+import { resolvePacks } from '../src/packs/resolve.js';
+import { extractLayer, prepareInstall, readInstalled, removePackDir, TOOLPACKS, writeInstalled } from '../src/packs/sandbox-store.js';
+import { verifyPackSignature } from '../src/packs/signing.js';
+import { loadPolicyFor, ORG_POLICY_PATH } from '../src/policy/load.js';
+import { requireRunning } from '../src/sandbox/lifecycle.js';
+import { resolveInstance } from '../src/sandbox/instance.js';
+import { AIBOX, aibox, freePort, testUser, type TestUser } from '../test/helpers/cli.js';
+import { startRegistry } from '../test/helpers/registry.js';
+import { load, machine, median, must, seconds, timed, timedAsync } from './common.js';
+
+const RUNS = 3;
+const PACK = 'jdk';
+const FORMATS: readonly LayerCompression[] = ['zstd', 'gzip'];
+const LAYER_FILE: Record<LayerCompression, string> = { zstd: 'layer.tar.zst', gzip: 'layer.tar.gz' };
+
+/** A shell command on the host; throws with its stderr when it fails. */
+function sh(command: string): string {
+  const result = spawnSync('sh', ['-c', command], { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
+  must({ code: result.status ?? 1, stderr: result.stderr ?? String(result.error) }, command);
+  return result.stdout;
+}
+
+/**
+ * Links a pack may not hold (absolute, or out of the tree) are replaced by the
+ * file they name inside `root` (Debian's JDK links its conf/ to /etc), else dropped.
+ */
+async function containLinks(tree: string, root: string): Promise<void> {
+  const links = sh(`find "${tree}" -type l -printf '%P\\0%l\\0'`).split('\0');
+  for (let i = 0; i + 1 < links.length; i += 2) {
+    const [path = '', target = ''] = [links[i], links[i + 1]];
+    const inside = !target.startsWith('/') && !posix.normalize(posix.join(posix.dirname(path), target)).startsWith('..');
+    if (inside) continue;
+    const file = join(tree, path);
+    await unlink(file);
+    const source = target.startsWith('/') ? join(root, target) : '';
+    if (source && (await lstat(source).catch(() => undefined))?.isFile()) await copyFile(source, file);
+  }
+}
+
+/** The JDK tree: Debian's packages through apt's configured sources; else /usr/lib/x86_64-linux-gnu of this host. */
+async function jdkTree(work: string): Promise<{ dir: string; source: string; version: string; bytes: number; files: number }> {
+  const debs = join(work, 'debs');
+  const root = join(work, 'root');
+  await mkdir(debs);
+  await mkdir(root);
+  const download = spawnSync('sh', ['-c', `cd "${debs}" && apt-get download openjdk-17-jdk-headless openjdk-17-jre-headless`], { encoding: 'utf8', timeout: 600_000 });
+  let dir: string;
+  let source: string;
+  let version = '17.0.0';
+  if (download.status === 0) {
+    const files = await readdir(debs);
+    for (const deb of files) sh(`dpkg -x "${join(debs, deb)}" "${root}"`);
+    dir = join(root, 'usr/lib/jvm/java-17-openjdk-amd64');
+    version = /_(\d+\.\d+\.\d+)/.exec(files.find((file) => file.startsWith('openjdk-17-jdk')) ?? '')?.[1] ?? version;
+    source = `Debian's ${files.map((file) => file.replace(/_amd64\.deb$/, '')).join(' + ')}, ${dir.slice(root.length)}`;
+  } else {
+    console.error(`apt-get download failed (${download.stderr.trim()}); using /usr/lib/x86_64-linux-gnu of this host`);
+    dir = join(root, 'lib');
+    sh(`cp -a /usr/lib/x86_64-linux-gnu "${dir}"`);
+    source = 'this host\'s /usr/lib/x86_64-linux-gnu';
+  }
+  await containLinks(dir, root);
+  sh(`chmod -R u+rwX,go+rX,go-w "${dir}"`);
+  const bytes = Number(sh(`du -sb "${dir}" | cut -f1`).trim());
+  const files = Number(sh(`find "${dir}" | wc -l`).trim());
+  return { dir, source, version, bytes, files };
+}
+
+function hostExtract(work: string, layer: string, compression: LayerCompression): number {
+  const target = join(work, 'host-extract');
+  sh(`rm -rf "${target}" && mkdir "${target}"`);
+  const command = compression === 'zstd' ? `zstd -dc "${layer}" | tar -x -C "${target}"` : `tar -xzf "${layer}" -C "${target}"`;
+  const took = timed(() => sh(command));
+  sh(`rm -rf "${target}"`);
+  return took;
+}
+
+interface FormatResult {
+  compression: LayerCompression;
+  bytes: number;
+  compress: number;
+  hostExtract: number;
+}
+
+/** createLayer both ways, RUNS each (interleaved), and the host extraction of each. */
+async function compareFormats(work: string, tree: string): Promise<FormatResult[]> {
+  const samples: Record<LayerCompression, { compress: number[]; extract: number[] }> = { zstd: { compress: [], extract: [] }, gzip: { compress: [], extract: [] } };
+  for (let run = 0; run < RUNS; run++) {
+    for (const format of FORMATS) {
+      const layer = join(work, LAYER_FILE[format]);
+      samples[format].compress.push(await timedAsync(() => createLayer(runProcess, tree, layer, format)));
+      samples[format].extract.push(hostExtract(work, layer, format));
+    }
+  }
+  const results: FormatResult[] = [];
+  for (const format of FORMATS) {
+    const { compress, extract } = samples[format];
+    results.push({ compression: format, bytes: (await stat(join(work, LAYER_FILE[format]))).size, compress: median(compress), hostExtract: median(extract) });
+  }
+  return results;
+}
+
+const BENCH_KEY = 'aibox-bench';
+
+/**
+ * Makes the org policy trust the bench key (packs are verified against its
+ * packs.trusted_keys), keeping everything else in it. Called before each install:
+ * other tests on this machine may rewrite the org policy meanwhile.
+ */
+async function trustKey(publicKey: string): Promise<void> {
+  const text = await readFile(ORG_POLICY_PATH, 'utf8').catch(() => 'version: 1\n');
+  const policy = parseDocument(text);
+  const keys = policy.getIn(['packs', 'trusted_keys']);
+  const ours = (item: unknown) => isMap(item) && item.get('name') === BENCH_KEY;
+  if (isSeq(keys) && keys.items.some((item) => ours(item) && isMap(item) && item.get('key') === publicKey)) return;
+  const entry = { name: BENCH_KEY, key: publicKey };
+  if (isSeq(keys)) {
+    keys.items = keys.items.filter((item) => !ours(item)); // a key of an earlier run, put back by someone's restore
+    policy.addIn(['packs', 'trusted_keys'], entry);
+  } else policy.setIn(['packs', 'trusted_keys'], [entry]);
+  if (policy.hasIn(['packs', 'allowed'])) policy.addIn(['packs', 'allowed'], `${PACK}@*`);
+  await mkdir(dirname(ORG_POLICY_PATH), { recursive: true });
+  await writeFile(ORG_POLICY_PATH, policy.toString());
+}
+
+/** Takes the bench key out of the org policy again (the file itself is removed only when the bench created it). */
+async function untrustKey(createdPolicy: boolean): Promise<void> {
+  if (createdPolicy) return rm(ORG_POLICY_PATH, { force: true });
+  const text = await readFile(ORG_POLICY_PATH, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  const policy = parseDocument(text);
+  const keys = policy.getIn(['packs', 'trusted_keys']);
+  if (!isSeq(keys)) return;
+  keys.items = keys.items.filter((item) => !(isMap(item) && item.get('name') === BENCH_KEY));
+  const allowed = policy.getIn(['packs', 'allowed']);
+  if (isSeq(allowed)) allowed.items = allowed.items.filter((item) => !(isScalar(item) && item.value === `${PACK}@*`));
+  await writeFile(ORG_POLICY_PATH, policy.toString());
+}
+
+interface Published {
+  registry: string;
+  version: string;
+  /** Seconds of `aibox pack build` and of `aibox pack publish --key`. */
+  build: number;
+  publish: number;
+}
+
+/** The pack folder (files/ is the JDK tree), built, published and signed with the aibox command. */
+async function publishJdk(user: TestUser, work: string, tree: string, version: string, registry: string): Promise<Published> {
+  const dir = join(work, 'pack');
+  await mkdir(dir);
+  await symlink(tree, join(dir, 'files'));
+  const manifest = [`name: ${PACK}`, `version: ${version}`, 'description: OpenJDK 17 (Debian openjdk-17-jdk-headless), for the pack benchmark', 'maintainer: platform@example.com', 'install:', '  method: docker-layer', 'env:', '  path: [bin]', '  vars:', '    JAVA_HOME: $PACK_DIR', ''];
+  await writeFile(join(dir, 'manifest.yaml'), manifest.join('\n'));
+  must(await aibox(user, ['config', 'set', 'packs.registry', registry]), 'aibox config set');
+  const build = await timedAsync(async () => must(await aibox(user, ['pack', 'build', dir]), 'aibox pack build'));
+  const publish = await timedAsync(async () => must(await aibox(user, ['pack', 'publish', dir, '--key', join(user.home, 'bench.key')]), 'aibox pack publish'));
+  return { registry, version, publish, build };
+}
+
+interface InstallResult {
+  cold: number;
+  warm: number;
+  installed: number;
+  rawZstd: number;
+  rawGzip: number;
+}
+
+const installReportSchema = z.object({ packs: z.array(z.object({ outcome: z.string(), downloaded: z.boolean() })) });
+const ATTEMPTS = 5;
+
+/**
+ * Times `aibox install` of the pack. An attempt refused because the org policy
+ * lost the bench key (another test on this machine rewrote it) is repeated, not timed.
+ */
+async function install(user: TestUser): Promise<{ seconds: number; outcome: string; downloaded: boolean }> {
+  const publicKey = await readFile(join(user.home, 'bench.pub'), 'utf8');
+  for (let attempt = 1; ; attempt++) {
+    await trustKey(publicKey);
+    const start = performance.now();
+    const result = await aibox(user, ['install', PACK, '--json']);
+    const seconds = (performance.now() - start) / 1000;
+    if (result.code === 8 && /trusted_keys/.test(result.stderr) && attempt < ATTEMPTS) continue;
+    must(result, 'aibox install');
+    const [report = { outcome: 'none', downloaded: false }] = installReportSchema.parse(JSON.parse(result.stdout)).packs;
+    return { seconds, ...report };
+  }
+}
+
+async function uninstall(user: TestUser): Promise<void> {
+  must(await aibox(user, ['uninstall', PACK]), 'aibox uninstall');
+}
+
+/** `aibox install` end to end, cold / warm / installed, with the raw host extraction of the same layers interleaved. */
+async function timeInstalls(user: TestUser, work: string): Promise<InstallResult> {
+  const cold: number[] = [];
+  const warm: number[] = [];
+  const installed: number[] = [];
+  const raw = { zstd: [] as number[], gzip: [] as number[] };
+  const expect = (got: { seconds: number; outcome: string; downloaded: boolean }, outcome: string, downloaded: boolean): number => {
+    if (got.outcome !== outcome || got.downloaded !== downloaded) throw new Error(`expected ${outcome} (downloaded ${downloaded}), got ${JSON.stringify(got)}`);
+    return got.seconds;
+  };
+  for (let run = 0; run < RUNS; run++) {
+    if (run > 0) await uninstall(user);
+    await rm(join(user.home, '.cache', 'aibox', 'blobs'), { recursive: true, force: true });
+    for (const format of FORMATS) raw[format].push(hostExtract(work, join(work, LAYER_FILE[format]), format));
+    cold.push(expect(await install(user), 'installed', true));
+    await uninstall(user);
+    warm.push(expect(await install(user), 'installed', false));
+    installed.push(expect(await install(user), 'already-installed', false));
+  }
+  return { cold: median(cold), warm: median(warm), installed: median(installed), rawZstd: median(raw.zstd), rawGzip: median(raw.gzip) };
+}
+
+interface SandboxExtract {
+  zstd: number;
+  gzip: number;
+  /** zstd with tar's default 10 KiB records: what extractLayer did before it asked for 1 MiB. */
+  zstdSmallRecords: number;
+}
+
+/** Extraction of each format inside the sandbox through extractLayer (podman exec as root into the toolpacks volume). */
+async function sandboxExtract(container: string, work: string): Promise<SandboxExtract> {
+  const samples = { zstd: [] as number[], gzip: [] as number[], zstdSmallRecords: [] as number[] };
+  const scratch = `${TOOLPACKS}/.bench`;
+  for (let run = 0; run < RUNS; run++) {
+    for (const format of FORMATS) {
+      const name = `bench-${format}`;
+      samples[format].push(await timedAsync(() => extractLayer(runProcess, container, join(work, LAYER_FILE[format]), format, name, '1.0.0')));
+      await removePackDir(runProcess, container, name, '1.0.0');
+    }
+    const smallRecords = `mkdir -p ${scratch} && zstd -dc | tar -x --no-same-owner -C ${scratch}`;
+    samples.zstdSmallRecords.push(await timedAsync(() => runProcess('podman', ['exec', '-i', '--user', '0', container, 'sh', '-c', smallRecords], { inputFile: join(work, LAYER_FILE.zstd) })));
+    await runProcess('podman', ['exec', '--user', '0', container, 'rm', '-rf', scratch]);
+  }
+  return { zstd: median(samples.zstd), gzip: median(samples.gzip), zstdSmallRecords: median(samples.zstdSmallRecords) };
+}
+
+type Phases = Record<string, number>;
+
+/**
+ * One cold install, step by step, through the functions `aibox install` calls
+ * (src/packs/install.ts): where the time goes. Medians of RUNS.
+ */
+async function profileInstall(user: TestUser): Promise<Phases> {
+  const sink = { write: () => true };
+  const paths = resolvePaths(user.env);
+  const ctx: Context = { run: runProcess, paths, out: createOutput(false, sink, sink), env: user.env, cwd: user.home };
+  const instance = resolveInstance(paths, user.name);
+  const target = { container: instance.name, sshConfig: instance.sshConfig };
+  const samples: Record<string, number[]> = {};
+  let times: Record<string, number> = {};
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    const value = await fn();
+    times[name] = (performance.now() - start) / 1000;
+    return value;
+  };
+  const publicKey = await readFile(join(user.home, 'bench.pub'), 'utf8');
+  for (let run = 0; run < RUNS; ) {
+    times = {};
+    await trustKey(publicKey);
+    await step('CLI start (node, aibox --version)', async () => sh(`"${process.execPath}" "${AIBOX}" --version`));
+    const config = await step('config + policy', async () => {
+      const loaded = await loadConfig(paths);
+      return { config: loaded, policy: await loadPolicyFor(ctx, loaded) };
+    });
+    if (!config.policy.trustedKeys.value.some((key) => key.key === publicKey)) continue; // another test rewrote the org policy meanwhile
+    await step('sandbox running? (podman inspect)', () => requireRunning(ctx, instance));
+    const registry = await openPackRegistry(ctx, config.config);
+    const [pack] = await step('resolve (tags, manifest, signature, config)', () => resolvePacks(registry, config.policy, [{ name: PACK }], { version: 1, packs: {} }, false));
+    if (!pack) throw new Error('resolved nothing');
+    await step('  of which: signature', () => verifyPackSignature(registry, PACK, pack.reference, pack.digest, config.policy.trustedKeys.value));
+    await step('read installed.json (ssh)', () => readInstalled(runProcess, target));
+    const layer = join(user.home, 'profile-layer');
+    await rm(layer, { force: true });
+    await step('download layer (loopback)', () => registry.downloadBlob(PACK, pack.layer.digest, layer));
+    await step('check every archive entry', () => checkLayer(layer, 'zstd', 'bench'));
+    const installed = await step('clean staging + read installed.json as root (podman exec)', () => prepareInstall(runProcess, target.container));
+    await step('extract (podman exec, zstd -dc | tar -x)', () => extractLayer(runProcess, target.container, layer, 'zstd', `${PACK}-profile`, pack.version));
+    await step('record installed.json + env.sh (podman exec)', () => writeInstalled(runProcess, target.container, installed));
+    await removePackDir(runProcess, target.container, `${PACK}-profile`, pack.version);
+    for (const [name, value] of Object.entries(times)) (samples[name] ??= []).push(value);
+    run++;
+  }
+  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+}
+
+interface RuntimeResult {
+  runtime: 'gvisor' | 'runc';
+  load: string;
+  sandboxExtract: SandboxExtract;
+  hostExtract: Record<LayerCompression, number>;
+  install: InstallResult;
+  phases: Phases;
+  javaVersion: string;
+}
+
+async function benchRuntime(runtime: 'gvisor' | 'runc', user: TestUser, work: string): Promise<RuntimeResult> {
+  const file = (format: LayerCompression) => join(work, LAYER_FILE[format]);
+  try {
+    must(await aibox(user, ['start', '--runtime', runtime, '--port', String(await freePort())]), 'aibox start');
+    const hostSamples = { zstd: [] as number[], gzip: [] as number[] };
+    for (const format of FORMATS) hostSamples[format].push(hostExtract(work, file(format), format));
+    console.error(`${runtime}: extraction in the sandbox (load ${load()})`);
+    const inSandbox = await sandboxExtract(user.name, work);
+    for (const format of FORMATS) hostSamples[format].push(hostExtract(work, file(format), format), hostExtract(work, file(format), format));
+    console.error(`${runtime}: aibox install cold, warm, installed (load ${load()})`);
+    const installs = await timeInstalls(user, work);
+    const java = spawnSync('ssh', ['-F', join(user.home, '.ssh', 'config'), user.name, 'java -version 2>&1 | head -1'], { encoding: 'utf8' });
+    console.error(`${runtime}: the steps of a cold install (load ${load()})`);
+    const phases = await profileInstall(user);
+    return { runtime, load: load(), sandboxExtract: inSandbox, hostExtract: { zstd: median(hostSamples.zstd), gzip: median(hostSamples.gzip) }, install: installs, phases, javaVersion: java.stdout.trim() || java.stderr.trim() };
+  } finally {
+    await aibox(user, ['rm', '--volumes']);
+  }
+}
+
+const work = await mkdtemp(join(tmpdir(), 'aibox-bench-packs-'));
+const server = await startRegistry();
+const createdPolicy = !existsSync(ORG_POLICY_PATH);
+let home: string | undefined;
+try {
+  const tree = await jdkTree(work);
+  console.error(`JDK tree: ${tree.source}, ${(tree.bytes / 1e6).toFixed(0)} MB in ${tree.files} entries (load ${load()})`);
+  const formats = await compareFormats(work, tree.dir);
+  // One HOME: the signing key, the setting packs.registry and the host layer cache; one sandbox per runtime.
+  const author = await testUser('bench-packs');
+  home = author.home;
+  const user = { ...author, env: { ...author.env, COSIGN_PASSWORD: 'bench' } };
+  must(await aibox(user, ['pack', 'keygen', '--output-prefix', join(user.home, 'bench')]), 'aibox pack keygen');
+  const published = await publishJdk(user, work, tree.dir, tree.version, `${server.ref}/bench`);
+  const runtimes: RuntimeResult[] = [];
+  for (const runtime of ['gvisor', 'runc'] as const) {
+    const name = `${user.name}-${runtime}`;
+    runtimes.push(await benchRuntime(runtime, { ...user, name, env: { ...user.env, AIBOX_INSTANCE: name } }, work));
+  }
+
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+  const report = [
+    `Machine: ${await machine()}`,
+    `Date: ${new Date().toISOString().slice(0, 10)}; load average at the end of each runtime: ${runtimes.map((result) => `${result.runtime} ${result.load}`).join(', ')}`,
+    `Pack: ${tree.source}: ${mb(tree.bytes)} in ${tree.files} files and folders. Medians of ${RUNS}.`,
+    '',
+    `| layer | size | createLayer | host: extract | ${runtimes.map((result) => `${result.runtime}: extractLayer`).join(' | ')} |`,
+    `|---|---|---|---|${runtimes.map(() => '---|').join('')}`,
+    ...formats.map((format) => `| ${format.compression} | ${mb(format.bytes)} (${((100 * format.bytes) / tree.bytes).toFixed(0)} %) | ${seconds(format.compress)} | ${seconds(format.hostExtract)} | ${runtimes.map((result) => seconds(result.sandboxExtract[format.compression])).join(' | ')} |`),
+    `| zstd, tar's default 10 KiB records | | | | ${runtimes.map((result) => seconds(result.sandboxExtract.zstdSmallRecords)).join(' | ')} |`,
+    '',
+    `Authoring: \`aibox pack build\` ${seconds(published.build)}, \`aibox pack publish --key\` (upload to loopback, sign) ${seconds(published.publish)}.`,
+    '',
+    '| runtime | install cold | raw host extract (zstd) | cold / raw | raw host extract (tar -xzf) | install warm (layer cached) | install, already installed |',
+    '|---|---|---|---|---|---|---|',
+    ...runtimes.map(({ runtime, install: times }) => `| ${runtime} | ${seconds(times.cold)} | ${seconds(times.rawZstd)} | **${(times.cold / times.rawZstd).toFixed(1)}×** | ${seconds(times.rawGzip)} | ${seconds(times.warm)} | ${seconds(times.installed)} |`),
+    '',
+    `| step of a cold install | ${runtimes.map((result) => result.runtime).join(' | ')} |`,
+    `|---|${runtimes.map(() => '---|').join('')}`,
+    ...Object.keys(runtimes[0]?.phases ?? {}).map((phase) => `| ${phase} | ${runtimes.map((result) => seconds(result.phases[phase] ?? 0)).join(' | ')} |`),
+    '',
+    `java -version in the sandbox: ${runtimes.map((result) => `${result.runtime}: ${result.javaVersion}`).join('; ')}`,
+  ].join('\n');
+  console.log(report);
+  await mkdir('bench/results', { recursive: true });
+  const results = { machine: await machine(), date: new Date().toISOString(), runs: RUNS, tree: { source: tree.source, bytes: tree.bytes, files: tree.files }, formats, authoring: published, runtimes };
+  await writeFile('bench/results/packs-latest.json', `${JSON.stringify(results, null, 2)}\n`);
+} finally {
+  await untrustKey(createdPolicy);
+  await server.stop();
+  await rm(work, { recursive: true, force: true });
+  if (home) await rm(home, { recursive: true, force: true });
+}
