@@ -18,7 +18,12 @@ import { aibox, cleanup, freePort, testUser, type CliResult, type TestUser } fro
 const PACKS = resolve('packs');
 const PROXY = { anthropic: 'https://llm-proxy.example.com/anthropic', openai: 'https://llm-proxy.example.com/openai/v1' };
 
-describe('initial packs node-20 and ai-tools: built from their recipes, signed, installed, smoke-tested under gVisor', { timeout: 30 * 60_000 }, () => {
+// Builds download ~330 MB from the npm registry on every bundle change (the recipes build FROM the
+// aibox image); one dropped HTTP/2 stream fails the whole CI run. Opt-in until the builds are cached
+// across bundle changes (see issue notes): AIBOX_E2E_INITIAL_PACKS=1 npm run test:e2e.
+const enabled = process.env.AIBOX_E2E_INITIAL_PACKS === '1';
+
+describe('initial packs node-20 and ai-tools: built from their recipes, signed, installed, smoke-tested under gVisor', { timeout: 30 * 60_000, skip: !enabled && 'opt-in: set AIBOX_E2E_INITIAL_PACKS=1 (downloads ~330 MB)' }, () => {
   let user: TestUser;
   let savedPolicy: string | undefined;
   const timings: Record<string, number> = {};
