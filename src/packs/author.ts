@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -99,6 +99,12 @@ async function buildFromRecipe(ctx: Context, dir: string, manifest: PackManifest
   }
 }
 
+async function readKeyFile(path: string): Promise<string> {
+  const text = await readRegularFile(path);
+  if (text === undefined) throw new AiboxError('NOT_FOUND', `the cosign key ${path} does not exist`, 'make one with aibox pack keygen, or pass the right file to --key');
+  return text;
+}
+
 async function readBuilt(dir: string): Promise<Built> {
   const path = join(dir, BUILD_DIR, 'build.json');
   const text = await readRegularFile(path);
@@ -123,7 +129,7 @@ export async function publishPack(ctx: Context, registry: Registry, dir: string,
   }
   const { name, version } = manifest;
   const reference = packReference(registry, name, version);
-  const key = signWith && (await readPrivateKey(await readFile(signWith.keyFile, 'utf8'), signWith.password, signWith.keyFile));
+  const key = signWith && (await readPrivateKey(await readKeyFile(signWith.keyFile), signWith.password, signWith.keyFile));
   if (await registry.getManifest(name, version)) {
     throw new AiboxError('CONFLICT', `${reference} is already published, and published versions are immutable`, `publish a new version: raise version in ${join(dir, 'manifest.yaml')}`);
   }
@@ -159,7 +165,7 @@ async function signPublished(registry: Registry, name: string, reference: string
 
 /** Signs a published pack version (cosign-compatible: tag sha256-<digest>.sig). */
 export async function signPack(registry: Registry, name: string, version: string, keyFile: string, password: string): Promise<{ reference: string; digest: string }> {
-  const key = await readPrivateKey(await readFile(keyFile, 'utf8'), password, keyFile);
+  const key = await readPrivateKey(await readKeyFile(keyFile), password, keyFile);
   const fetched = await registry.getManifest(name, version);
   const reference = packReference(registry, name, version);
   if (!fetched) throw new AiboxError('NOT_FOUND', `${reference} is not published`, 'publish it first: aibox pack publish DIR');
