@@ -146,7 +146,8 @@ async function trustKey(publicKey: string): Promise<void> {
   const keys = policy.getIn(['packs', 'trusted_keys']);
   const allowed = policy.getIn(['packs', 'allowed']);
   const trusted = isSeq(keys) && keys.items.some((item) => ours(item) && isMap(item) && item.get('key') === publicKey);
-  const allowedHere = !isSeq(allowed) || allowed.items.some((item) => isScalar(item) && (item.value === '*' || item.value === `${PACK}@*`));
+  // An org policy without packs.allowed allows no pack at all.
+  const allowedHere = isSeq(allowed) && allowed.items.some((item) => isScalar(item) && (item.value === '*' || item.value === `${PACK}@*`));
   if (trusted && allowedHere) return;
   if (!trusted) {
     const entry = { name: BENCH_KEY, key: publicKey };
@@ -155,7 +156,8 @@ async function trustKey(publicKey: string): Promise<void> {
       policy.addIn(['packs', 'trusted_keys'], entry);
     } else policy.setIn(['packs', 'trusted_keys'], [entry]);
   }
-  if (!allowedHere) policy.addIn(['packs', 'allowed'], `${PACK}@*`);
+  if (!allowedHere && isSeq(allowed)) policy.addIn(['packs', 'allowed'], `${PACK}@*`);
+  else if (!allowedHere) policy.setIn(['packs', 'allowed'], [`${PACK}@*`]);
   await mkdir(dirname(ORG_POLICY_PATH), { recursive: true });
   await writeFile(ORG_POLICY_PATH, policy.toString());
 }
@@ -334,8 +336,19 @@ interface RuntimeResult {
   javaVersion: string;
 }
 
+/** What a stopped bench must undo (the finally blocks do not run when a signal ends node). */
+const undo = new Set<() => Promise<unknown>>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`${signal}: cleaning up`);
+    void Promise.allSettled([...undo].map((step) => step())).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
+
 async function benchRuntime(runtime: 'gvisor' | 'runc', user: TestUser, work: string): Promise<RuntimeResult> {
   const file = (format: LayerCompression) => join(work, LAYER_FILE[format]);
+  const removeSandbox = () => aibox(user, ['rm', '--volumes']);
+  undo.add(removeSandbox);
   try {
     must(await aibox(user, ['start', '--runtime', runtime, '--port', String(await freePort())]), 'aibox start');
     const hostSamples = { zstd: [] as number[], gzip: [] as number[] };
@@ -350,7 +363,8 @@ async function benchRuntime(runtime: 'gvisor' | 'runc', user: TestUser, work: st
     const phases = await profileInstall(user);
     return { runtime, load: load(), sandboxExtract: inSandbox, hostExtract: { zstd: median(hostSamples.zstd), gzip: median(hostSamples.gzip) }, install: installs, phases, javaVersion: java.stdout.trim() || java.stderr.trim() };
   } finally {
-    await aibox(user, ['rm', '--volumes']);
+    undo.delete(removeSandbox);
+    await removeSandbox();
   }
 }
 
@@ -358,6 +372,13 @@ const work = await mkdtemp(join(tmpdir(), 'aibox-bench-packs-'));
 const server = await startRegistry();
 const createdPolicy = !existsSync(ORG_POLICY_PATH);
 let home: string | undefined;
+const cleanUp = async () => {
+  await untrustKey(createdPolicy);
+  await server.stop();
+  await rm(work, { recursive: true, force: true });
+  if (home) await rm(home, { recursive: true, force: true });
+};
+undo.add(cleanUp);
 try {
   const tree = await jdkTree(work);
   console.error(`JDK tree: ${tree.source}, ${(tree.bytes / 1e6).toFixed(0)} MB in ${tree.files} entries (load ${load()})`);
@@ -402,8 +423,6 @@ try {
   const results = { machine: await machine(), date: new Date().toISOString(), runs: RUNS, tree: { source: tree.source, bytes: tree.bytes, files: tree.files }, formats, authoring: published, runtimes };
   await writeFile('bench/results/packs-latest.json', `${JSON.stringify(results, null, 2)}\n`);
 } finally {
-  await untrustKey(createdPolicy);
-  await server.stop();
-  await rm(work, { recursive: true, force: true });
-  if (home) await rm(home, { recursive: true, force: true });
+  undo.delete(cleanUp);
+  await cleanUp();
 }
