@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { Context } from '../core/context.js';
 import { AiboxError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
+import { parseJson } from '../core/json.js';
 import { brokerReplySchema, SANDBOX_PORT, type BrokerRequest } from './broker.js';
 import type { InstallReport } from './install.js';
 import { findLockFile, lockSchema, readLock, writeLock } from './lockfile.js';
@@ -68,7 +69,7 @@ function exchange(ctx: Context, request: BrokerRequest, port: number): Promise<u
     createInterface({ input: socket })
       .on('error', () => undefined) // the socket's own error handler above answers
       .on('line', (line) => {
-        const parsed = brokerReplySchema.safeParse(parseJsonLine(line));
+        const parsed = brokerReplySchema.safeParse(parseJson(line));
         if (!parsed.success) return;
         const message = parsed.data;
         if ('progress' in message) ctx.out.progress(message.progress);
@@ -79,10 +80,3 @@ function exchange(ctx: Context, request: BrokerRequest, port: number): Promise<u
   });
 }
 
-function parseJsonLine(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-}
