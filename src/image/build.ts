@@ -12,11 +12,18 @@ import { readKeyring } from './keyring.js';
 import { bundlePath, packageRoot } from './package-root.js';
 
 const IMAGE_REPOSITORY = 'localhost/aibox';
+const SYSTEM_REPOSITORY = 'localhost/aibox-system';
 
 export interface ImagePlan {
   /** localhost/aibox:<hash of every input> */
   tag: string;
   inputsHash: string;
+  /**
+   * localhost/aibox-system:<hash of every input but aibox itself>: the image's `system`
+   * stage (Debian, users, shells, CA, env files) without /opt/aibox. Tool pack recipes
+   * build FROM it, so their cached layers survive a new aibox bundle.
+   */
+  systemTag: string;
   /** The FROM image: the org's, or a local debootstrap import. */
   base: string;
   debootstrap: boolean;
@@ -71,9 +78,7 @@ export async function planImage(config: Config, root: string, bundle: string): P
   const add = (label: string, data: string | Buffer) => hash.update(`${label}\0`).update(data).update('\0');
   add('base', base);
   add('sources', aptSources(mirror));
-  add('node', `${process.version} ${process.arch}`);
   for (const file of await listFiles(contextDir)) add(relative(contextDir, file), await readFile(file));
-  add('bundle', await readFile(bundle));
   if (caBundle) {
     const ca = await readRegularFile(caBundle);
     if (ca === undefined) {
@@ -84,8 +89,11 @@ export async function planImage(config: Config, root: string, bundle: string): P
     }
     add('ca', ca);
   }
+  const systemTag = `${SYSTEM_REPOSITORY}:${hash.copy().digest('hex').slice(0, 16)}`;
+  add('node', `${process.version} ${process.arch}`);
+  add('bundle', await readFile(bundle));
   const inputsHash = hash.digest('hex');
-  return { tag: `${IMAGE_REPOSITORY}:${inputsHash.slice(0, 16)}`, inputsHash, base, debootstrap, mirror, keyring, caBundle, bundle, contextDir };
+  return { tag: `${IMAGE_REPOSITORY}:${inputsHash.slice(0, 16)}`, inputsHash, systemTag, base, debootstrap, mirror, keyring, caBundle, bundle, contextDir };
 }
 
 /** The plan for the image of this aibox installation (its package and bundle). */
@@ -96,7 +104,7 @@ export function planCurrentImage(config: Config): Promise<ImagePlan> {
 /** Builds the image unless one with the same inputs exists. Returns whether it built. */
 export async function ensureImage(ctx: Context, plan: ImagePlan, force = false): Promise<boolean> {
   const podman = new Podman(ctx.run);
-  if (!force && (await podman.imageExists(plan.tag))) return false;
+  if (!force && (await podman.imageExists(plan.tag)) && (await podman.imageExists(plan.systemTag))) return false;
   if (plan.debootstrap && !(await podman.imageExists(plan.base))) await importDebootstrap(ctx, plan);
   await buildFromContext(ctx, plan);
   return true;
@@ -151,23 +159,25 @@ async function buildFromContext(ctx: Context, plan: ImagePlan): Promise<void> {
     await writeFile(join(aibox, 'bin', 'aibox'), '#!/bin/sh\nexec /opt/aibox/node/bin/node /opt/aibox/lib/aibox.mjs "$@"\n', { mode: 0o755 });
 
     ctx.out.progress(`building ${plan.tag} FROM ${plan.base}…`);
-    await ctx.run(
-      'podman',
-      [
-        'build',
-        // crun cannot run under this kind of host's hybrid cgroups; runc can.
-        '--runtime', 'runc',
-        '--ulimit', 'nofile=4096:4096',
-        '--ulimit', 'nproc=8192:8192',
-        '--build-arg', `BASE=${plan.base}`,
-        '--label', `dev.aibox.inputs=${plan.inputsHash}`,
-        '--tag', plan.tag,
-        '--tag', `${IMAGE_REPOSITORY}:latest`,
-        '--file', join(work, 'Containerfile'),
-        work,
-      ],
-      { onLine: (line) => (line.startsWith('STEP ') || line.startsWith('COMMIT') ? ctx.out.progress(line) : undefined) },
-    );
+    // The system stage first, under its own tag; the full build then finds its layers cached.
+    const build = (extra: string[]) =>
+      ctx.run(
+        'podman',
+        [
+          'build',
+          // crun cannot run under this kind of host's hybrid cgroups; runc can.
+          '--runtime', 'runc',
+          '--ulimit', 'nofile=4096:4096',
+          '--ulimit', 'nproc=8192:8192',
+          '--build-arg', `BASE=${plan.base}`,
+          ...extra,
+          '--file', join(work, 'Containerfile'),
+          work,
+        ],
+        { onLine: (line) => (line.startsWith('STEP ') || line.startsWith('COMMIT') ? ctx.out.progress(line) : undefined) },
+      );
+    await build(['--target', 'system', '--tag', plan.systemTag]);
+    await build(['--label', `dev.aibox.inputs=${plan.inputsHash}`, '--tag', plan.tag, '--tag', `${IMAGE_REPOSITORY}:latest`]);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

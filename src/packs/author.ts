@@ -31,7 +31,8 @@ async function sha256File(path: string): Promise<string> {
 }
 
 export interface BuildOptions {
-  baseImage: string;
+  /** The image a recipe builds FROM unless its manifest names one (install.base_image); built on demand. */
+  baseImage: () => Promise<string>;
   compression?: LayerCompression;
   /** Where the recipe downloads from: passed as NPM_REGISTRY and DEBIAN_MIRROR. */
   mirrors?: PackageSources;
@@ -59,7 +60,7 @@ export async function buildPack(ctx: Context, dir: string, options: BuildOptions
   if (existsSync(containerfile)) {
     scratch = await mkdtemp(join(tmpdir(), 'aibox-pack-'));
     contents = join(scratch, 'contents');
-    const buildArgs = recipeBuildArgs(manifest.install.base_image ?? options.baseImage, options.mirrors ?? {}, options.buildArgs);
+    const buildArgs = recipeBuildArgs(manifest.install.base_image ?? (await options.baseImage()), options.mirrors ?? {}, options.buildArgs);
     await buildFromRecipe(ctx, dir, manifest, buildArgs, contents);
   } else if (!existsSync(contents)) {
     throw new AiboxError('NOT_FOUND', `${dir} has neither a Containerfile nor a files/ folder`, 'a pack is built from DIR/Containerfile (its /opt/toolpacks/NAME becomes the layer) or from the prepared folder DIR/files');

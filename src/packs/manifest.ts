@@ -34,7 +34,7 @@ export const packManifestSchema = z
     install: z
       .object({
         method: z.enum(['docker-layer', 'script', 'nix']).describe('docker-layer: a prebuilt layer (primary); script: an approved script run in the sandbox; nix: nix profile install'),
-        base_image: z.string().optional().describe('Image the recipe (Containerfile) builds FROM; default the aibox image'),
+        base_image: z.string().optional().describe('Image the recipe (Containerfile) builds FROM; default the sandbox image without aibox itself (localhost/aibox-system:<hash>)'),
         packages: z.array(z.string().min(1)).default([]).describe('Packages the recipe installs (Debian packages, or nix attributes for method nix)'),
         script: relativePath.optional().describe('For method script: the script in the pack folder, run as root in the sandbox with PACK_DIR set'),
       })

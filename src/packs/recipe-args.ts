@@ -22,7 +22,7 @@ export function parseBuildArgs(pairs: readonly string[]): Record<string, string>
     const at = pair.indexOf('=');
     const key = at > 0 ? pair.slice(0, at) : '';
     if (!ARG_NAME.test(key)) throw new AiboxError('USAGE', `invalid --build-arg "${pair}"`, 'use KEY=VALUE, e.g. --build-arg GRADLE_MIRROR=https://repo.example.com/gradle');
-    if (key === 'BASE') throw new AiboxError('USAGE', '--build-arg BASE is set by aibox (the sandbox image)', 'to build FROM another image, set install.base_image in manifest.yaml');
+    if (key === 'BASE') throw new AiboxError('USAGE', '--build-arg BASE is set by aibox (the sandbox image without aibox itself)', 'to build FROM another image, set install.base_image in manifest.yaml');
     args[key] = pair.slice(at + 1);
   }
   return args;

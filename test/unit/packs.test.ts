@@ -87,7 +87,7 @@ describe('resolving packs and their dependencies', () => {
     await writeFile(join(dir, 'files', 'bin', name), '#!/bin/sh\necho hi\n');
     await chmod(join(dir, 'files', 'bin', name), 0o755);
     await writeFile(join(dir, 'manifest.yaml'), `name: ${name}\nversion: ${version}\ndescription: test\nmaintainer: t@example.com\ninstall:\n  method: docker-layer\ndepends: [${depends.join(', ')}]\n`);
-    await buildPack(ctx, dir, { baseImage: 'unused' });
+    await buildPack(ctx, dir, { baseImage: () => Promise.reject(new Error('a prepared folder needs no image')) });
     return publishPack(ctx, registry, dir, signWith);
   };
   before(async () => {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/store.js';
 import { writeFileAtomic } from '../../core/files.js';
 import { AiboxError } from '../../core/errors.js';
-import { planCurrentImage } from '../../image/build.js';
+import { ensureImage, planCurrentImage } from '../../image/build.js';
 import { buildPack, publishPack, signPack } from '../../packs/author.js';
 import { generateKeyPair } from '../../packs/cosign-keys.js';
 import { manifestJsonSchema, parsePackSpec } from '../../packs/manifest.js';
@@ -38,7 +38,12 @@ export function registerPack(program: Command): void {
       const { ctx } = contextFor(command);
       const buildArgs = parseBuildArgs(options.buildArg);
       const config = await loadConfig(ctx.paths);
-      const baseImage = (await planCurrentImage(config)).tag;
+      // Recipes build FROM the image's system stage (no aibox bundle), built here if missing.
+      const baseImage = async () => {
+        const plan = await planCurrentImage(config);
+        await ensureImage(ctx, plan);
+        return plan.systemTag;
+      };
       const mirrors = await recipeMirrors(ctx.run, config);
       const { manifest, built } = await buildPack(ctx, resolve(ctx.cwd, dir), { baseImage, compression: options.gzip ? 'gzip' : 'zstd', mirrors, buildArgs });
       ctx.out.result({ name: manifest.name, version: manifest.version, layer: built.layer }, `Built ${manifest.name}@${manifest.version}: ${built.layer.digest} (${(built.layer.size / 1e6).toFixed(1)} MB)`);
