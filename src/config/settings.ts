@@ -52,6 +52,32 @@ export const configSchema = z
     'llm.openaiBaseUrl': httpUrlOrEmpty
       .default('')
       .describe("The org's LLM proxy for OpenAI's API: tool packs that ask for it (ai-tools) set OPENAI_BASE_URL to it; empty sets nothing"),
+    'dotfiles.repo': z
+      .string()
+      .regex(/^$|^(https?|git|ssh|file):\/\/\S+$|^[\w.-]+@[\w.-]+:\S+$/, 'must be a git URL such as https://git.example.com/me/dotfiles.git or git@git.example.com:me/dotfiles.git, or empty')
+      .default('')
+      .describe('Your dotfiles repository, cloned inside the sandbox at start (then pulled with --ff-only); empty: none'),
+    'dotfiles.branch': z
+      .string()
+      .regex(/^$|^(?!.*\.\.)(?!-)[\w./-]+$/, 'must be a branch name such as main, or empty')
+      .default('')
+      .describe("Branch of the dotfiles repository; empty: the repository's default branch"),
+    'dotfiles.script': z
+      .string()
+      .regex(/^$|^(?!\/)(?!.*\.\.)[\w./-]+$/, 'must be a path inside the repository such as script/install.sh, or empty')
+      .default('')
+      .describe('Install script to run from the dotfiles repository; empty: the first of install.sh, install, bootstrap.sh, bootstrap, script/bootstrap, setup.sh, setup, script/setup, else make with a Makefile, else symlink the dot files'),
+    'dotfiles.timeout': z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .default(300)
+      .describe('Seconds the dotfiles install script may run before it is stopped'),
+    shell: z
+      .enum(['bash', 'zsh'])
+      .default('bash')
+      .describe('Login shell in the sandbox (SSH, VS Code and JetBrains terminals, tmux): bash or zsh; applies at the next start'),
     'policy.team': absolutePathOrEmpty
       .default('')
       .describe('Team policy layer, between the org policy and the project .aibox/policy.yaml'),
