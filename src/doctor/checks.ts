@@ -14,6 +14,7 @@ import { instanceVolumes, LABEL_RUNTIME } from '../sandbox/spec.js';
 import { findOnPath, gvisorWrapperPath } from '../sandbox/runtime.js';
 import { readState } from '../sandbox/state.js';
 import { parseBlocks } from '../ssh/config-block.js';
+import { findShellConflicts } from '../shell/index.js';
 
 export interface Check {
   name: string;
@@ -116,6 +117,11 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
       return problems.length === 0
         ? { name: 'sandbox', status: 'ok', detail: `${instance.name} is ${info.State.Status}, hardened (${info.OCIRuntime.includes('runsc') ? 'gVisor' : info.OCIRuntime})` }
         : { name: 'sandbox', status: 'fail', detail: `${instance.name} is not hardened: ${problems.join('; ')}`, fix: `recreate it (volumes are kept): aibox rm --name ${instance.name} && aibox start --name ${instance.name}` };
+    }],
+    ['shell', async () => {
+      const info = await container;
+      if (!info?.State.Running) return { name: 'shell', status: 'ok', detail: `${instance.name} is not running (dotfiles are checked while it runs)` };
+      return { name: 'shell', ...(await findShellConflicts(ctx.run, instance.sshConfig, instance.name)) };
     }],
     ['policy', async () => {
       const { layers, warnings } = await policy;

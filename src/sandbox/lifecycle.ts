@@ -11,6 +11,8 @@ import { openSharedConnection, waitForSsh } from '../ssh/client.js';
 import { hostEntry } from '../ssh/entry.js';
 import { ensureInstanceKeys, rotateHostKey } from '../ssh/keys.js';
 import { removeManagedBlock, writeManagedBlock, type ConfigChange } from '../ssh/user-config.js';
+import { describeSetup, setupShell, type SetupReport } from '../shell/index.js';
+import type { Config } from '../config/settings.js';
 import { containerUlimits, hostFacts, isPortFree } from './host.js';
 import { aiboxCommand, type Instance } from './instance.js';
 import { Podman, type ContainerInfo } from './podman.js';
@@ -43,7 +45,7 @@ function publishedPort(info: ContainerInfo): number | undefined {
   return binding ? Number(binding.HostPort) : undefined;
 }
 
-export async function startSandbox(ctx: Context, instance: Instance, options: StartOptions): Promise<{ outcome: StartOutcome; state: InstanceState }> {
+export async function startSandbox(ctx: Context, instance: Instance, options: StartOptions): Promise<{ outcome: StartOutcome; state: InstanceState; shell?: SetupReport }> {
   // Every input is read and checked before the first change: config, policy, state, container, volumes, ssh config.
   const podman = new Podman(ctx.run);
   const config = await loadConfig(ctx.paths);
@@ -72,7 +74,8 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     if (current.runtime === 'gvisor') await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir);
     await podman.start(instance.name);
     await waitUntilReachable(ctx, instance, current.port);
-    return { outcome: 'started', state: current };
+    const shell = await setUpShell(ctx, instance, config);
+    return { outcome: 'started', state: current, shell };
   }
 
   const profile = requestedProfile ?? state?.profile ?? parseProfile(config.profile);
@@ -127,7 +130,21 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     throw error;
   }
   await waitUntilReachable(ctx, instance, port);
-  return { outcome: 'created', state: next };
+  const shell = await setUpShell(ctx, instance, config);
+  return { outcome: 'created', state: next, shell };
+}
+
+/** Login shell and dotfiles, inside the sandbox as dev; a failure is one warning, never a failed start. */
+async function setUpShell(ctx: Context, instance: Instance, config: Config): Promise<SetupReport> {
+  const repo = config['dotfiles.repo'];
+  ctx.out.progress(repo ? `syncing dotfiles from ${repo}…` : `setting up the ${config.shell} login shell…`);
+  const { usedPodman, ...report } = await setupShell(ctx.run, { container: instance.name, sshConfig: instance.sshConfig }, config);
+  // sshd refused dev until the setup made the login-shell link (an older home volume).
+  if (usedPodman) await openSharedConnection(ctx.run, instance.sshConfig, instance.name);
+  const messages = describeSetup(report);
+  messages.info.forEach((line) => ctx.out.info(line));
+  messages.warnings.forEach((line) => ctx.out.warn(line));
+  return report;
 }
 
 async function waitUntilReachable(ctx: Context, instance: Instance, port: number): Promise<void> {

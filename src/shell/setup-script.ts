@@ -25,8 +25,8 @@ export function setupScriptArgs(args: SetupArgs): string[] {
  * branch moves the old clone aside), then runs the first install script, or make,
  * or links every top-level dot entry into $HOME (a regular file in the way is kept
  * as NAME.aibox-bak; an existing folder is merged entry by entry). Everything it
- * runs writes to ~/.aibox/dotfiles.log; what happened goes to stdout as KEY=VALUE
- * lines (parseSetupReport). It never fails the start: every outcome is a report.
+ * runs writes to ~/.aibox/dotfiles.log; what happened goes to stdout as
+ * `aibox-setup:KEY=VALUE` lines (parseSetupReport; dotfiles may print too). It never fails the start: every outcome is a report.
  */
 export const SETUP_SCRIPT = `
 set -u
@@ -36,7 +36,7 @@ clone=$state/dotfiles
 log=$state/dotfiles.log
 nl='
 '
-report() { printf '%s=%s\\n' "$1" "$2" >&3; }
+report() { printf 'aibox-setup:%s=%s\\n' "$1" "$2" >&3; }
 exec 3>&1
 mkdir -p "$state"
 ln -sfn "$shell" "$state/login-shell" && report shell "$shell"

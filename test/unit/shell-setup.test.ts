@@ -143,8 +143,8 @@ describe('shell setup script', () => {
   });
 
   it('turns unexpected output into a setup failure', () => {
-    assert.equal(parseSetupReport('status=weird\n', 'r').status, 'setup-failed');
+    assert.equal(parseSetupReport('aibox-setup:status=weird\n', 'r').status, 'setup-failed');
     assert.equal(parseSetupReport('', 'r').status, 'setup-failed');
-    assert.equal(parseSetupReport('shell=/bin/bash\nstatus=none\n', '').status, 'none');
+    assert.equal(parseSetupReport('hello from a .bashrc\nFOO=bar\naibox-setup:shell=/bin/bash\naibox-setup:status=none\n', '').status, 'none');
   });
 });

@@ -8,7 +8,7 @@ const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('Check podman, the runtime, the SSH port, keys, SSH config, inotify limits, disk, image, sandbox hardening and policy')
+    .description('Check podman, the runtime, the SSH port, keys, SSH config, inotify limits, disk, image, sandbox hardening, dotfiles that fight the shell environment, and policy')
     .action(async (_options: object, command: Command) => {
       const { ctx, instance } = contextFor(command);
       const checks = await runChecks(ctx, instance);
