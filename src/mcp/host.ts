@@ -13,7 +13,7 @@ import { loadMcpPacks, mcpDenials, requireMcpPack, type McpPack } from './pack.j
 import type { McpChange } from './sandbox.js';
 
 /** What the in-sandbox half reports: the enabled servers, and per agent what happened to its file. */
-const syncReportSchema = z.object({
+export const syncReportSchema = z.object({
   servers: z.array(z.string()),
   agents: z.array(z.object({ agent: z.string(), path: z.string(), outcome: z.string(), message: z.string().optional() })),
 });
@@ -22,6 +22,14 @@ export type SandboxSyncReport = z.infer<typeof syncReportSchema>;
 /** aibox's own MCP packs, then the user's (~/.config/aibox/mcp-packs/*.yaml; same name wins). */
 export function mcpPackDirs(ctx: Pick<Context, 'paths'>): string[] {
   return [join(packageRoot(), 'mcp-packs'), join(ctx.paths.configDir, 'mcp-packs')];
+}
+
+export const catalogEntrySchema = z.object({ name: z.string(), version: z.string(), description: z.string() });
+export type CatalogEntry = z.infer<typeof catalogEntrySchema>;
+
+/** The MCP packs there are, for `aibox mcp list`. */
+export async function mcpCatalog(ctx: Pick<Context, 'paths'>): Promise<CatalogEntry[]> {
+  return [...(await loadMcpPacks(mcpPackDirs(ctx))).values()].map(({ name, version, description }) => ({ name, version, description }));
 }
 
 /** Runs the in-sandbox half (`aibox mcp apply`, as dev) over the shared SSH connection. */

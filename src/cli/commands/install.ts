@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { AiboxError } from '../../core/errors.js';
-import { installThroughHost } from '../../packs/broker-client.js';
-import { serveBroker } from '../../packs/broker.js';
+import { installThroughHost } from '../../packs/install-from-sandbox.js';
+import { serveBroker } from '../../broker/server.js';
 import { installIntoSandbox, uninstallPacks, type InstallReport } from '../../packs/install.js';
 import { parsePackSpec } from '../../packs/manifest.js';
 import { requireRunning } from '../../sandbox/lifecycle.js';
@@ -27,7 +27,7 @@ export function registerInstall(program: Command): void {
     .option('--lock <file>', 'the lock file (default: .aibox/packs.lock of the project around the current folder)')
     .action(async (specs: string[], options: { frozen?: boolean; lock?: string }, command: Command) => {
       const { ctx, instance } = contextFor(command);
-      // Inside the sandbox, the host side installs (same checks); see src/packs/broker.ts.
+      // Inside the sandbox, the host side installs (same checks); see src/broker/.
       const report = ctx.env.AIBOX_SANDBOX === '1' ? await installThroughHost(ctx, specs, options) : await installIntoSandbox(ctx, instance, specs, options);
       ctx.out.result({ instance: instance.name, ...report }, describeInstall(report));
     });

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { text } from 'node:stream/consumers';
 import type { Context } from '../../core/context.js';
-import { AiboxError } from '../../core/errors.js';
-import { applyInSandbox, enableMcpPacks, mcpPackDirs, type SandboxSyncReport } from '../../mcp/host.js';
-import { loadMcpPacks } from '../../mcp/pack.js';
+import { catalogThroughHost, enableThroughHost } from '../../mcp/from-sandbox.js';
+import { applyInSandbox, enableMcpPacks, mcpCatalog, type SandboxSyncReport } from '../../mcp/host.js';
 import { applyMcpChange, parseMcpChange, runMcpServer, type McpChange } from '../../mcp/sandbox.js';
 import type { Instance } from '../../sandbox/instance.js';
 import { requireRunning } from '../../sandbox/lifecycle.js';
@@ -36,8 +35,8 @@ export function registerMcp(program: Command): void {
     .argument('<packs...>', 'MCP pack names, e.g. filesystem-mcp git-mcp')
     .action(async (names: string[], _options: object, command: Command) => {
       const { ctx, instance } = contextFor(command);
-      if (inSandbox(ctx)) throw new AiboxError('USAGE', 'mcp enable runs on the host for now (it checks the org policy there)', `on the host: aibox mcp enable ${names.join(' ')}`);
-      const report = await enableMcpPacks(ctx, instance, names);
+      // Inside the sandbox the host side does it (same policy and signature checks): src/broker/.
+      const report = inSandbox(ctx) ? await enableThroughHost(ctx, names) : await enableMcpPacks(ctx, instance, names);
       ctx.out.result(report, describeSync(report.sync));
     });
   mcp
@@ -62,7 +61,7 @@ export function registerMcp(program: Command): void {
     .description('Available MCP packs, the enabled ones, and per agent whether its config is in sync')
     .action(async (_options: object, command: Command) => {
       const { ctx, instance } = contextFor(command);
-      const available = inSandbox(ctx) ? [] : [...(await loadMcpPacks(mcpPackDirs(ctx))).values()].map((pack) => ({ name: pack.name, version: pack.version, description: pack.description }));
+      const available = inSandbox(ctx) ? await catalogThroughHost(ctx) : await mcpCatalog(ctx);
       const state = await change(ctx, instance, { enable: {}, disable: [] }, true);
       const agents = state.agents.map((agent) => ({ ...agent, inSync: agent.outcome === 'unchanged' || agent.outcome === 'skipped-not-installed' }));
       ctx.out.result(

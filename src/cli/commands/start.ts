@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { ensureBroker } from '../../packs/broker-process.js';
+import { ensureBroker } from '../../broker/process.js';
 import { installIntoSandbox } from '../../packs/install.js';
 import { startSandbox } from '../../sandbox/lifecycle.js';
 import { describeInstall } from './install.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { stopBroker } from '../../packs/broker-process.js';
+import { stopBroker } from '../../broker/process.js';
 import { stopSandbox } from '../../sandbox/lifecycle.js';
 import { contextFor } from '../app.js';
 

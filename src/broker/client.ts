@@ -1,18 +1,9 @@
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
-import { z } from 'zod';
 import type { Context } from '../core/context.js';
 import { AiboxError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
 import { parseJson } from '../core/json.js';
-import { brokerReplySchema, SANDBOX_PORT, type BrokerRequest } from './broker.js';
-import type { InstallReport } from './install.js';
-import { findLockFile, lockSchema, readLock, writeLock } from './lockfile.js';
-import { parsePackSpec } from './manifest.js';
-
-const reportSchema = z.object({
-  packs: z.array(z.object({ name: z.string(), version: z.string(), digest: z.string(), signedBy: z.string(), outcome: z.enum(['installed', 'already-installed']), downloaded: z.boolean() })),
-  lock: lockSchema,
-});
+import { brokerReplySchema, SANDBOX_PORT, type BrokerRequest } from './protocol.js';
 
 /** Right after `aibox start` the host side may still be connecting: retry a refused connection for ~5 s. */
 const CONNECT_ATTEMPTS = 20;
@@ -22,26 +13,20 @@ function isErrorCode(code: string): code is ErrorCode {
 }
 
 /**
- * `aibox install` in a terminal inside the sandbox: the request goes to the
- * host side (see broker.ts), which verifies and installs exactly as on the host;
- * the project's lock file is read and written here, where the project lives.
+ * Sends one request from inside the sandbox to the host side (see protocol.ts) and
+ * returns its report, still to be validated by the caller; the host's error is rethrown
+ * as is. Progress and warnings are shown as they arrive.
  */
-export async function installThroughHost(ctx: Context, specs: readonly string[], options: { frozen?: boolean; lock?: string }, port = SANDBOX_PORT): Promise<InstallReport> {
-  const packs = specs.flatMap((spec) => spec.split(',')).filter(Boolean);
-  packs.forEach(parsePackSpec); // a typo fails here, with the same message as on the host
-  const lockFile = options.lock ?? findLockFile(ctx.cwd, ctx.paths.home);
-  const request: BrokerRequest = { v: 1, op: 'install', packs, frozen: Boolean(options.frozen), lock: await readLock(lockFile), hasLockFile: Boolean(lockFile) };
-  const answer = brokerReplySchema.parse(await askHost(ctx, request, port));
+export async function askHost(ctx: Context, request: BrokerRequest, port = SANDBOX_PORT): Promise<unknown> {
+  const answer = brokerReplySchema.parse(await retryConnect(ctx, request, port));
   if ('ok' in answer && answer.ok === false) {
     const { code, message, hint } = answer.error;
     throw new AiboxError(isErrorCode(code) ? code : 'PROCESS_FAILED', message, hint);
   }
-  const report = reportSchema.parse('report' in answer ? answer.report : undefined);
-  if (lockFile) await writeLock(lockFile, report.lock);
-  return { ...report, lockFile };
+  return 'report' in answer ? answer.report : undefined;
 }
 
-async function askHost(ctx: Context, request: BrokerRequest, port: number): Promise<unknown> {
+async function retryConnect(ctx: Context, request: BrokerRequest, port: number): Promise<unknown> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await exchange(ctx, request, port);

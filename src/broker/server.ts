@@ -3,55 +3,17 @@ import { parseJson } from '../core/json.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { loadConfig } from '../config/store.js';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { loadPolicyFor } from '../policy/load.js';
 import type { Instance } from '../sandbox/instance.js';
-import { brokerFiles } from './broker-process.js';
-import { installPacks } from './install.js';
-import { parsePackSpec } from './manifest.js';
-import { lockSchema } from './lockfile.js';
-
-/**
- * The channel that lets `aibox install` work from a terminal inside the sandbox.
- *
- * A small host process (`aibox broker`, started by `aibox start`) listens on a
- * Unix socket on the host and keeps an SSH connection to the sandbox that
- * forwards 127.0.0.1:SANDBOX_PORT in the sandbox to it (`ssh -R`). The sandbox side
- * can send exactly one kind of request: install these pack specs, with this lock.
- * The host answers it with the same code, policy and signature checks as a
- * host-side install, into this instance only. So the agent can ask for a pack
- * the policy allows and its trusted keys signed, and nothing else: no other
- * verb, no path, no registry, no instance, no flag that loosens a check.
- */
-/** Where the sandbox side reaches the host side: a loopback port in the sandbox (sshd's remote forward). */
-export const SANDBOX_PORT = 7329;
-const MAX_REQUEST_BYTES = 64 * 1024;
-const MAX_PACKS = 20;
-
-export const brokerRequestSchema = z
-  .object({
-    v: z.literal(1),
-    op: z.literal('install'),
-    packs: z.array(z.string().max(100)).min(1).max(MAX_PACKS),
-    frozen: z.boolean().default(false),
-    lock: lockSchema,
-    hasLockFile: z.boolean(),
-  })
-  .strict();
-
-export type BrokerRequest = z.infer<typeof brokerRequestSchema>;
-
-/** One line of the broker's answer: progress, then exactly one result or error. */
-export const brokerReplySchema = z.union([
-  z.object({ progress: z.string() }).strict(),
-  z.object({ warning: z.string() }).strict(),
-  z.object({ ok: z.literal(true), report: z.unknown() }).strict(),
-  z.object({ ok: z.literal(false), error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }) }).strict(),
-]);
+import { enableMcpPacks, mcpCatalog } from '../mcp/host.js';
+import { installPacks } from '../packs/install.js';
+import { parsePackSpec } from '../packs/manifest.js';
+import { brokerFiles } from './process.js';
+import { brokerRequestSchema, MAX_REQUEST_BYTES, SANDBOX_PORT, type BrokerRequest } from './protocol.js';
 
 /** Progress of a request, sent to the sandbox side as it happens. */
 function socketOutput(socket: Socket): Output {
@@ -69,24 +31,28 @@ async function answer(ctx: Context, instance: Instance, socket: Socket, line: st
   const out = socketOutput(socket);
   try {
     const parsed = brokerRequestSchema.safeParse(parseJson(line));
-    if (!parsed.success) throw new AiboxError('USAGE', 'the request is not an install request aibox understands', 'use: aibox install PACK[@VERSION]...');
-    const request = parsed.data;
-    const requests = request.packs.map(parsePackSpec);
-    const requestCtx: Context = { ...ctx, out };
-    const config = await loadConfig(ctx.paths);
-    const policy = await loadPolicyFor(requestCtx, config);
-    policy.warnings.forEach((warning) => out.warn(warning));
-    const report = await installPacks(requestCtx, { container: instance.name, sshConfig: instance.sshConfig }, config, policy, requests, {
-      frozen: request.frozen,
-      lock: request.lock,
-      hasLockFile: request.hasLockFile,
-    });
+    if (!parsed.success) throw new AiboxError('USAGE', 'the request is not one aibox understands', 'from inside the sandbox, the host does: aibox install PACK[@VERSION]..., aibox mcp enable PACK...');
+    const report = await handle({ ...ctx, out }, instance, parsed.data);
     socket.end(`${JSON.stringify({ ok: true, report })}\n`);
   } catch (error) {
     const known = error instanceof AiboxError;
     const message = error instanceof Error ? error.message : String(error);
     socket.end(`${JSON.stringify({ ok: false, error: { code: known ? error.code : 'INTERNAL', message, hint: known ? error.hint : undefined } })}\n`);
   }
+}
+
+/** The same domain calls as the host commands, for this instance only. */
+async function handle(ctx: Context, instance: Instance, request: BrokerRequest): Promise<unknown> {
+  if (request.op === 'mcp-enable') return enableMcpPacks(ctx, instance, request.packs);
+  if (request.op === 'mcp-catalog') return mcpCatalog(ctx);
+  const config = await loadConfig(ctx.paths);
+  const policy = await loadPolicyFor(ctx, config);
+  policy.warnings.forEach((warning) => ctx.out.warn(warning));
+  return installPacks(ctx, { container: instance.name, sshConfig: instance.sshConfig }, config, policy, request.packs.map(parsePackSpec), {
+    frozen: request.frozen,
+    lock: request.lock,
+    hasLockFile: request.hasLockFile,
+  });
 }
 
 /**
