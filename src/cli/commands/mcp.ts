@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { text } from 'node:stream/consumers';
 import type { Context } from '../../core/context.js';
 import { catalogThroughHost, enableThroughHost } from '../../mcp/from-sandbox.js';
-import { applyInSandbox, enableMcpPacks, mcpCatalog, type SandboxSyncReport } from '../../mcp/host.js';
+import { applyInSandbox, enableMcpPacks, mcpCatalog, mcpPackDirs, type SandboxSyncReport } from '../../mcp/host.js';
+import { importServerJsonFile } from '../../mcp/server-json.js';
+import { npmRegistry as npmRegistryOf } from '../../config/package-sources.js';
 import { applyMcpChange, parseMcpChange, runMcpServer, type McpChange } from '../../mcp/sandbox.js';
 import type { Instance } from '../../sandbox/instance.js';
 import { requireRunning } from '../../sandbox/lifecycle.js';
@@ -72,6 +75,22 @@ export function registerMcp(program: Command): void {
           ...agents.map((agent) => `  ${agent.agent.padEnd(14)} ${agent.inSync ? 'in sync' : `out of sync (${agent.outcome}): aibox mcp regenerate`}`),
         ].join('\n'),
       );
+    });
+  mcp
+    .command('import')
+    .description('Make an MCP pack from an MCP registry server.json (written to ~/.config/aibox/mcp-packs/NAME.yaml)')
+    .argument('<file>', 'the server.json')
+    .option('--name <name>', "the pack's name (default: the last part of the server's name)")
+    .option('--pack <toolpack>', 'a signed tool pack that provides the server, e.g. mcp-jira@1.2.0 (default for npm packages: npx on node@20)')
+    .option('--command <command>', 'the program that tool pack puts on PATH (with --pack)')
+    .option('--force', 'replace an existing pack of that name')
+    .action(async (file: string, options: { name?: string; pack?: string; command?: string; force?: boolean }, command: Command) => {
+      const { ctx } = contextFor(command);
+      const npmRegistry = options.pack ? undefined : await npmRegistryOf(ctx.run);
+      const dir = mcpPackDirs(ctx).at(-1) ?? '';
+      const { pack, path, warnings } = await importServerJsonFile(resolve(ctx.cwd, file), dir, { ...options, npmRegistry });
+      warnings.forEach((warning) => ctx.out.warn(warning));
+      ctx.out.result({ name: pack.name, version: pack.version, path, pack }, `Imported ${pack.name} ${pack.version} into ${path}; enable it with: aibox mcp enable ${pack.name}`);
     });
   mcp
     .command('apply', { hidden: true })
