@@ -35,7 +35,27 @@ export async function mcpCatalog(ctx: Pick<Context, 'paths'>): Promise<CatalogEn
 /** Runs the in-sandbox half (`aibox mcp apply`, as dev) over the shared SSH connection. */
 export async function applyInSandbox(ctx: Context, instance: Instance, change: McpChange, check = false): Promise<SandboxSyncReport> {
   const args = ['-F', instance.sshConfig, instance.name, 'aibox', 'mcp', 'apply', '--json', ...(check ? ['--check'] : [])];
-  const result = await ctx.run('ssh', args, { input: JSON.stringify(change), allowFailure: true });
+  return parseSyncReply(instance, await ctx.run('ssh', args, { input: JSON.stringify(change), allowFailure: true }));
+}
+
+/**
+ * At `aibox start`: every agent's file again from the canonical one (an agent may have
+ * rewritten its file, or a new aibox renders it differently). A sandbox where no server
+ * was ever enabled costs one shell, no Node start. A failure is a warning: the sandbox runs.
+ */
+export async function regenerateAtStart(ctx: Context, instance: Instance): Promise<SandboxSyncReport | undefined> {
+  const script = 'test -e "${XDG_CONFIG_HOME:-$HOME/.config}/aibox/mcp.json" || exit 0; exec aibox mcp apply --json';
+  const result = await ctx.run('ssh', ['-F', instance.sshConfig, instance.name, script], { input: '{}', allowFailure: true });
+  if (result.exitCode === 0 && result.stdout.trim() === '') return undefined;
+  try {
+    return parseSyncReply(instance, result);
+  } catch (error) {
+    ctx.out.warn(error instanceof AiboxError ? `${error.message} (${error.hint ?? ''})` : String(error));
+    return undefined;
+  }
+}
+
+function parseSyncReply(instance: Instance, result: { stdout: string; stderr: string; exitCode: number }): SandboxSyncReport {
   const reply = syncReportSchema.safeParse(parseJson(result.stdout));
   if (!reply.success) {
     const why = result.stderr.trim().split('\n')[0] || `exit code ${result.exitCode}`;

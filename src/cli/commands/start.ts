@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureBroker } from '../../broker/process.js';
+import { regenerateAtStart } from '../../mcp/host.js';
 import { installIntoSandbox } from '../../packs/install.js';
 import { startSandbox } from '../../sandbox/lifecycle.js';
 import { describeInstall } from './install.js';
@@ -25,6 +26,8 @@ export function registerStart(program: Command): void {
       const { ctx, instance } = contextFor(command);
       const { outcome, state } = await startSandbox(ctx, instance, options);
       await ensureBroker(ctx, instance); // lets `aibox install` work from inside the sandbox
+      const mcp = outcome === 'already-running' ? undefined : await regenerateAtStart(ctx, instance);
+      mcp?.agents.filter((agent) => ['unparseable', 'conflict', 'failed'].includes(agent.outcome)).forEach((agent) => ctx.out.warn(`MCP: ${agent.agent}: ${agent.message ?? 'not updated'} (aibox mcp list)`));
       const packs = options.toolpacks ? await installIntoSandbox(ctx, instance, [options.toolpacks], {}) : undefined;
       if (packs) ctx.out.info(describeInstall(packs));
       const headline = {
@@ -33,7 +36,7 @@ export function registerStart(program: Command): void {
         'already-running': `${instance.name} is already running`,
       }[outcome];
       ctx.out.result(
-        { outcome, instance: instance.name, packs: packs?.packs, runtime: state.runtime, profile: state.profile, port: state.port, image: state.image, ssh: `ssh ${instance.name}` },
+        { outcome, instance: instance.name, packs: packs?.packs, mcp: mcp?.servers, runtime: state.runtime, profile: state.profile, port: state.port, image: state.image, ssh: `ssh ${instance.name}` },
         `${headline} (${state.runtime}, profile ${state.profile}, 127.0.0.1:${state.port})\n${connectHint(instance)}`,
       );
     });
