@@ -57,8 +57,6 @@ if [ "${AIBOX_SHELL_SETUP-}" != off ] && [ -z "${__aibox_early-}" ]; then
         if [ -n "${BASH_VERSION-}" ]; then
           shopt -s histappend
           case ${PROMPT_COMMAND-} in *'history -a'*) ;; *) PROMPT_COMMAND="history -a${PROMPT_COMMAND:+; $PROMPT_COMMAND}" ;; esac
-        elif [ -n "${ZSH_VERSION-}" ]; then
-          [[ -o share_history ]] || [[ -o inc_append_history_time ]] || setopt inc_append_history
         fi
         ;;
     esac
@@ -71,14 +69,17 @@ if [ "${AIBOX_SHELL_SETUP-}" != off ] && [ -z "${__aibox_early-}" ]; then
     case ${SHELL-} in /usr/local/lib/aibox/login-shell) SHELL=/bin/zsh ;; esac
     case $- in
       *i*)
-        # zsh keeps no history by default; read after the startup files, so set now.
+        # zsh keeps no history by default. Set now (zsh reads the file after the startup
+        # files, and adds a line before the trap runs); your ~/.zshrc may change it.
         : "${HISTFILE:=$HOME/.zsh_history}"
         [ "${SAVEHIST:-0}" -gt 0 ] || SAVEHIST=10000
         [ "${HISTSIZE:-0}" -ge "$SAVEHIST" ] || HISTSIZE=$SAVEHIST
+        setopt inc_append_history
         ;;
     esac
+    # Only at the top level (a hook function may restore options and traps on return);
     # zsh_eval_context starts with "file" while a startup file runs.
-    trap '[[ ${zsh_eval_context[1]-} == file ]] || __aibox_env_last' DEBUG
+    trap '[[ ${#zsh_eval_context} -gt 2 || ${zsh_eval_context[1]-} == file ]] || __aibox_env_last' DEBUG
   fi
   unset __aibox_was
 fi
