@@ -5,11 +5,11 @@
  * `claude mcp list` and `codex mcp list`; an MCP SDK client that starts every server from
  * each agent file aibox wrote and calls a tool; the user's own entries, unknown keys and
  * comments kept; a broken file left byte-identical; a policy denial with its fix;
- * regeneration byte-identical after stop/start and re-creation.
+ * regeneration byte-identical after stop/start and re-creation; docs/mcp.md run as written.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -18,7 +18,8 @@ import { parse as parseJsonc } from 'jsonc-parser';
 import { parse as parseToml } from 'smol-toml';
 import { stringify } from 'yaml';
 import { ORG_POLICY_PATH } from '../../src/policy/load.js';
-import { aibox, cleanup, freePort, sshTo, testUser, type CliResult, type TestUser } from '../helpers/cli.js';
+import { AIBOX, aibox, cleanup, freePort, sshTo, testUser, type CliResult, type TestUser } from '../helpers/cli.js';
+import { runGuide } from '../helpers/doc-blocks.js';
 import { publishInitialPacks } from '../helpers/packs.js';
 
 const HOME = '/home/dev';
@@ -182,5 +183,19 @@ describe('MCP packs: real agents in a gVisor sandbox find the enabled servers, w
     assert.deepEqual(fingerprints(), before, 'after re-creation');
     await ok(['mcp', 'regenerate']);
     assert.deepEqual(fingerprints(), before, 'and an explicit regenerate');
+  });
+
+  it('docs/mcp.md runs as written', async (t) => {
+    const bin = join(user.home, 'bin');
+    const work = join(user.home, 'guide');
+    await mkdir(bin, { recursive: true });
+    await mkdir(work, { recursive: true });
+    await symlink(AIBOX, join(bin, 'aibox'));
+    await runGuide('docs/mcp.md', {
+      work,
+      env: { ...user.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+      cwdFile: join(user.home, '.guide-cwd'),
+      diagnostic: (message) => t.diagnostic(message),
+    });
   });
 });

@@ -30,31 +30,15 @@ import { HttpRegistry } from '../../src/packs/oci-http.js';
 import { signatureTag } from '../../src/packs/signing.js';
 import { ORG_POLICY_PATH } from '../../src/policy/load.js';
 import { AIBOX, aibox, freePort, testUser, type TestUser } from '../helpers/cli.js';
-import { docBlocks, expectedExit, isOutput, isTested, type DocBlock } from '../helpers/doc-blocks.js';
+import { runGuide } from '../helpers/doc-blocks.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const GUIDE = 'docs/packs.md';
 const PLACEHOLDER = 'registry.example.com';
 const BLOCK_TIMEOUT_MS = 10 * 60_000;
 
-interface Step {
-  block: DocBlock;
-  /** Lines that must appear in the block's output. */
-  expected: string[];
-}
-
 const descriptor = z.object({ mediaType: z.string(), annotations: z.record(z.string(), z.string()).default({}) });
 const ociManifest = z.object({ mediaType: z.string(), artifactType: z.string().optional(), config: descriptor, layers: z.array(descriptor), annotations: z.record(z.string(), z.string()).default({}) });
-
-function stepsOf(markdown: string): Step[] {
-  const blocks = docBlocks(markdown);
-  return blocks.flatMap((block, index) => {
-    if (!isTested(block)) return [];
-    const next = blocks[index + 1];
-    const expected = next && isOutput(next) ? next.body.split('\n').map((line) => line.trim()).filter(Boolean) : [];
-    return [{ block, expected }];
-  });
-}
 
 describe(`${GUIDE}: every shell block, in order, against a real sandbox and registry`, { timeout: 30 * 60_000 }, () => {
   let user: TestUser;
@@ -97,28 +81,14 @@ describe(`${GUIDE}: every shell block, in order, against a real sandbox and regi
   });
 
   it('runs as written', async (t) => {
-    const steps = stepsOf(await readFile(GUIDE, 'utf8'));
-    assert.ok(steps.length > 0, `${GUIDE} has no tested shell blocks`);
-    const cwdFile = join(user.home, '.guide-cwd');
-    await writeFile(cwdFile, work);
-    for (const { block, expected } of steps) {
-      const script = block.body.replaceAll(PLACEHOLDER, registry.ref);
-      const cwd = (await readFile(cwdFile, 'utf8')).trim();
-      const started = Date.now();
-      // The trap records where the block ended (even when it fails as expected): the next block starts there.
-      const result = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', `trap 'pwd > "$GUIDE_CWD_FILE"' EXIT\n${script}`], {
-        cwd,
-        env: { ...env, GUIDE_CWD_FILE: cwdFile },
-        encoding: 'utf8',
-        timeout: BLOCK_TIMEOUT_MS,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const output = `${result.stdout}${result.stderr}`;
-      const where = `${GUIDE}:${block.line}\n${script}\n--- output ---\n${output}`;
-      t.diagnostic(`${GUIDE}:${block.line} (${block.body.split('\n')[0]}…): exit ${result.status}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      assert.equal(result.status, expectedExit(block), `exit code of the block at ${where}`);
-      for (const line of expected) assert.ok(output.includes(line.replaceAll(PLACEHOLDER, registry.ref)), `"${line}" is not in the output of the block at ${where}`);
-    }
+    await runGuide(GUIDE, {
+      work,
+      env,
+      cwdFile: join(user.home, '.guide-cwd'),
+      rewrite: (text) => text.replaceAll(PLACEHOLDER, registry.ref),
+      timeoutMs: BLOCK_TIMEOUT_MS,
+      diagnostic: (message) => t.diagnostic(message),
+    });
   });
 
   it('left in the registry the artifact that "The artifact format" describes', async () => {
