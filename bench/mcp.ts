@@ -1,0 +1,92 @@
+/**
+ * MCP pack benchmark (not a test). In a running gVisor sandbox with every agent
+ * present (each agent's folder created, so all 11 files are written) and
+ * filesystem-mcp and git-mcp enabled:
+ * - `aibox mcp regenerate` inside the sandbox (timed there, wall clock), next to
+ *   `aibox --version` (the in-sandbox Node start aibox cannot avoid) — the
+ *   difference is the regeneration itself;
+ * - `aibox mcp enable filesystem-mcp` of an installed pack, from the host and
+ *   from inside (through the broker), next to `aibox --version` on the host.
+ * Targets (issue): regenerate < 100 ms, enable of an installed pack < 300 ms.
+ * Medians of RUNS. Prints a Markdown report for docs/performance.md and writes
+ * bench/results/mcp-latest.json.
+ *
+ *   npm run bench:mcp
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { ORG_POLICY_PATH } from '../src/policy/load.js';
+import { aibox, freePort, sshTo, testUser, type TestUser } from '../test/helpers/cli.js';
+import { publishInitialPacks } from '../test/helpers/packs.js';
+import { load, machine, median, must, timedAsync } from './common.js';
+
+const RUNS = 15;
+/** Every agent's marker: the folder (or file) whose presence means it is installed. */
+const AGENT_MARKERS = ['.cursor', '.gemini', '.vscode-server', '.codeium/windsurf', '.config/zed', '.config/goose', '.config/opencode', '.config/Claude', '.codex'];
+
+/** Runs COMMAND RUNS times inside the sandbox and returns the wall times in seconds, measured there. */
+function timedInside(user: TestUser, command: string): number[] {
+  const script = `for i in $(seq ${RUNS}); do s=$(date +%s%N); ${command} >/tmp/bench-out 2>&1 || { cat /tmp/bench-out; exit 1; }; e=$(date +%s%N); echo $(( (e - s) / 1000 )); done`;
+  const result = sshTo(user, script);
+  if (result.code !== 0) throw new Error(`${command} failed: ${result.stdout}${result.stderr}`);
+  return result.stdout.trim().split('\n').map((micros) => Number(micros) / 1e6);
+}
+
+async function timedHost(user: TestUser, args: string[]): Promise<number[]> {
+  const times: number[] = [];
+  for (let run = 0; run < RUNS; run++) times.push(await timedAsync(async () => must(await aibox(user, args), `aibox ${args.join(' ')}`)));
+  return times;
+}
+
+const ms = (seconds: number) => `${Math.round(seconds * 1000)} ms`;
+
+async function main(): Promise<void> {
+  const savedPolicy = existsSync(ORG_POLICY_PATH) ? await readFile(ORG_POLICY_PATH, 'utf8') : undefined;
+  const user = await testUser('bench-mcp');
+  user.env.COSIGN_PASSWORD = 'bench mcp';
+  try {
+    must(await aibox(user, ['pack', 'keygen', '--output-prefix', join(user.home, 'platform')]), 'keygen');
+    must(await aibox(user, ['config', 'set', 'packs.registry', join(user.home, 'layout')]), 'config');
+    must(await aibox(user, ['start', '--port', String(await freePort())]), 'start');
+    await publishInitialPacks(user, ['node-20', 'mcp-filesystem', 'mcp-git'], join(user.home, 'platform.key'));
+    await mkdir('/etc/aibox', { recursive: true });
+    const key = await readFile(join(user.home, 'platform.pub'), 'utf8');
+    await writeFile(ORG_POLICY_PATH, stringify({ version: 1, packs: { trusted_keys: [{ name: 'bench', key }], allowed: ['*'] }, filesystem: { expose: ['/workspace', '/home/dev'] } }));
+    must(sshTo(user, `cd ~ && mkdir -p ${AGENT_MARKERS.join(' ')} .continue && touch .continue/config.yaml`), 'agent folders');
+    must(await aibox(user, ['mcp', 'enable', 'filesystem-mcp', 'git-mcp']), 'enable');
+
+    const results = {
+      machine: await machine(),
+      load: load(),
+      date: new Date().toISOString(),
+      runs: RUNS,
+      inside: {
+        version: median(timedInside(user, 'aibox --version')),
+        regenerate: median(timedInside(user, 'aibox mcp regenerate')),
+        enableInstalled: median(timedInside(user, 'aibox mcp enable filesystem-mcp')),
+      },
+      host: {
+        version: median(await timedHost(user, ['--version'])),
+        enableInstalled: median(await timedHost(user, ['mcp', 'enable', 'filesystem-mcp'])),
+      },
+      agentsWritten: (JSON.parse((await aibox(user, ['mcp', 'list', '--json'])).stdout) as { agents: { agent: string; outcome: string }[] }).agents.filter((agent) => agent.outcome !== 'skipped-not-installed').length,
+    };
+    await writeFile('bench/results/mcp-latest.json', `${JSON.stringify(results, null, 2)}\n`);
+    const { inside, host } = results;
+    console.log(`Machine: ${results.machine}; load ${results.load}; medians of ${RUNS}; ${results.agentsWritten} agent files.\n`);
+    console.log('| what | wall | baseline (`aibox --version`, same place) | aibox\'s own work | target |');
+    console.log('|---|---|---|---|---|');
+    console.log(`| \`aibox mcp regenerate\`, inside | ${ms(inside.regenerate)} | ${ms(inside.version)} | ${ms(inside.regenerate - inside.version)} | < 100 ms |`);
+    console.log(`| \`aibox mcp enable\` (installed), host | ${ms(host.enableInstalled)} | ${ms(host.version)} | ${ms(host.enableInstalled - host.version)} | < 300 ms |`);
+    console.log(`| \`aibox mcp enable\` (installed), inside | ${ms(inside.enableInstalled)} | ${ms(inside.version)} | ${ms(inside.enableInstalled - inside.version)} | < 300 ms |`);
+  } finally {
+    await aibox(user, ['rm', '--volumes']);
+    await rm(user.home, { recursive: true, force: true });
+    if (savedPolicy === undefined) await rm(ORG_POLICY_PATH, { force: true });
+    else await writeFile(ORG_POLICY_PATH, savedPolicy);
+  }
+}
+
+await main();
