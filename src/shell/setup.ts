@@ -85,7 +85,7 @@ export interface SetupMessages {
 export function describeSetup(report: SetupReport): SetupMessages {
   const info: string[] = [];
   const warnings: string[] = [];
-  const where = `log: ${report.log} (aibox exec -- cat ${report.log.replace(`${SANDBOX_HOME}/`, '~/')})`;
+  const where = `log: ${report.log} (read it: aibox exec -- cat ${report.log})`;
   const because = report.error ? `: ${report.error}` : '';
   if (report.moved) info.push(`dotfiles: dotfiles.repo changed; the previous clone is in ${report.moved}`);
   if (report.fetch === 'pull-failed') warnings.push(`dotfiles: pulling ${report.repo} failed, kept the current clone${because}; ${where}`);

@@ -171,7 +171,7 @@ describe('shells, dotfiles and history in a real sandbox', () => {
     const report = await restart(user);
     assert.equal(report.code, 0, report.stderr);
     const warnings = report.stderr.split('\n').filter((line) => line.startsWith('warning:'));
-    assert.deepEqual(warnings, ['warning: dotfiles: install.sh failed (exit 3); log: /home/dev/.aibox/dotfiles.log (aibox exec -- cat ~/.aibox/dotfiles.log)']);
+    assert.deepEqual(warnings, ['warning: dotfiles: install.sh failed (exit 3); log: /home/dev/.aibox/dotfiles.log (read it: aibox exec -- cat /home/dev/.aibox/dotfiles.log)']);
     assert.match(ssh(user, 'cat ~/.aibox/dotfiles.log'), /about to fail[\s\S]*exited with 3/);
     const exec = await aibox(user, ['exec', '--', 'cat', '/home/dev/.aibox/dotfiles.log']);
     assert.match(exec.stdout, /about to fail/);

@@ -24,7 +24,7 @@ export function registerStart(program: Command): void {
     .option('--toolpacks <packs>', 'tool packs to install once it runs, e.g. java@21,node@20')
     .action(async (options: { profile?: string; runtime?: string; port?: number; toolpacks?: string }, command: Command) => {
       const { ctx, instance } = contextFor(command);
-      const { outcome, state } = await startSandbox(ctx, instance, options);
+      const { outcome, state, shell } = await startSandbox(ctx, instance, options);
       await ensureBroker(ctx, instance); // lets `aibox install` work from inside the sandbox
       const mcp = outcome === 'already-running' ? undefined : await regenerateAtStart(ctx, instance);
       mcp?.agents.filter((agent) => ['unparseable', 'conflict', 'failed'].includes(agent.outcome)).forEach((agent) => ctx.out.warn(`MCP: ${agent.agent}: ${agent.message ?? 'not updated'} (aibox mcp list)`));
@@ -36,7 +36,7 @@ export function registerStart(program: Command): void {
         'already-running': `${instance.name} is already running`,
       }[outcome];
       ctx.out.result(
-        { outcome, instance: instance.name, packs: packs?.packs, mcp: mcp?.servers, runtime: state.runtime, profile: state.profile, port: state.port, image: state.image, ssh: `ssh ${instance.name}` },
+        { outcome, instance: instance.name, packs: packs?.packs, mcp: mcp?.servers, shell, runtime: state.runtime, profile: state.profile, port: state.port, image: state.image, ssh: `ssh ${instance.name}` },
         `${headline} (${state.runtime}, profile ${state.profile}, 127.0.0.1:${state.port})\n${connectHint(instance)}`,
       );
     });
