@@ -3,27 +3,24 @@
  * their recipes (packs/) against the npm registry, signed with a test key, published to an
  * OCI layout folder, installed into a gVisor sandbox, and their smoke.sh run there over ssh.
  * ai-tools' LLM proxy variables: absent without the settings, set after them.
- * Podman keeps the recipes' layers between runs, so only a first run downloads (~400 MB).
+ * Builds are shared with the other tests of the run (test/helpers/packs.ts); podman keeps the
+ * recipes' layers between runs, so only a first run downloads (~330 MB).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { ORG_POLICY_PATH } from '../../src/policy/load.js';
 import { aibox, cleanup, freePort, testUser, type CliResult, type TestUser } from '../helpers/cli.js';
+import { publishInitialPacks } from '../helpers/packs.js';
 
 const PACKS = resolve('packs');
 const PROXY = { anthropic: 'https://llm-proxy.example.com/anthropic', openai: 'https://llm-proxy.example.com/openai/v1' };
 
-// Builds download ~330 MB from the npm registry on every bundle change (the recipes build FROM the
-// aibox image); one dropped HTTP/2 stream fails the whole CI run. Opt-in until the builds are cached
-// across bundle changes (see issue notes): AIBOX_E2E_INITIAL_PACKS=1 npm run test:e2e.
-const enabled = process.env.AIBOX_E2E_INITIAL_PACKS === '1';
-
-describe('initial packs node-20 and ai-tools: built from their recipes, signed, installed, smoke-tested under gVisor', { timeout: 30 * 60_000, skip: !enabled && 'opt-in: set AIBOX_E2E_INITIAL_PACKS=1 (downloads ~330 MB)' }, () => {
+describe('initial packs node-20 and ai-tools: built from their recipes, signed, installed, smoke-tested under gVisor', { timeout: 30 * 60_000 }, () => {
   let user: TestUser;
   let savedPolicy: string | undefined;
   const timings: Record<string, number> = {};
@@ -51,13 +48,6 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
     return result.stdout;
   }
 
-  /** A copy of packs/FOLDER without an earlier build's .pack, so the test builds from the recipe. */
-  async function packCopy(folder: string): Promise<string> {
-    const dir = join(user.home, 'packs', folder);
-    await cp(join(PACKS, folder), dir, { recursive: true, filter: (source) => !source.split('/').includes('.pack') });
-    return dir;
-  }
-
   before(async () => {
     savedPolicy = existsSync(ORG_POLICY_PATH) ? await readFile(ORG_POLICY_PATH, 'utf8') : undefined;
     user = await testUser('e2e-initial');
@@ -75,11 +65,7 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
 
   it('builds, publishes, installs and smoke-tests node@20 and ai-tools', async (t) => {
     const started = aibox(user, ['start', '--port', String(await freePort())]);
-    for (const folder of ['node-20', 'ai-tools']) {
-      const dir = await packCopy(folder);
-      await timed(`build ${folder}`, () => ok(['pack', 'build', dir]));
-      await timed(`publish ${folder}`, () => ok(['pack', 'publish', dir, '--key', join(user.home, 'platform.key')]));
-    }
+    await timed('build (once per recipe content; see helpers/packs.ts) and publish', () => publishInitialPacks(user, ['node-20', 'ai-tools'], join(user.home, 'platform.key')));
     const start = await started;
     assert.equal(start.code, 0, start.stderr);
 
