@@ -1,0 +1,63 @@
+/**
+ * The schema of the approval store, as numbered steps that both SQLite and
+ * PostgreSQL run unchanged: TEXT, INTEGER, CHECK, ON CONFLICT and RETURNING
+ * mean the same in both. Times are ISO-8601 UTC text (toISOString), whose text
+ * order is time order; booleans are 0/1; push options are a JSON array.
+ *
+ * Never edit a step that has shipped: append a new one.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  statements: readonly string[];
+}
+
+const STATES = `('pending', 'approved', 'promoting', 'promoted', 'needs-rebase', 'rejected', 'cancelled', 'expired', 'superseded')`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'push requests, their history, tokens',
+    statements: [
+      `CREATE TABLE push_requests (
+        id TEXT PRIMARY KEY,
+        repository TEXT NOT NULL,
+        source_ref TEXT,
+        target_ref TEXT NOT NULL,
+        staging_ref TEXT NOT NULL UNIQUE,
+        old_sha TEXT,
+        new_sha TEXT,
+        force_push INTEGER NOT NULL CHECK (force_push IN (0, 1)),
+        push_options TEXT NOT NULL,
+        commit_range TEXT,
+        pusher TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ${STATES}),
+        reason TEXT,
+        superseded_by TEXT,
+        decided_by TEXT
+      )`,
+      `CREATE INDEX push_requests_target ON push_requests (pusher, repository, target_ref, state)`,
+      `CREATE INDEX push_requests_state ON push_requests (state, expires_at)`,
+      `CREATE TABLE push_events (
+        request_id TEXT NOT NULL REFERENCES push_requests (id),
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ${STATES}),
+        actor TEXT NOT NULL,
+        reason TEXT,
+        PRIMARY KEY (request_id, seq)
+      )`,
+      `CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('developer', 'approver', 'service')),
+        hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+      )`,
+    ],
+  },
+];
+
+export const SCHEMA_VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)`;

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { openSqliteStore } from '../../src/push/store/sqlite.js';
+import { describeApprovalStore, pushRequest } from '../helpers/push-store-suite.js';
+
+async function sqliteFile(): Promise<string> {
+  return join(await mkdtemp(join(tmpdir(), 'aibox-push-store-')), 'approvals.db');
+}
+
+/** The database as SQLite keeps it on disk: the main file and the write-ahead log. */
+async function rawBytes(path: string): Promise<string> {
+  const parts = await Promise.all([path, `${path}-wal`].map((file) => readFile(file).catch(() => Buffer.alloc(0))));
+  return Buffer.concat(parts).toString('latin1');
+}
+
+describeApprovalStore({
+  name: 'SQLite',
+  async fresh() {
+    const path = await sqliteFile();
+    return {
+      open: (now) => openSqliteStore(path, { now }),
+      dumpTokens: () => rawBytes(path),
+    };
+  },
+});
+
+describe('the SQLite approval store file', () => {
+  it('is private to its owner and in WAL mode', async () => {
+    const path = await sqliteFile();
+    const store = await openSqliteStore(path);
+    await store.migrate();
+    await store.createRequest(pushRequest('req-1'));
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    assert.equal((await stat(`${path}-wal`)).mode & 0o777, 0o600);
+    await store.close();
+  });
+
+  it('says which file it cannot open', async () => {
+    await assert.rejects(openSqliteStore('/nonexistent-dir/approvals.db'), /cannot open the approval database \/nonexistent-dir\/approvals\.db/);
+  });
+});
