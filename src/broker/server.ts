@@ -11,6 +11,7 @@ import { loadPolicyFor } from '../policy/load.js';
 import type { Instance } from '../sandbox/instance.js';
 import { enableMcpPacks, mcpCatalog } from '../mcp/host.js';
 import { installPacks } from '../packs/install.js';
+import { classifyOnHost } from '../push/classify.js';
 import { parsePackSpec } from '../packs/manifest.js';
 import { brokerFiles } from './process.js';
 import { brokerRequestSchema, MAX_REQUEST_BYTES, SANDBOX_PORT, type BrokerRequest } from './protocol.js';
@@ -45,6 +46,7 @@ async function answer(ctx: Context, instance: Instance, socket: Socket, line: st
 async function handle(ctx: Context, instance: Instance, request: BrokerRequest): Promise<unknown> {
   if (request.op === 'mcp-enable') return enableMcpPacks(ctx, instance, request.packs);
   if (request.op === 'mcp-catalog') return mcpCatalog(ctx);
+  if (request.op === 'push-check') return classifyOnHost(ctx, request.url);
   const config = await loadConfig(ctx.paths);
   const policy = await loadPolicyFor(ctx, config);
   policy.warnings.forEach((warning) => ctx.out.warn(warning));

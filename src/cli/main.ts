@@ -10,6 +10,7 @@ import { registerBroker, registerInstall } from './commands/install.js';
 import { registerList } from './commands/list.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerPack } from './commands/pack.js';
+import { registerPush } from './commands/push.js';
 import { registerRm } from './commands/rm.js';
 import { registerRotateHostKey } from './commands/rotate-host-key.js';
 import { registerSetup } from './commands/setup.js';
@@ -41,7 +42,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerPush, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
     register(program);
   }
   program.commands.forEach(function exitOverrideAll(command: Command) {

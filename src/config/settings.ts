@@ -78,6 +78,15 @@ export const configSchema = z
       .enum(['bash', 'zsh'])
       .default('bash')
       .describe('Login shell in the sandbox (SSH, VS Code and JetBrains terminals, tmux): bash or zsh; applies at the next start'),
+    'push.identity': z
+      .string()
+      .regex(/^$|^[A-Za-z0-9][\w.@+-]{0,63}$/, 'must be a name such as alice or alice@example.com, or empty')
+      .default('')
+      .describe('Who you are in push approval requests and staging refs; empty: your user name on this machine'),
+    'push.staging': z
+      .enum(['refs', 'branches'])
+      .default('refs')
+      .describe('Where review-required pushes are staged: refs (refs/aibox/staging/...), or branches (aibox/staging/..., for git hosts that refuse custom refs)'),
     'policy.team': absolutePathOrEmpty
       .default('')
       .describe('Team policy layer, between the org policy and the project .aibox/policy.yaml'),

@@ -1,0 +1,34 @@
+import { userInfo } from 'node:os';
+import { z } from 'zod';
+import { askHost } from '../broker/client.js';
+import { loadConfig } from '../config/store.js';
+import type { Context } from '../core/context.js';
+import { loadPolicyFor } from '../policy/load.js';
+import { decide } from '../policy/query.js';
+import { RISK_CLASSES } from '../policy/schema.js';
+import type { PushClass } from './remote-helper.js';
+import { StagingMode } from './staging.js';
+
+const pushClassSchema = z.object({ riskClass: z.enum(RISK_CLASSES), explanation: z.string(), identity: z.string().min(1), staging: StagingMode });
+
+/** What the policy makes of a push to URL, with who pushes and where staging goes: decided on the host. */
+export async function classifyOnHost(ctx: Context, url: string): Promise<PushClass> {
+  const config = await loadConfig(ctx.paths);
+  const policy = await loadPolicyFor(ctx, config);
+  const decision = decide(policy, { kind: 'git-push', repo: url });
+  return {
+    riskClass: decision.riskClass ?? 'blocked',
+    explanation: decision.explanation,
+    identity: config['push.identity'] || userInfo().username,
+    staging: config['push.staging'],
+  };
+}
+
+/** The same, from inside the sandbox: the host side answers (src/broker/), the policy never leaves the host. */
+export async function classifyThroughHost(ctx: Context, url: string): Promise<PushClass> {
+  return pushClassSchema.parse(await askHost(ctx, { v: 1, op: 'push-check', url }));
+}
+
+export function classifier(ctx: Context): (url: string) => Promise<PushClass> {
+  return ctx.env.AIBOX_SANDBOX === '1' ? (url) => classifyThroughHost(ctx, url) : (url) => classifyOnHost(ctx, url);
+}

@@ -1,0 +1,208 @@
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { AiboxError } from '../core/errors.js';
+import type { Runner } from '../core/runner.js';
+import type { RiskClass } from '../policy/schema.js';
+import { requestId, stagingRef, type StagingMode } from './staging.js';
+
+/**
+ * `git-remote-aibox`: the git remote helper every push in the sandbox goes
+ * through (the image's /etc/gitconfig rewrites every push URL to `aibox::URL`).
+ * It speaks git's remote-helper protocol (`capabilities`, `option`,
+ * `list for-push`, batches of `push` lines) and, per the policy's class of the
+ * repository:
+ * - safe: pushes to the real URL exactly as asked (options included);
+ * - blocked: refuses every ref with the policy's explanation;
+ * - review-required: pushes each commit to a staging ref on the same remote
+ *   (staging.ts) and answers `error <ref> staged for approval as <id>`, so git
+ *   exits 1 and leaves the remote-tracking ref where the remote really is:
+ *   `git status` never claims a push that has not landed. `--dry-run` stages nothing.
+ * Inner git commands run with GIT_CONFIG_NOSYSTEM=1, so the rewrite does not
+ * send them back here.
+ */
+export interface PushClass {
+  riskClass: RiskClass;
+  explanation: string;
+  identity: string;
+  staging: StagingMode;
+}
+
+export interface HelperIo {
+  input: Readable;
+  output: Writable;
+  /** What the developer sees (git passes the helper's stderr through). */
+  err: Writable;
+}
+
+interface Options {
+  dryRun: boolean;
+  atomic: boolean;
+  pushOptions: string[];
+  /** --force-with-lease: ref → expected sha ('' when it must not exist). */
+  leases: Map<string, string>;
+}
+
+interface Spec {
+  force: boolean;
+  src: string;
+  dst: string;
+}
+
+const INNER_ENV = { GIT_CONFIG_NOSYSTEM: '1' };
+const ZERO = /^0{40}$/;
+
+export function parseSpec(line: string): Spec {
+  const force = line.startsWith('+');
+  const body = force ? line.slice(1) : line;
+  const colon = body.lastIndexOf(':');
+  if (colon < 0) throw new AiboxError('USAGE', `git sent a push line aibox cannot read: "${line}"`, 'push with an explicit refspec, e.g. git push origin HEAD:refs/heads/main');
+  return { force, src: body.slice(0, colon), dst: body.slice(colon + 1) };
+}
+
+function setOption(options: Options, name: string, value: string): boolean {
+  switch (name) {
+    case 'dry-run':
+      options.dryRun = value === 'true';
+      return true;
+    case 'atomic':
+      options.atomic = value === 'true';
+      return true;
+    case 'push-option':
+      options.pushOptions.push(value);
+      return true;
+    case 'cas': {
+      const colon = value.indexOf(':');
+      options.leases.set(colon < 0 ? value : value.slice(0, colon), colon < 0 ? '' : value.slice(colon + 1));
+      return true;
+    }
+    case 'verbosity':
+    case 'progress':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The remote's refs as `git ls-remote` sees them (symbolic HEAD included). */
+async function remoteRefs(run: Runner, url: string): Promise<{ lines: string[]; refs: Map<string, string> }> {
+  const result = await run('git', ['ls-remote', '--symref', url], { env: INNER_ENV, allowFailure: true });
+  if (result.exitCode !== 0) throw new AiboxError('PROCESS_FAILED', `cannot read the refs of ${url}: ${result.stderr.trim().split('\n').at(-1) ?? ''}`, 'check the URL and your access to it');
+  const refs = new Map<string, string>();
+  const lines: string[] = [];
+  for (const line of result.stdout.split('\n').filter(Boolean)) {
+    const [left = '', name = ''] = line.split('\t');
+    if (left.startsWith('ref: ')) lines.push(`@${left.slice(5)} ${name}`);
+    else {
+      refs.set(name, left);
+      lines.push(`${left} ${name}`);
+    }
+  }
+  return { lines, refs };
+}
+
+/** The inner push: as asked for a safe repository; for staging, without leases and push options (they are for the target). */
+function pushArgs(options: Options, url: string, refspecs: readonly string[], asAsked = true): string[] {
+  return [
+    'push',
+    '--porcelain',
+    ...(options.dryRun ? ['--dry-run'] : []),
+    ...(options.atomic ? ['--atomic'] : []),
+    ...(asAsked ? options.pushOptions.map((option) => `--push-option=${option}`) : []),
+    ...(asAsked ? [...options.leases].map(([ref, sha]) => `--force-with-lease=${ref}:${sha}`) : []),
+    url,
+    ...refspecs,
+  ];
+}
+
+/** `git push --porcelain` lines: FLAG TAB FROM:TO TAB SUMMARY. */
+function porcelainStatus(stdout: string, dst: string): string | undefined {
+  const line = stdout.split('\n').find((candidate) => candidate.split('\t')[1]?.endsWith(`:${dst}`));
+  if (!line) return undefined;
+  const [flag = '', , summary = ''] = line.split('\t');
+  return flag === '!' ? summary.trim() || 'rejected' : '';
+}
+
+async function pushSafe(run: Runner, io: HelperIo, url: string, specs: Spec[], options: Options): Promise<string[]> {
+  const refspecs = specs.map((spec) => `${spec.force ? '+' : ''}${spec.src}:${spec.dst}`);
+  const result = await run('git', pushArgs(options, url, refspecs), { env: INNER_ENV, allowFailure: true });
+  io.err.write(result.stderr);
+  return specs.map((spec) => {
+    const status = porcelainStatus(result.stdout, spec.dst);
+    if (status === '') return `ok ${spec.dst}`;
+    return `error ${spec.dst} ${status ?? (result.stderr.trim().split('\n').at(-1) || 'push failed')}`;
+  });
+}
+
+async function stage(run: Runner, io: HelperIo, url: string, specs: Spec[], options: Options, cls: PushClass, now: Date): Promise<string[]> {
+  const { refs } = await remoteRefs(run, url);
+  const staged: { spec: Spec; ref: string; commit: string }[] = [];
+  const replies = new Map<string, string>();
+  for (const spec of specs) {
+    const current = refs.get(spec.dst) ?? '';
+    const lease = options.leases.get(spec.dst);
+    if (lease !== undefined && lease !== current && !(lease === '' && !current) && !(ZERO.test(lease) && !current)) {
+      replies.set(spec.dst, `error ${spec.dst} stale info`);
+      continue;
+    }
+    if (spec.src === '' && !current) {
+      replies.set(spec.dst, `error ${spec.dst} nothing to delete: the remote has no ${spec.dst}`);
+      continue;
+    }
+    let commit = current;
+    if (spec.src !== '') {
+      const parsed = await run('git', ['rev-parse', '--verify', `${spec.src}^{}`], { allowFailure: true });
+      if (parsed.exitCode !== 0) {
+        replies.set(spec.dst, `error ${spec.dst} ${spec.src} is not a commit here`);
+        continue;
+      }
+      commit = parsed.stdout.trim();
+    }
+    staged.push({ spec, ref: stagingRef(cls.staging, cls.identity, now, spec.dst, spec.src === ''), commit });
+  }
+  if (options.atomic && replies.size > 0) return specs.map((spec) => replies.get(spec.dst) ?? `error ${spec.dst} atomic push failed`);
+  if (staged.length > 0 && !options.dryRun) {
+    const result = await run('git', pushArgs(options, url, staged.map(({ ref, commit }) => `${commit}:${ref}`), false), { env: INNER_ENV, allowFailure: true });
+    for (const { spec, ref } of staged) {
+      const status = porcelainStatus(result.stdout, ref);
+      if (status !== '') replies.set(spec.dst, `error ${spec.dst} staging failed: ${status ?? (result.stderr.trim().split('\n').at(-1) || `git push exit ${result.exitCode}`)}`);
+    }
+  }
+  for (const { spec, ref } of staged) {
+    if (replies.has(spec.dst)) continue;
+    const id = requestId(ref);
+    const what = spec.src === '' ? `deletion of ${spec.dst}` : spec.dst;
+    if (options.dryRun) {
+      replies.set(spec.dst, `error ${spec.dst} review required: would be staged for approval (dry run, nothing staged)`);
+    } else {
+      io.err.write(`aibox: ${what} staged for approval as ${id} (${ref}); keep working, see: aibox push status\n`);
+      replies.set(spec.dst, `error ${spec.dst} staged for approval as ${id}, not pushed yet`);
+    }
+  }
+  return specs.map((spec) => replies.get(spec.dst) ?? `error ${spec.dst} not staged`);
+}
+
+/** Runs the protocol on io until git closes it. `classify` says what the policy makes of the URL. */
+export async function runRemoteHelper(run: Runner, io: HelperIo, url: string, classify: (url: string) => Promise<PushClass>, now: () => Date = () => new Date()): Promise<void> {
+  const options: Options = { dryRun: false, atomic: false, pushOptions: [], leases: new Map() };
+  const write = (text: string) => io.output.write(text);
+  let batch: Spec[] = [];
+  for await (const line of createInterface({ input: io.input, crlfDelay: Infinity })) {
+    if (line === 'capabilities') write('push\noption\n\n');
+    else if (line.startsWith('option ')) {
+      const [, name = '', ...rest] = line.split(' ');
+      write(setOption(options, name, rest.join(' ')) ? 'ok\n' : 'unsupported\n');
+    } else if (line === 'list' || line === 'list for-push') write(`${(await remoteRefs(run, url)).lines.map((ref) => `${ref}\n`).join('')}\n`);
+    else if (line.startsWith('push ')) batch.push(parseSpec(line.slice(5)));
+    else if (line === '' && batch.length > 0) {
+      const specs = batch;
+      batch = [];
+      const cls = await classify(url);
+      let replies: string[];
+      if (cls.riskClass === 'blocked') replies = specs.map((spec) => `error ${spec.dst} ${cls.explanation}`);
+      else if (cls.riskClass === 'safe') replies = await pushSafe(run, io, url, specs, options);
+      else replies = await stage(run, io, url, specs, options, cls, now());
+      write(`${replies.join('\n')}\n\n`);
+    } else if (line === '') break;
+    else throw new AiboxError('USAGE', `git asked the aibox remote helper for "${line}", which it does not do`, 'aibox handles pushes only: fetch from the real URL');
+  }
+}
