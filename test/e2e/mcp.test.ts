@@ -159,7 +159,7 @@ describe('MCP packs: real agents in a gVisor sandbox find the enabled servers, w
     assert.doesNotMatch(inside(`cat ${HOME}/.codex/config.toml`), /git-mcp/);
   });
 
-  it('from inside the sandbox: enable through the host, list with the catalog', async () => {
+  it('from inside the sandbox: enable through the host, list with the catalog, regenerate and disable', async () => {
     const enabled = JSON.parse(inside('aibox mcp enable git-mcp --json')) as { enabled: string[] };
     assert.deepEqual(enabled.enabled, ['git-mcp']);
     const list = JSON.parse(inside('aibox mcp list --json')) as { available: { name: string }[]; enabled: string[]; agents: { agent: string; inSync: boolean }[] };
@@ -169,6 +169,11 @@ describe('MCP packs: real agents in a gVisor sandbox find the enabled servers, w
     const refused = sshTo(user, 'aibox mcp enable jira-mcp');
     assert.equal(refused.code, 8, refused.stderr);
     assert.match(refused.stderr, /jira-mcp needs egress to jira\.example\.com:443/);
+
+    const regenerated = JSON.parse(inside('aibox mcp regenerate --json')) as { servers: string[] };
+    assert.deepEqual(regenerated.servers, ['filesystem-mcp', 'git-mcp']);
+    inside('aibox mcp disable git-mcp');
+    assert.doesNotMatch(inside(`cat ${HOME}/.claude.json`), /git-mcp/, 'disable inside removes it');
   });
 
   it('regeneration is byte-identical after stop/start and after re-creation', async () => {

@@ -58,12 +58,14 @@ describe('aibox install from a terminal inside the sandbox', { timeout: 5 * 60_0
     assert.equal(sshTo(user, 'command -v forbidden').code, 1);
   });
 
-  it('the channel takes nothing but an install request', () => {
-    const probe = (request: string) => sshTo(user, `exec 3<>/dev/tcp/127.0.0.1/7329 && printf '%s\\n' '${request}' >&3 && cat <&3`);
-    for (const request of ['{"v":1,"op":"exec","command":"id"}', '{"v":1,"op":"install","packs":["inside"],"lock":{"version":1,"packs":{}},"hasLockFile":false,"registry":"/tmp"}', 'not json']) {
+  it('the channel takes nothing but the requests it knows, and no extra field', () => {
+    // A raw client on the forwarded port (aibox's own Node: bash's /dev/tcp gives a socket cat may read as EAGAIN under gVisor).
+    const client = `const s = require('net').connect(7329, '127.0.0.1', () => s.end(process.argv[1] + '\\n')); s.pipe(process.stdout)`;
+    const probe = (request: string) => sshTo(user, `/opt/aibox/node/bin/node -e "${client}" '${request}'`);
+    for (const request of ['{"v":1,"op":"exec","command":"id"}', '{"v":1,"op":"install","packs":["inside"],"lock":{"version":1,"packs":{}},"hasLockFile":false,"registry":"/tmp"}', '{"v":1,"op":"mcp-enable","packs":["x"],"server":{"transport":"stdio","command":"id"}}', 'not json']) {
       const reply = probe(request);
       assert.equal(reply.code, 0, reply.stderr);
-      assert.match(reply.stdout, /"ok":false,"error":\{"code":"USAGE","message":"the request is not an install request aibox understands"/, request);
+      assert.match(reply.stdout, /"ok":false,"error":\{"code":"USAGE","message":"the request is not one aibox understands"/, request);
     }
   });
 
