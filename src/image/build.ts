@@ -157,6 +157,8 @@ async function buildFromContext(ctx: Context, plan: ImagePlan): Promise<void> {
     await cp(plan.bundle, join(aibox, 'lib', 'aibox.mjs'));
     await cp(process.execPath, join(aibox, 'node', 'bin', 'node'));
     await writeFile(join(aibox, 'bin', 'aibox'), '#!/bin/sh\nexec /opt/aibox/node/bin/node /opt/aibox/lib/aibox.mjs "$@"\n', { mode: 0o755 });
+    // git runs git-remote-aibox for aibox::URL push URLs (see rootfs/etc/gitconfig).
+    await writeFile(join(aibox, 'bin', 'git-remote-aibox'), '#!/bin/sh\nexec /opt/aibox/node/bin/node /opt/aibox/lib/aibox.mjs git-remote-aibox "$@"\n', { mode: 0o755 });
 
     ctx.out.progress(`building ${plan.tag} FROM ${plan.base}…`);
     // The system stage first, under its own tag; the full build then finds its layers cached.

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { ORG_POLICY_PATH } from '../../src/policy/load.js';
-import { AIBOX, aibox, freePort, testUser, type TestUser } from '../helpers/cli.js';
+import { AIBOX, aibox, freePort, sshTo, testUser, type TestUser } from '../helpers/cli.js';
 
 describe('git push through git-remote-aibox: staged, direct or refused, as the policy says', { timeout: 5 * 60_000 }, () => {
   let user: TestUser;
@@ -159,5 +159,63 @@ describe('git push through git-remote-aibox: staged, direct or refused, as the p
     assert.equal(blocked.code, 1);
     assert.match(blocked.err, /git push to localhost\/team\/locked is blocked by tools\.git_push\.rules\[1\]/);
     assert.equal(serverRefs('locked').size, 0);
+  });
+});
+
+describe('git push from inside a gVisor sandbox: the image routes it through git-remote-aibox and the host decides', { timeout: 10 * 60_000 }, () => {
+  let user: TestUser;
+  let daemon: ChildProcess | undefined;
+  let base: string;
+  let port: number;
+  let savedPolicy: string | undefined;
+
+  const inside = (command: string) => sshTo(user, command);
+  const serverRef = (repo: string, ref: string) => spawnSync('git', ['rev-parse', '--verify', '-q', ref], { cwd: join(base, 'team', `${repo}.git`), encoding: 'utf8' }).stdout.trim();
+
+  before(async () => {
+    user = await testUser('e2e-push-in');
+    base = join(user.home, 'srv');
+    for (const repo of ['app', 'free']) spawnSync('git', ['init', '-q', '--bare', '-b', 'main', join(base, 'team', `${repo}.git`)]);
+    savedPolicy = existsSync(ORG_POLICY_PATH) ? await readFile(ORG_POLICY_PATH, 'utf8') : undefined;
+    assert.equal((await aibox(user, ['config', 'set', 'push.identity', 'bob'])).code, 0);
+    const started = await aibox(user, ['start', '--port', String(await freePort())]);
+    assert.equal(started.code, 0, started.stderr);
+    // Reachable from the sandbox through podman's bridge only: the gateway address, not every interface.
+    const gateway = spawnSync('podman', ['network', 'inspect', 'podman', '--format', '{{range .Subnets}}{{.Gateway}}{{end}}'], { encoding: 'utf8' }).stdout.trim() || '127.0.0.1';
+    port = await freePort();
+    daemon = spawn('git', ['daemon', '--reuseaddr', `--base-path=${base}`, '--export-all', '--enable=receive-pack', `--listen=${gateway}`, `--port=${port}`, base], { stdio: 'ignore' });
+    await mkdir('/etc/aibox', { recursive: true });
+    await writeFile(ORG_POLICY_PATH, stringify({ version: 1, tools: { git_push: { default: 'safe', rules: [{ repo: 'host.containers.internal/team/app', class: 'review-required' }] } } }));
+    const setup = inside(
+      `set -e; for i in $(seq 50); do git ls-remote git://host.containers.internal:${port}/team/app.git >/dev/null 2>&1 && break; sleep 0.2; done
+       git config --global user.email dev@example.com; git config --global user.name dev
+       git init -q -b main /workspace/app && cd /workspace/app && git commit -q --allow-empty -m first
+       git remote add origin git://host.containers.internal:${port}/team/app.git
+       git remote add free git://host.containers.internal:${port}/team/free.git`,
+    );
+    assert.equal(setup.code, 0, setup.stderr);
+  });
+
+  after(async () => {
+    daemon?.kill();
+    await aibox(user, ['rm', '--volumes']);
+    await rm(user.home, { recursive: true, force: true });
+    if (savedPolicy === undefined) await rm(ORG_POLICY_PATH, { force: true });
+    else await writeFile(ORG_POLICY_PATH, savedPolicy);
+  });
+
+  it('stages a push to a review-required repository, lists it, and lets a safe one through', () => {
+    const head = inside('git -C /workspace/app rev-parse HEAD').stdout.trim();
+    const push = inside('cd /workspace/app && git push origin HEAD:main');
+    assert.equal(push.code, 1, push.stderr);
+    assert.match(push.stderr, /aibox: refs\/heads\/main staged for approval as [0-9a-f]{10} \(refs\/aibox\/staging\/bob\/\d{8}T\d{6}Z\/heads\/main\)/);
+    assert.equal(serverRef('app', 'refs/heads/main'), '', 'main was not created');
+    const status = inside('cd /workspace/app && aibox push status --json');
+    assert.equal(status.code, 0, status.stderr);
+    const pending = (JSON.parse(status.stdout) as { pending: { target: string; commit: string }[] }).pending;
+    assert.deepEqual(pending.map(({ target, commit }) => ({ target, commit })), [{ target: 'refs/heads/main', commit: head }]);
+    const safe = inside('cd /workspace/app && git push free HEAD:main');
+    assert.equal(safe.code, 0, safe.stderr);
+    assert.equal(serverRef('free', 'refs/heads/main'), head);
   });
 });
