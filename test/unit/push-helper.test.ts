@@ -1,0 +1,75 @@
+/** Staging ref names and the remote-helper protocol (git and the remote faked; test/e2e/push-staging.test.ts uses real ones). */
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { describe, it } from 'node:test';
+import type { Runner } from '../../src/core/runner.js';
+import { parseSpec, runRemoteHelper, type PushClass } from '../../src/push/remote-helper.js';
+import { parseStagingRef, requestId, stagingRef, stamp } from '../../src/push/staging.js';
+
+const AT = new Date('2026-11-27T20:55:01.234Z');
+
+describe('staging refs', () => {
+  it('name who, when and what, and read back to the same request', () => {
+    assert.equal(stamp(AT), '20261127T205501Z');
+    const ref = stagingRef('refs', 'alice@example.com', AT, 'refs/heads/main');
+    assert.equal(ref, 'refs/aibox/staging/alice@example.com/20261127T205501Z/heads/main');
+    assert.deepEqual(parseStagingRef(ref, 'refs'), { id: requestId(ref), ref, identity: 'alice@example.com', stagedAt: '2026-11-27T20:55:01Z', target: 'refs/heads/main', deletion: false });
+    const deletion = stagingRef('branches', 'bob', AT, 'refs/tags/v1', true);
+    assert.equal(deletion, 'refs/heads/aibox/staging/bob/20261127T205501Z/delete/tags/v1');
+    assert.equal(parseStagingRef(deletion, 'branches')?.deletion, true);
+    assert.equal(parseStagingRef('refs/heads/main', 'refs'), undefined);
+    assert.equal(parseStagingRef(ref, 'branches'), undefined);
+    assert.match(requestId(ref), /^[0-9a-f]{10}$/);
+  });
+
+  it('push lines: force, deletion, a colon in the source', () => {
+    assert.deepEqual(parseSpec('+refs/heads/a:refs/heads/b'), { force: true, src: 'refs/heads/a', dst: 'refs/heads/b' });
+    assert.deepEqual(parseSpec(':refs/heads/old'), { force: false, src: '', dst: 'refs/heads/old' });
+    assert.throws(() => parseSpec('refs/heads/a'), /cannot read/);
+  });
+});
+
+describe('git-remote-aibox protocol', () => {
+  async function converse(lines: string[], cls: PushClass['riskClass'], lsRemote = ''): Promise<{ out: string; calls: string[][] }> {
+    const calls: string[][] = [];
+    const run: Runner = async (command, args) => {
+      calls.push([command, ...args]);
+      if (args[0] === 'ls-remote') return { exitCode: 0, stdout: lsRemote, stderr: '' };
+      if (args[0] === 'rev-parse') return { exitCode: 0, stdout: `${'a'.repeat(40)}\n`, stderr: '' };
+      return { exitCode: 0, stdout: args.filter((arg) => arg.includes(':')).map((spec) => `*\t${spec}\t[new reference]`).join('\n'), stderr: '' };
+    };
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const done = runRemoteHelper(run, { input, output, err: new PassThrough() }, 'https://git.example.com/acme/app', async () => ({ riskClass: cls, explanation: 'because', identity: 'alice', staging: 'refs' }), () => AT);
+    input.end(lines.map((line) => `${line}\n`).join(''));
+    await done;
+    output.end();
+    return { out: await text(output), calls };
+  }
+
+  it('answers capabilities and options, and an empty remote with exactly one blank line', async () => {
+    const { out } = await converse(['capabilities', 'option dry-run false', 'option frobnicate 1', 'list for-push', ''], 'safe');
+    assert.equal(out, 'push\noption\n\nok\nunsupported\n\n');
+  });
+
+  it('lists refs with the symbolic HEAD', async () => {
+    const { out } = await converse(['list for-push', ''], 'safe', `ref: refs/heads/main\tHEAD\n${'b'.repeat(40)}\tHEAD\n${'b'.repeat(40)}\trefs/heads/main\n`);
+    assert.equal(out, `@refs/heads/main HEAD\n${'b'.repeat(40)} HEAD\n${'b'.repeat(40)} refs/heads/main\n\n`);
+  });
+
+  it('refuses every ref of a blocked repository without running git push', async () => {
+    const { out, calls } = await converse(['push refs/heads/main:refs/heads/main', 'push :refs/heads/old', '', ''], 'blocked');
+    assert.equal(out, 'error refs/heads/main because\nerror refs/heads/old because\n\n');
+    assert.equal(calls.filter((call) => call[1] === 'push').length, 0);
+  });
+
+  it('stages a review-required push (dry run: nothing) and reports it as not pushed', async () => {
+    const staged = await converse(['push refs/heads/main:refs/heads/main', '', ''], 'review-required');
+    assert.match(staged.out, /^error refs\/heads\/main staged for approval as [0-9a-f]{10}, not pushed yet\n\n$/);
+    assert.ok(staged.calls.some((call) => call[1] === 'push' && call.includes(`${'a'.repeat(40)}:refs/aibox/staging/alice/20261127T205501Z/heads/main`)));
+    const dry = await converse(['option dry-run true', 'push refs/heads/main:refs/heads/main', '', ''], 'review-required');
+    assert.match(dry.out, /would be staged for approval \(dry run, nothing staged\)/);
+    assert.equal(dry.calls.filter((call) => call[1] === 'push').length, 0);
+  });
+});
