@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AiboxError } from '../../src/core/errors.js';
+import { openApprovalStore } from '../../src/push/store/index.js';
 import { openPostgresStore } from '../../src/push/store/postgres.js';
 import { startPostgres, tableText, type PostgresServer } from '../helpers/push-store-postgres.js';
 import { describeApprovalStore, pushRequest } from '../helpers/push-store-suite.js';
@@ -46,6 +47,17 @@ describe('the PostgreSQL approval store', () => {
     } finally {
       await one.close();
       await two.close();
+    }
+  });
+
+  it('openApprovalStore opens PostgreSQL for a postgres:// URL', async () => {
+    const url = await running().createDatabase();
+    const store = await openApprovalStore(url);
+    try {
+      assert.equal(await store.migrate(), 1);
+      assert.equal(await tableText(url, 'schema_version').then((text) => text.startsWith('(1,')), true);
+    } finally {
+      await store.close();
     }
   });
 

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { openApprovalStore } from '../../src/push/store/index.js';
 import { openSqliteStore } from '../../src/push/store/sqlite.js';
 import { describeApprovalStore, pushRequest } from '../helpers/push-store-suite.js';
 
@@ -40,5 +41,15 @@ describe('the SQLite approval store file', () => {
 
   it('says which file it cannot open', async () => {
     await assert.rejects(openSqliteStore('/nonexistent-dir/approvals.db'), /cannot open the approval database \/nonexistent-dir\/approvals\.db/);
+  });
+});
+
+describe('openApprovalStore', () => {
+  it('opens a SQLite file for a path', async () => {
+    const path = await sqliteFile();
+    const store = await openApprovalStore(path);
+    assert.equal(await store.migrate(), 1);
+    await store.close();
+    assert.ok((await stat(path)).size > 0);
   });
 });
