@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { AiboxError, exitCodeOf, ERROR_CODES } from '../core/errors.js';
 import { DEFAULT_INSTANCE } from '../sandbox/instance.js';
+import { registerApprovals } from './commands/approvals.js';
 import { registerConfig } from './commands/config.js';
 import { registerConnect } from './commands/connect.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -42,7 +43,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerPush, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
     register(program);
   }
   program.commands.forEach(function exitOverrideAll(command: Command) {

@@ -1,0 +1,66 @@
+import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Runner } from '../../core/runner.js';
+
+/**
+ * The git side of promotion. The service keeps one scratch bare repository:
+ * it fetches a staged commit there, then updates the remote in one atomic push.
+ * GIT_CONFIG_NOSYSTEM=1: the host's system config (a pushInsteadOf to
+ * aibox::) must not route the service's own pushes back through the helper.
+ */
+export interface PromotionGit {
+  /** The commit a ref has on the remote, or undefined when it does not exist. */
+  remoteSha(url: string, ref: string): Promise<string | undefined>;
+  /** Fetches a ref of the remote into the scratch repository; returns its commit. */
+  fetchRef(url: string, ref: string): Promise<string>;
+  /** One atomic push with a lease on the target; false when the lease (or the remote) refused it. */
+  promote(step: PromotionStep): Promise<{ ok: boolean; detail: string }>;
+  deleteRef(url: string, ref: string): Promise<void>;
+}
+
+export interface PromotionStep {
+  url: string;
+  stagingRef: string;
+  targetRef: string;
+  /** The lease: what the target must still be (null: must not exist). */
+  oldSha: string | null;
+  /** false: the push deletes the target. */
+  update: boolean;
+}
+
+const GIT_ENV = { GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
+
+export function promotionGit(run: Runner, scratchDir: string): PromotionGit {
+  const git = (args: string[], allowFailure = false) => run('git', args, { cwd: scratchDir, env: GIT_ENV, allowFailure });
+  let ready: Promise<void> | undefined;
+  const ensureScratch = () =>
+    (ready ??= (async () => {
+      if (existsSync(join(scratchDir, 'HEAD'))) return;
+      await mkdir(scratchDir, { recursive: true, mode: 0o700 });
+      await run('git', ['init', '-q', '--bare', scratchDir], { env: GIT_ENV });
+    })());
+  return {
+    async remoteSha(url, ref) {
+      await ensureScratch();
+      const { stdout } = await git(['ls-remote', '--', url, ref]);
+      const line = stdout.split('\n').find((row) => row.split('\t')[1] === ref);
+      return line?.split('\t')[0];
+    },
+    async fetchRef(url, ref) {
+      await ensureScratch();
+      await git(['fetch', '-q', '--no-write-fetch-head', '--', url, `+${ref}:${ref}`]);
+      return (await git(['rev-parse', '--verify', `${ref}^{commit}`])).stdout.trim();
+    },
+    async promote(step) {
+      await ensureScratch();
+      const source = step.update ? `${step.stagingRef}:${step.targetRef}` : `:${step.targetRef}`;
+      const result = await git(['push', '--porcelain', '--atomic', `--force-with-lease=${step.targetRef}:${step.oldSha ?? ''}`, '--', step.url, source, `:${step.stagingRef}`], true);
+      return { ok: result.exitCode === 0, detail: (result.stdout + result.stderr).trim() };
+    },
+    async deleteRef(url, ref) {
+      await ensureScratch();
+      await git(['push', '-q', '--', url, `:${ref}`]);
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Server } from 'node:http';
+import { AiboxError } from '../../core/errors.js';
+import type { Runner } from '../../core/runner.js';
+import { openApprovalStore, type ApprovalStore, type CreatedToken, type TokenRole } from '../store/index.js';
+import { promotionGit } from './git.js';
+import { createApprovalServer } from './http.js';
+import { DEFAULT_TTL_MS } from './requests.js';
+import { requestUrlsFile } from './urls.js';
+
+export { createApprovalServer } from './http.js';
+export { approveRequest, cancelRequest, createRequest, listRequests, rejectRequest, type Caller, type ServiceDeps } from './requests.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:7420';
+
+/** The SQLite file of the embedded service, unless --db names another (or a postgres:// URL). */
+export function defaultDatabase(dataDir: string): string {
+  return join(dataDir, 'approvals', 'approvals.db');
+}
+
+export async function openStore(location: string): Promise<ApprovalStore> {
+  if (!/^postgres(ql)?:\/\//.test(location)) await mkdir(dirname(location), { recursive: true, mode: 0o700 });
+  const store = await openApprovalStore(location);
+  await store.migrate();
+  return store;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(.+):(\d{1,5})$/.exec(listen);
+  const port = Number(match?.[2]);
+  if (!match?.[1] || !(port > 0 && port < 65536)) throw new AiboxError('USAGE', `--listen: expected HOST:PORT such as ${DEFAULT_LISTEN} (got ${JSON.stringify(listen)})`);
+  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+export interface ServeOptions {
+  run: Runner;
+  store: ApprovalStore;
+  /** The service's own files: the scratch repository and the request URLs. */
+  workDir: string;
+  listen: string;
+}
+
+/** Starts the service; resolves with the server and its address once it listens. */
+export async function serveApprovals(options: ServeOptions): Promise<{ server: Server; address: string }> {
+  const { host, port } = parseListen(options.listen);
+  const server = createApprovalServer({
+    store: options.store,
+    git: promotionGit(options.run, join(options.workDir, 'scratch.git')),
+    urls: requestUrlsFile(join(options.workDir, 'request-urls.json')),
+    now: () => new Date(),
+    ttlMs: DEFAULT_TTL_MS,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new AiboxError('CONFLICT', `${options.listen} is in use`, 'choose another port with --listen HOST:PORT') : error),
+    );
+    server.listen(port, host, resolve);
+  });
+  return { server, address: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };
+}
+
+export async function createApiToken(store: ApprovalStore, name: string, role: TokenRole): Promise<CreatedToken> {
+  return store.createToken(name, role);
+}
