@@ -7,19 +7,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { requestId, stagingRef } from '../../src/push/staging.js';
-import { freePort, testUser, type TestUser } from '../helpers/cli.js';
+import { AIBOX, freePort, testUser, type TestUser } from '../helpers/cli.js';
 
-/**
- * The CLI as tsc builds it, not dist/aibox.mjs: the esbuild bundle inlines better-sqlite3,
- * whose native-addon loader needs __filename, so every store command of the bundle fails
- * ("cannot open the approval database: __filename is not defined") until
- * scripts/bundle.mjs keeps the database drivers external.
- */
-const CLI = resolve('build/src/cli/main.js');
+/** The built command, as users run it (better-sqlite3 is loaded from node_modules at run time). */
+const CLI = AIBOX;
 
 interface ApiRequest {
   id: string;

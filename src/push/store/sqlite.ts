@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { closeSync, openSync } from 'node:fs';
 import { AiboxError } from '../../core/errors.js';
 import { SqlApprovalStore, type SqlDriver, type SqlTx, type SqlValue, type TransactionOptions } from './sql-store.js';
@@ -13,11 +14,12 @@ const BUSY_TIMEOUT_MS = 5000;
  * are queued here: two requests of an HTTP server never interleave inside one.
  */
 export async function openSqliteStore(path: string, options: StoreOptions = {}): Promise<ApprovalStore> {
+  const Driver = loadBetterSqlite3();
   let db: Database.Database;
   try {
     // Created 0600 by us: SQLite gives its -wal and -shm files the same mode.
     if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600));
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    db = new Driver(path, { timeout: BUSY_TIMEOUT_MS });
     db.pragma('journal_mode = WAL');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('foreign_keys = ON');
@@ -113,5 +115,14 @@ class SqliteDriver implements SqlDriver {
 }
 
 function isBusy(error: unknown): boolean {
-  return error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY');
+  return error instanceof loadBetterSqlite3().SqliteError && error.code.startsWith('SQLITE_BUSY');
+}
+
+/**
+ * better-sqlite3 is a native module: it cannot go into the one-file bundle, so it is
+ * loaded from node_modules at run time, and only where the approval service runs (the
+ * host). A call through createRequire is left alone by the bundler.
+ */
+function loadBetterSqlite3(): typeof Database {
+  return createRequire(import.meta.url)('better-sqlite3') as typeof Database;
 }
