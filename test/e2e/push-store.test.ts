@@ -5,6 +5,7 @@ import { openApprovalStore } from '../../src/push/store/index.js';
 import { openPostgresStore } from '../../src/push/store/postgres.js';
 import { startPostgres, tableText, type PostgresServer } from '../helpers/push-store-postgres.js';
 import { describeApprovalStore, pushRequest } from '../helpers/push-store-suite.js';
+import { MIGRATIONS } from '../../src/push/store/migrations.js';
 
 // The same suite as the SQLite store's unit test, against a real PostgreSQL server.
 let server: PostgresServer | undefined;
@@ -54,7 +55,7 @@ describe('the PostgreSQL approval store', () => {
     const url = await running().createDatabase();
     const store = await openApprovalStore(url);
     try {
-      assert.equal(await store.migrate(), 1);
+      assert.equal(await store.migrate(), MIGRATIONS.length);
       assert.equal(await tableText(url, 'schema_version').then((text) => text.startsWith('(1,')), true);
     } finally {
       await store.close();

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { AiboxError } from '../../src/core/errors.js';
 import type { NewPushRequest, PushRequest } from '../../src/push/store/model.js';
 import type { ApprovalStore } from '../../src/push/store/store.js';
+import { MIGRATIONS } from '../../src/push/store/migrations.js';
 
 /**
  * One suite for every ApprovalStore implementation: the SQLite file and a real
@@ -86,10 +87,10 @@ export function describeApprovalStore(backend: StoreBackend): void {
       const clock = new Clock();
       const [one, two] = [await database.open(clock.now), await database.open(clock.now)];
       try {
-        assert.deepEqual(await Promise.all([one.migrate(), two.migrate()]), [1, 1]);
+        assert.deepEqual(await Promise.all([one.migrate(), two.migrate()]), [MIGRATIONS.length, MIGRATIONS.length]);
         await one.createRequest(pushRequest('req-1'));
-        assert.equal(await one.migrate(), 1);
-        assert.equal(await two.migrate(), 1);
+        assert.equal(await one.migrate(), MIGRATIONS.length);
+        assert.equal(await two.migrate(), MIGRATIONS.length);
         assert.equal((await two.get('req-1'))?.state, 'pending');
       } finally {
         await one.close();

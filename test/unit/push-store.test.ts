@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { openApprovalStore } from '../../src/push/store/index.js';
 import { openSqliteStore } from '../../src/push/store/sqlite.js';
 import { describeApprovalStore, pushRequest } from '../helpers/push-store-suite.js';
+import { MIGRATIONS } from '../../src/push/store/migrations.js';
 
 async function sqliteFile(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), 'aibox-push-store-')), 'approvals.db');
@@ -48,7 +49,7 @@ describe('openApprovalStore', () => {
   it('opens a SQLite file for a path', async () => {
     const path = await sqliteFile();
     const store = await openApprovalStore(path);
-    assert.equal(await store.migrate(), 1);
+    assert.equal(await store.migrate(), MIGRATIONS.length);
     await store.close();
     assert.ok((await stat(path)).size > 0);
   });

@@ -7,7 +7,6 @@ import { openApprovalStore, type ApprovalStore, type CreatedToken, type TokenRol
 import { promotionGit } from './git.js';
 import { createApprovalServer } from './http.js';
 import { DEFAULT_TTL_MS } from './requests.js';
-import { requestUrlsFile } from './urls.js';
 
 export { createApprovalServer } from './http.js';
 export { approveRequest, cancelRequest, createRequest, listRequests, rejectRequest, type Caller, type ServiceDeps } from './requests.js';
@@ -47,7 +46,6 @@ export async function serveApprovals(options: ServeOptions): Promise<{ server: S
   const server = createApprovalServer({
     store: options.store,
     git: promotionGit(options.run, join(options.workDir, 'scratch.git')),
-    urls: requestUrlsFile(join(options.workDir, 'request-urls.json')),
     now: () => new Date(),
     ttlMs: DEFAULT_TTL_MS,
   });

@@ -4,7 +4,6 @@ import { canonicalRepo } from '../../policy/repo-url.js';
 import { parseStagingRef, requestId } from '../staging.js';
 import type { ApprovalStore, PushRequest, RequestState, TokenRole } from '../store/index.js';
 import type { PromotionGit } from './git.js';
-import type { RequestUrls } from './urls.js';
 
 /** Who calls the API: a verified token's name and role. */
 export interface Caller {
@@ -15,7 +14,6 @@ export interface Caller {
 export interface ServiceDeps {
   store: ApprovalStore;
   git: PromotionGit;
-  urls: RequestUrls;
   now: () => Date;
   /** How long a request waits for a decision before it expires. */
   ttlMs: number;
@@ -55,11 +53,10 @@ export async function createRequest(deps: ServiceDeps, caller: Caller, body: Cre
   }
   const createdAt = deps.now();
   const id = requestId(body.stagingRef);
-  // The URL first: a request the store has must always be promotable.
-  await deps.urls.set(id, body.url);
   const { superseded } = await deps.store.createRequest({
     id,
     repository: body.repository,
+    url: body.url,
     targetRef: body.targetRef,
     stagingRef: body.stagingRef,
     oldSha: body.oldSha,
@@ -97,10 +94,9 @@ async function decidable(deps: ServiceDeps, caller: Caller, id: string, action: 
   return request;
 }
 
-async function urlOf(deps: ServiceDeps, id: string): Promise<string> {
-  const url = await deps.urls.get(id);
-  if (!url) throw new AiboxError('NOT_FOUND', `no git URL recorded for request ${id}`, 'the request was registered without one; register the push again');
-  return url;
+function urlOf(request: PushRequest): string {
+  if (!request.url) throw new AiboxError('NOT_FOUND', `no git URL recorded for request ${request.id}`, 'it was rebuilt from a remote without one; register the push again');
+  return request.url;
 }
 
 /**
@@ -120,7 +116,7 @@ export async function approveRequest(deps: ServiceDeps, caller: Caller, id: stri
 }
 
 async function promote(deps: ServiceDeps, request: PushRequest, actor: string): Promise<PushRequest> {
-  const url = await urlOf(deps, request.id);
+  const url = urlOf(request);
   const finish = async (to: RequestState, reason?: string) => (await deps.store.transition(request.id, ['promoting'], to, actor, reason)) ?? request;
   const target = await deps.git.remoteSha(url, request.targetRef);
   // Idempotent: the target already has what was staged (a promotion that crashed after its push).
@@ -153,7 +149,7 @@ export async function rejectRequest(deps: ServiceDeps, caller: Caller, id: strin
   const request = await decidable(deps, caller, id, 'rejecting');
   const rejected = await deps.store.transition(id, ['pending'], 'rejected', caller.name, reason);
   if (!rejected) throw wrongState((await deps.store.get(id)) ?? request, 'rejected');
-  await deps.git.deleteRef(await urlOf(deps, id), request.stagingRef);
+  await deps.git.deleteRef(urlOf(request), request.stagingRef);
   return rejected;
 }
 
@@ -162,6 +158,6 @@ export async function cancelRequest(deps: ServiceDeps, caller: Caller, id: strin
   const request = await getRequest(deps, caller, id);
   const cancelled = await deps.store.transition(id, ['pending'], 'cancelled', caller.name);
   if (!cancelled) throw wrongState((await deps.store.get(id)) ?? request, 'cancelled');
-  await deps.git.deleteRef(await urlOf(deps, id), request.stagingRef);
+  await deps.git.deleteRef(urlOf(request), request.stagingRef);
   return cancelled;
 }

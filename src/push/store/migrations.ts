@@ -58,6 +58,11 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    description: 'the git URL a request is promoted on',
+    statements: ['ALTER TABLE push_requests ADD COLUMN url TEXT'],
+  },
 ];
 
 export const SCHEMA_VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)`;

@@ -59,6 +59,8 @@ export type HistoryEvent = z.infer<typeof HistoryEvent>;
 const requestFields = {
   id: RequestId,
   repository: Repository,
+  /** The URL the push came from, which the service promotes on (repository is its canonical name). */
+  url: Repository.optional(),
   sourceRef: RefName.optional(),
   targetRef: RefName,
   stagingRef: RefName,

@@ -48,11 +48,12 @@ export const SERVICE_ACTOR = 'aibox';
 const EXPIRED_REASON = 'not approved before it expired';
 
 const REQUEST_COLUMNS =
-  'id, repository, source_ref, target_ref, staging_ref, old_sha, new_sha, force_push, push_options, commit_range, pusher, created_at, expires_at, state, reason, superseded_by, decided_by';
+  'id, repository, url, source_ref, target_ref, staging_ref, old_sha, new_sha, force_push, push_options, commit_range, pusher, created_at, expires_at, state, reason, superseded_by, decided_by';
 
 const RequestRow = z.object({
   id: z.string(),
   repository: z.string(),
+  url: z.string().nullable(),
   source_ref: z.string().nullable(),
   target_ref: z.string(),
   staging_ref: z.string(),
@@ -140,7 +141,7 @@ export class SqlApprovalStore implements ApprovalStore {
     const lockKey = `aibox-approvals:target:${fresh.pusher}\n${fresh.repository}\n${fresh.targetRef}`;
     return this.driver.transaction(
       async (tx) => {
-        const inserted = await tx.query(`INSERT INTO push_requests (${REQUEST_COLUMNS}) VALUES (${placeholders(17)}) ON CONFLICT DO NOTHING RETURNING id`, requestValues({ ...fresh, state: 'pending', history: [] }));
+        const inserted = await tx.query(`INSERT INTO push_requests (${REQUEST_COLUMNS}) VALUES (${placeholders(18)}) ON CONFLICT DO NOTHING RETURNING id`, requestValues({ ...fresh, state: 'pending', history: [] }));
         if (inserted.length === 0) {
           throw new AiboxError('CONFLICT', `push request ${fresh.id} (staging ref ${fresh.stagingRef}) is already recorded`);
         }
@@ -251,7 +252,7 @@ export class SqlApprovalStore implements ApprovalStore {
   async upsertFromRemote(input: PushRequest): Promise<boolean> {
     const request = parseInput(PushRequest, input, 'push request');
     return this.driver.transaction(async (tx) => {
-      const inserted = await tx.query(`INSERT INTO push_requests (${REQUEST_COLUMNS}) VALUES (${placeholders(17)}) ON CONFLICT DO NOTHING RETURNING id`, requestValues(request));
+      const inserted = await tx.query(`INSERT INTO push_requests (${REQUEST_COLUMNS}) VALUES (${placeholders(18)}) ON CONFLICT DO NOTHING RETURNING id`, requestValues(request));
       if (inserted.length === 0) return false;
       for (const event of request.history) await this.appendEvent(tx, request.id, event);
       return true;
@@ -325,6 +326,7 @@ export class SqlApprovalStore implements ApprovalStore {
         withoutNulls({
           id: row.id,
           repository: row.repository,
+          url: row.url,
           sourceRef: row.source_ref,
           targetRef: row.target_ref,
           stagingRef: row.staging_ref,
@@ -355,6 +357,7 @@ function requestValues(request: Omit<PushRequest, 'history'> & { history: unknow
   return [
     request.id,
     request.repository,
+    request.url ?? null,
     request.sourceRef ?? null,
     request.targetRef,
     request.stagingRef,
