@@ -1,3 +1,4 @@
+import { AiboxError } from '../core/errors.js';
 import type { Runner } from '../core/runner.js';
 import type { PushClass } from './remote-helper.js';
 import { parseStagingRef, stagingPrefix, type StagedPush } from './staging.js';
@@ -12,6 +13,9 @@ export interface StagedRow extends StagedPush {
  * repository, read from the remotes themselves (the staging refs are the record).
  */
 export async function stagedPushes(run: Runner, cwd: string, classify: (url: string) => Promise<PushClass>): Promise<StagedRow[]> {
+  if ((await run('git', ['rev-parse', '--git-dir'], { cwd, allowFailure: true })).exitCode !== 0) {
+    throw new AiboxError('USAGE', `${cwd} is not inside a git repository`, 'run aibox push status in the repository you pushed from');
+  }
   const remotes = (await run('git', ['remote'], { cwd })).stdout.split('\n').filter(Boolean);
   const rows: StagedRow[] = [];
   for (const remote of remotes) {

@@ -105,6 +105,9 @@ describe('git push through git-remote-aibox: staged, direct or refused, as the p
     const pending = (JSON.parse(status.stdout) as { pending: { id: string; target: string; commit: string; remote: string }[] }).pending;
     assert.deepEqual(pending.map(({ target, commit, remote }) => ({ target, commit, remote })), [{ target: 'refs/heads/main', commit: head, remote: 'origin' }]);
     assert.ok(push.err.includes(pending[0]?.id ?? '?'), 'status shows the id the push printed');
+    const outside = await aibox(user, ['push', 'status'], { cwd: user.home, env });
+    assert.equal(outside.code, 2);
+    assert.match(outside.stderr, /is not inside a git repository/);
   });
 
   it('--dry-run stages nothing; a stale lease and an atomic push with it stage nothing', () => {
