@@ -19,9 +19,14 @@ export const syncReportSchema = z.object({
 });
 export type SandboxSyncReport = z.infer<typeof syncReportSchema>;
 
-/** aibox's own MCP packs, then the user's (~/.config/aibox/mcp-packs/*.yaml; same name wins). */
+/** The user's own MCP packs (and where `aibox mcp import` writes): ~/.config/aibox/mcp-packs. */
+export function userMcpPackDir(ctx: Pick<Context, 'paths'>): string {
+  return join(ctx.paths.configDir, 'mcp-packs');
+}
+
+/** aibox's own MCP packs, then the user's (same name wins). */
 export function mcpPackDirs(ctx: Pick<Context, 'paths'>): string[] {
-  return [join(packageRoot(), 'mcp-packs'), join(ctx.paths.configDir, 'mcp-packs')];
+  return [join(packageRoot(), 'mcp-packs'), userMcpPackDir(ctx)];
 }
 
 export const catalogEntrySchema = z.object({ name: z.string(), version: z.string(), description: z.string() });

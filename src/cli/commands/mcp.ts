@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { text } from 'node:stream/consumers';
 import type { Context } from '../../core/context.js';
-import { catalogThroughHost, enableThroughHost } from '../../mcp/from-sandbox.js';
-import { applyInSandbox, enableMcpPacks, mcpCatalog, mcpPackDirs, type SandboxSyncReport } from '../../mcp/host.js';
-import { importServerJsonFile } from '../../mcp/server-json.js';
 import { npmRegistry as npmRegistryOf } from '../../config/package-sources.js';
+import { catalogThroughHost, enableThroughHost } from '../../mcp/from-sandbox.js';
+import { applyInSandbox, enableMcpPacks, mcpCatalog, userMcpPackDir, type SandboxSyncReport } from '../../mcp/host.js';
+import { importServerJsonFile } from '../../mcp/server-json.js';
 import { applyMcpChange, parseMcpChange, runMcpServer, type McpChange } from '../../mcp/sandbox.js';
 import type { Instance } from '../../sandbox/instance.js';
 import { requireRunning } from '../../sandbox/lifecycle.js';
@@ -87,8 +87,7 @@ export function registerMcp(program: Command): void {
     .action(async (file: string, options: { name?: string; pack?: string; command?: string; force?: boolean }, command: Command) => {
       const { ctx } = contextFor(command);
       const npmRegistry = options.pack ? undefined : await npmRegistryOf(ctx.run);
-      const dir = mcpPackDirs(ctx).at(-1) ?? '';
-      const { pack, path, warnings } = await importServerJsonFile(resolve(ctx.cwd, file), dir, { ...options, npmRegistry });
+      const { pack, path, warnings } = await importServerJsonFile(resolve(ctx.cwd, file), userMcpPackDir(ctx), { ...options, npmRegistry });
       warnings.forEach((warning) => ctx.out.warn(warning));
       ctx.out.result({ name: pack.name, version: pack.version, path, pack }, `Imported ${pack.name} ${pack.version} into ${path}; enable it with: aibox mcp enable ${pack.name}`);
     });
