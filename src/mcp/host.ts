@@ -6,6 +6,8 @@ import { AiboxError } from '../core/errors.js';
 import { parseJson } from '../core/json.js';
 import { packageRoot } from '../image/package-root.js';
 import { installIntoSandbox, type InstallReport } from '../packs/install.js';
+import { parsePackSpec } from '../packs/manifest.js';
+import { readInstalled } from '../packs/sandbox-store.js';
 import { loadPolicyFor } from '../policy/load.js';
 import type { Instance } from '../sandbox/instance.js';
 import { requireRunning } from '../sandbox/lifecycle.js';
@@ -90,7 +92,14 @@ export async function enableMcpPacks(ctx: Context, instance: Instance, names: re
   if (denials.length > 0) throw new AiboxError('POLICY_DENIED', denials.join('; '), 'nothing was enabled');
   await requireRunning(ctx, instance);
   const toolPacks = packs.flatMap((pack) => ('pack' in pack.source ? [pack.source.pack] : []));
-  const install = toolPacks.length > 0 ? await installIntoSandbox(ctx, instance, toolPacks, {}) : undefined;
+  // A pack already installed at that exact version needs no registry round trip. (The list is
+  // read through dev's shell: a faked one can only make a server's program missing.)
+  const installed = toolPacks.length > 0 ? (await readInstalled(ctx.run, { container: instance.name, sshConfig: instance.sshConfig })).packs : {};
+  const missing = toolPacks.filter((spec) => {
+    const { name, version } = parsePackSpec(spec);
+    return installed[name]?.version !== version;
+  });
+  const install = missing.length > 0 ? await installIntoSandbox(ctx, instance, missing, {}) : undefined;
   const sync = await applyInSandbox(ctx, instance, { enable: Object.fromEntries(packs.map((pack) => [pack.name, pack.server])), disable: [] });
   return { enabled: packs.map((pack) => pack.name), install, sync };
 }
