@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { ORG_POLICY_PATH } from '../../src/policy/load.js';
-import { aibox, cleanup, freePort, testUser, type CliResult, type TestUser } from '../helpers/cli.js';
+import { aibox, aiboxOk, cleanup, freePort, testUser, type TestUser } from '../helpers/cli.js';
 import { publishInitialPacks } from '../helpers/packs.js';
 
 const PACKS = resolve('packs');
@@ -34,11 +34,7 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
     }
   }
 
-  async function ok(args: string[]): Promise<CliResult> {
-    const result = await aibox(user, args);
-    assert.equal(result.code, 0, `aibox ${args.join(' ')}: ${result.stderr}`);
-    return result;
-  }
+  const ok = (args: string[]) => aiboxOk(user, args);
 
   /** Runs a pack's smoke.sh as dev in the sandbox, as its README says: ssh aibox sh -s < smoke.sh. */
   async function smoke(folder: string): Promise<string> {

@@ -18,7 +18,7 @@ import { parse as parseJsonc } from 'jsonc-parser';
 import { parse as parseToml } from 'smol-toml';
 import { stringify } from 'yaml';
 import { ORG_POLICY_PATH } from '../../src/policy/load.js';
-import { AIBOX, aibox, cleanup, freePort, sshTo, testUser, type CliResult, type TestUser } from '../helpers/cli.js';
+import { AIBOX, aibox, aiboxOk, cleanup, freePort, sshTo, testUser, type TestUser } from '../helpers/cli.js';
 import { runGuide } from '../helpers/doc-blocks.js';
 import { publishInitialPacks } from '../helpers/packs.js';
 
@@ -38,11 +38,7 @@ describe('MCP packs: real agents in a gVisor sandbox find the enabled servers, w
   let user: TestUser;
   let savedPolicy: string | undefined;
 
-  async function ok(args: string[]): Promise<CliResult> {
-    const result = await aibox(user, args);
-    assert.equal(result.code, 0, `aibox ${args.join(' ')}: ${result.stderr}`);
-    return result;
-  }
+  const ok = (args: string[]) => aiboxOk(user, args);
 
   function inside(command: string): string {
     const result = sshTo(user, command);

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
@@ -35,6 +36,13 @@ export function aibox(user: TestUser, args: string[], options: { cwd?: string; e
       resolvePromise({ code, stdout, stderr });
     });
   });
+}
+
+/** aibox ARGS, which must succeed: its stderr is the failure message. */
+export async function aiboxOk(user: TestUser, args: string[]): Promise<CliResult> {
+  const result = await aibox(user, args);
+  assert.equal(result.code, 0, `aibox ${args.join(' ')}: ${result.stderr}`);
+  return result;
 }
 
 /** Runs a host program synchronously (podman, ssh, sftp) and returns its result. */
