@@ -53,7 +53,7 @@ export function analyzeProbes(output: string): ShellFinding {
   }
   if (notLast.length > 0) {
     problems.push(`aibox's environment did not run last in ${notLast.join(', ')} (a dotfile replaces its DEBUG trap, or the shell failed)`);
-    fixes.push("keep DEBUG traps out of your startup files, or run `. /etc/aibox/aibox-env.sh` at their end");
+    fixes.push("keep DEBUG traps out of your startup files, or end them with `__aibox_env_last` (aibox's last pass)");
   }
   if (problems.length === 0) return { status: 'ok', detail: `aibox's environment runs last in ${SHELL_PROBES.join(', ')}; no dotfile fights it` };
   return { status: 'warn', detail: problems.join('; '), fix: `${fixes.join('; ')} (docs/shell.md)` };

@@ -92,9 +92,9 @@ function ssh(user: TestUser, command: string): string {
   return result.stdout;
 }
 
-/** Every kind of shell, started from an ssh command: NAME|fakejava|HTTPS_PROXY|EDITOR|alias ll|LAST|REPAIRED. */
+/** Every kind of shell, started from an ssh command: NAME|fakejava|HTTPS_PROXY|EDITOR|alias ll|LAST|REPAIRED|bash's DEBUG trap. */
 const MATRIX = [
-  `p='printf "%s|%s|%s|%s|%s|%s\\n" "$(command -v fakejava)" "\${HTTPS_PROXY-}" "\${EDITOR-}" "$(alias ll 2>/dev/null)" "\${AIBOX_ENV_LAST-}" "\${AIBOX_ENV_REPAIRED-}"'`,
+  `p='printf "%s|%s|%s|%s|%s|%s|%s\\n" "$(command -v fakejava)" "\${HTTPS_PROXY-}" "\${EDITOR-}" "$(alias ll 2>/dev/null)" "\${AIBOX_ENV_LAST-}" "\${AIBOX_ENV_REPAIRED-}" "\${BASH_VERSION:+$(trap -p DEBUG)}"'`,
   `printf 'ssh|'; eval "$p"`,
   `for s in 'bash -lc' 'bash -ic' 'bash -lic' 'zsh -c' 'zsh -lc' 'zsh -ic' 'zsh -lic'; do printf '%s|' "$s"; eval "$s \\"\\$p\\"" </dev/null 2>/dev/null; done`,
 ].join('\n');
@@ -202,7 +202,7 @@ describe('shells, dotfiles and history in a real sandbox', () => {
     assert.deepEqual([linked.shell?.status, linked.shell?.linked], ['linked', 6]);
     assert.ok((linked.shell?.backups ?? 0) >= 2, 'at least .vimrc and .bashrc were regular files');
     assert.equal(ssh(user, 'readlink ~/.vimrc; cat ~/.vimrc.aibox-bak; test -e ~/README.md || echo no-readme'), '/home/dev/.aibox/dotfiles/.vimrc\nmy own vimrc\nno-readme\n');
-    assert.match(ssh(user, 'cat ~/.bashrc.aibox-bak'), /~\/\.bashrc: executed by bash/);
+    assert.match(ssh(user, 'cat ~/.bashrc.aibox-bak'), /~\/\.bashrc: aibox's default/);
     const again = await restart(user);
     assert.deepEqual([again.shell?.status, again.shell?.linked, again.shell?.backups], ['linked', 0, 0]);
     assert.equal(ssh(user, 'ls -d ~/.vimrc.aibox-bak*').trim().split('\n').length, 1);
@@ -216,10 +216,11 @@ describe('shells, dotfiles and history in a real sandbox', () => {
     assert.equal(write.code, 0, write.stderr);
     const rows = matrix(user);
     assert.deepEqual([...rows.keys()], ['ssh', 'bash -lc', 'bash -ic', 'bash -lic', 'zsh -c', 'zsh -lc', 'zsh -ic', 'zsh -lic']);
-    for (const [name, [java, httpsProxy, editor, alias, last]] of rows) {
+    for (const [name, [java, httpsProxy, editor, alias, last, , trap]] of rows) {
       assert.equal(java, '/opt/toolpacks/fake/1.0.0/bin/fakejava', `${name}: the tool pack is on PATH`);
       assert.equal(httpsProxy, PROXY, `${name}: the proxy is set`);
       assert.equal(last, '1', `${name}: aibox's environment ran last`);
+      assert.equal(trap, '', `${name}: the last pass removed its DEBUG trap (it must not run before every command)`);
       if (name !== 'ssh') assert.equal(editor, 'nano', `${name}: the user's EDITOR wins`);
       if (name.includes('i')) assert.match(alias ?? '', /ll=/, `${name}: the user's alias is there`);
     }
@@ -231,6 +232,12 @@ describe('shells, dotfiles and history in a real sandbox', () => {
     assert.equal(shell?.status, 'warn');
     assert.match(shell?.detail ?? '', /a dotfile drops the tool packs' PATH entries \(.*bash -ic.*\)/);
     assert.match(shell?.detail ?? '', /a dotfile unsets or changes the proxy variables/);
+    // Terminals (a prompt, no command): the last pass runs before the first prompt, not from a trap.
+    for (const name of ['bash', 'zsh']) {
+      typeInto(user, name, [`echo "$(command -v fakejava)|$HTTPS_PROXY|$AIBOX_ENV_LAST|$AIBOX_ENV_REPAIRED" > /tmp/term-${name}`]);
+      assert.equal(ssh(user, `cat /tmp/term-${name}`).trim(), `/opt/toolpacks/fake/1.0.0/bin/fakejava|${PROXY}|1|PATH proxy`, `a ${name} terminal`);
+    }
+    killTmux(user);
   });
 
   it('uses the tmux defaults only without a ~/.tmux.conf of the user', () => {
