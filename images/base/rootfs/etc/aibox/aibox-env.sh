@@ -23,11 +23,14 @@ off:* | *:1) ;;
   __aibox_was=${EDITOR:=vi}${LANG:=en_US.UTF-8}${TERM:=xterm-256color}
   export EDITOR LANG TERM NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt AIBOX_MCP_CONFIG="${AIBOX_MCP_CONFIG:-$HOME/.config/aibox/mcp.json}"
   # The packs' env.sh sourced with an empty PATH leaves exactly their folders in it.
-  __aibox_was=$PATH
-  PATH=
-  if [ -r /opt/toolpacks/.aibox/env.sh ]; then . /opt/toolpacks/.aibox/env.sh; fi
-  __aibox_packs=${PATH:+${PATH%:}:}/opt/aibox/bin
-  PATH=$__aibox_was
+  __aibox_packs=/opt/aibox/bin
+  if [ -r /opt/toolpacks/.aibox/env.sh ]; then
+    __aibox_was=$PATH
+    PATH=
+    . /opt/toolpacks/.aibox/env.sh
+    __aibox_packs=${PATH:+${PATH%:}:}/opt/aibox/bin
+    PATH=$__aibox_was
+  fi
   # Puts each of those folders missing from PATH in front, in their order.
   __aibox_path() {
     # The common case in one `case`: the folders are there, in one run.
