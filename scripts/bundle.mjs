@@ -2,6 +2,24 @@
 // host and /opt/aibox/lib/aibox.mjs inside the sandbox image.
 import { build } from 'esbuild';
 import { chmod, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * zod's classic entry re-exports every locale (~390 KB, a fifth of the bundle, parsed
+ * at every start); aibox's messages are English, so its locales module becomes `en` only.
+ */
+const englishOnlyZod = {
+  name: 'english-only-zod',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes('/node_modules/zod/') ? { path: args.importer, namespace: 'zod-locales' } : undefined);
+    pluginBuild.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: "export { default as en } from '../locales/en.js';",
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
 
 const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
@@ -17,6 +35,7 @@ await build({
     js: "#!/usr/bin/env node\nimport { createRequire as __aiboxRequire } from 'node:module';\nconst require = __aiboxRequire(import.meta.url);",
   },
   define: { AIBOX_VERSION: JSON.stringify(version) },
+  plugins: [englishOnlyZod],
   logLevel: 'warning',
 });
 await chmod('dist/aibox.mjs', 0o755);

@@ -45,7 +45,11 @@ export function installHint(command: string): string {
   return INSTALL_HINTS[command] ?? `install ${command} and make sure it is on PATH`;
 }
 
+/** AIBOX_TRACE=1: every program aibox runs, with its time, on stderr (where the time of a command goes). */
+const TRACE = Boolean(process.env.AIBOX_TRACE);
+
 export const runProcess: Runner = async (command, args, options = {}) => {
+  const started = TRACE ? performance.now() : 0;
   const subprocess = execa(command, args, {
     input: options.input,
     inputFile: options.inputFile,
@@ -66,6 +70,7 @@ export const runProcess: Runner = async (command, args, options = {}) => {
     });
   }
   const result = await subprocess;
+  if (TRACE) process.stderr.write(`aibox trace: ${(performance.now() - started).toFixed(0)} ms at ${performance.now().toFixed(0)} ms: ${command} ${args.join(' ').slice(0, 160)}\n`);
   if (pending) options.onLine?.(pending);
   if (result.failed && result.exitCode === undefined) {
     if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {

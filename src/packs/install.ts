@@ -26,6 +26,12 @@ export interface InstallOptions {
   lock: PackLock;
   /** Whether there is a lock file at all (--frozen needs one). */
   hasLockFile: boolean;
+  /**
+   * Checks that the sandbox is aibox's and running (podman, ~0.15 s). Called only when
+   * something is to be installed or the sandbox did not answer: a pack already there
+   * needs one SSH round trip, which the pinned host key already ties to the sandbox.
+   */
+  ensureRunning?: () => Promise<void>;
 }
 
 export interface InstallReport {
@@ -89,14 +95,22 @@ export async function installPacks(ctx: Context, target: SandboxTarget, config: 
   const { lock } = options;
   if (options.frozen && !options.hasLockFile) throw new AiboxError('USAGE', '--frozen needs a lock file, and there is no project here (.aibox or .git)', 'run it in the project, or pass --lock FILE');
   ctx.out.progress(`resolving ${requests.map((request) => request.name).join(', ')}…`);
-  const packs = await resolvePacks(registry, policy, requests, lock, Boolean(options.frozen));
+  const ensureRunning = options.ensureRunning ?? (async () => {});
+  // What is installed is read while the registry answers (the two are independent).
+  const [packs, installedBefore] = await Promise.all([
+    resolvePacks(registry, policy, requests, lock, Boolean(options.frozen)),
+    readInstalled(ctx.run, target).catch(async (error: unknown) => {
+      await ensureRunning(); // the clearer error when the sandbox is not running
+      throw error;
+    }),
+  ]);
   const denials = packs.flatMap((pack) => packDenials(policy, pack));
   if (denials.length > 0) throw new AiboxError('POLICY_DENIED', denials.join('; '), 'change the policy file named above, or ask its owner');
+  if (packs.some((pack) => installedBefore.packs[pack.name]?.digest !== pack.digest)) await ensureRunning();
   for (const pack of packs) {
     if (pack.manifest.install.method === 'nix') await requireNix(ctx, container, pack);
   }
 
-  const installedBefore = await readInstalled(ctx.run, target);
   const layers = new Map<string, { path: string; downloaded: boolean }>();
   for (const pack of packs) {
     if (installedBefore.packs[pack.name]?.digest === pack.digest) continue;
@@ -204,9 +218,13 @@ export async function installIntoSandbox(ctx: Context, instance: Instance, specs
   const requests = specs.flatMap((spec) => spec.split(',')).filter(Boolean).map(parsePackSpec);
   const config = await loadConfig(ctx.paths);
   const policy = await loadPolicyFor(ctx, config);
-  await requireRunning(ctx, instance);
   const lockFile = options.lock ?? findLockFile(ctx.cwd, ctx.paths.home);
-  const report = await installPacks(ctx, { container: instance.name, sshConfig: instance.sshConfig }, config, policy, requests, { frozen: options.frozen, lock: await readLock(lockFile), hasLockFile: Boolean(lockFile) });
+  const report = await installPacks(ctx, { container: instance.name, sshConfig: instance.sshConfig }, config, policy, requests, {
+    frozen: options.frozen,
+    lock: await readLock(lockFile),
+    hasLockFile: Boolean(lockFile),
+    ensureRunning: () => requireRunning(ctx, instance),
+  });
   if (lockFile) await writeLock(lockFile, report.lock);
   return { ...report, lockFile };
 }

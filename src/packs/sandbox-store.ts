@@ -58,7 +58,8 @@ export interface SandboxTarget {
  */
 export async function readInstalled(run: Runner, target: SandboxTarget, options: { asRoot?: boolean } = {}): Promise<Installed> {
   const { container } = target;
-  const read = `cat ${INSTALLED_FILE} 2>/dev/null || true`;
+  // exec: the shell becomes cat instead of forking it (~50 ms under gVisor).
+  const read = `if [ -r ${INSTALLED_FILE} ]; then exec cat ${INSTALLED_FILE}; fi`;
   const result = options.asRoot ? await exec(run, container, read, []) : await run('ssh', ['-F', target.sshConfig, container, read]);
   return parseInstalled(result.stdout, container);
 }

@@ -255,6 +255,12 @@ describe('tool packs: publish, verify and install into a running gVisor sandbox'
       const result = await aibox(user, args);
       assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
       if (args[0] === 'start') assert.equal(ssh('hello'), 'hello 1.0.0\n', 'after stop and start');
+      if (args[0] === 'stop') {
+        // The already-installed check asks the sandbox first; stopped, the error says so.
+        const stopped = await install(['hello']);
+        assert.equal(stopped.code, 7, stopped.stderr);
+        assert.match(stopped.stderr, new RegExp(`error: ${user.name} is not running\nhint: start it: aibox start`));
+      }
     }
     await writeOrgPolicy();
     const start = await aibox(user, ['start', '--port', String(port), '--toolpacks', 'boot-a,boot-b', '--json']);
