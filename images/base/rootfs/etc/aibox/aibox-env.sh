@@ -31,10 +31,10 @@ off:* | *:1) ;;
     __aibox_packs=${PATH:+${PATH%:}:}/opt/aibox/bin
     PATH=$__aibox_was
   fi
-  # Puts each of those folders missing from PATH in front, in their order.
+  # Puts each of those folders missing from PATH in front, in their order. Callers
+  # first check the common case in one `case` (the folders are there, in one run):
+  # in zsh every function call or builtin costs a pair of system calls.
   __aibox_path() {
-    # The common case in one `case`: the folders are there, in one run.
-    case ":$PATH:" in *":$__aibox_packs:"*) return 0 ;; esac
     __aibox_rest=$__aibox_packs __aibox_add=
     while case $__aibox_rest in '') false ;; esac; do
       __aibox_dir=${__aibox_rest%%:*}
@@ -44,7 +44,7 @@ off:* | *:1) ;;
     PATH=$__aibox_add$PATH
     export PATH
   }
-  __aibox_path
+  case ":$PATH:" in *":$__aibox_packs:"*) ;; *) __aibox_path ;; esac
   __aibox_proxy_set=
   if [ -r /opt/toolpacks/.aibox/proxy.sh ]; then
     . /opt/toolpacks/.aibox/proxy.sh
@@ -52,8 +52,13 @@ off:* | *:1) ;;
   fi
   __aibox_env_last() {
     AIBOX_ENV_LAST=1 AIBOX_ENV_REPAIRED= __aibox_was=$PATH
-    __aibox_path
-    case $PATH in "$__aibox_was") ;; *) AIBOX_ENV_REPAIRED=PATH ;; esac
+    case ":$PATH:" in
+    *":$__aibox_packs:"*) ;;
+    *)
+      __aibox_path
+      case $PATH in "$__aibox_was") ;; *) AIBOX_ENV_REPAIRED=PATH ;; esac
+      ;;
+    esac
     case $__aibox_proxy_set in
     '' | "${HTTP_PROXY-}|${HTTPS_PROXY-}|${NO_PROXY-}|${http_proxy-}|${https_proxy-}|${no_proxy-}") ;;
     *)
