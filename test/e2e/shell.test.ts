@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,8 +10,9 @@ import { renderEnv } from '../../src/packs/sandbox-store.js';
 import { aibox, cleanup, freePort, host, sshTo, testUser, type TestUser } from '../helpers/cli.js';
 
 // A real sandbox (gVisor), real git: the dotfiles remotes are bare repositories on this
-// host, served read-only by `git daemon` and cloned from inside the sandbox through
-// podman's bridge (host.containers.internal).
+// host, served read-only by `git daemon` (and over HTTP with Basic auth, git's "dumb"
+// protocol) and cloned from inside the sandbox through podman's bridge
+// (host.containers.internal).
 
 const PROXY = 'http://proxy.example.com:3128';
 /** What a dotfile that fights aibox does: replace PATH, drop the proxy, and set the user's own things. */
@@ -20,10 +22,41 @@ function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, encoding: 'utf8' });
 }
 
+/** The only credentials the HTTP remote takes. */
+const HTTP_USER = 'dot';
+const HTTP_PASSWORD = 's3cret';
+
 class Remotes {
   private daemon?: ChildProcess;
+  private http?: Server;
   port = 0;
+  httpPort = 0;
+  /** Requests the HTTP remote answered with the right credentials. */
+  authorized = 0;
   constructor(readonly root: string) {}
+
+  /** The bare repositories as static files, for clients that send HTTP_USER:HTTP_PASSWORD. */
+  async serveHttp(): Promise<void> {
+    this.httpPort = await freePort();
+    const expected = `Basic ${Buffer.from(`${HTTP_USER}:${HTTP_PASSWORD}`).toString('base64')}`;
+    this.http = createServer((request, response) => {
+      if (request.headers.authorization !== expected) {
+        response.writeHead(401, { 'WWW-Authenticate': 'Basic realm="dotfiles"' }).end();
+        return;
+      }
+      this.authorized += 1;
+      const path = join(this.root, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
+      readFile(path).then(
+        (body) => response.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(body),
+        () => response.writeHead(404).end(),
+      );
+    });
+    await new Promise<void>((resolve) => this.http?.listen(this.httpPort, '0.0.0.0', resolve));
+  }
+
+  httpUrl(name: string): string {
+    return `http://host.containers.internal:${this.httpPort}/${name}.git`;
+  }
 
   async serve(): Promise<void> {
     this.port = await freePort();
@@ -36,6 +69,7 @@ class Remotes {
 
   stop(): void {
     this.daemon?.kill();
+    this.http?.close();
   }
 
   url(name: string): string {
@@ -60,6 +94,7 @@ class Remotes {
     git(work, 'add', '-A');
     git(work, 'commit', '-q', '-m', `dotfiles ${Date.now()}`);
     git(work, 'push', '-q', 'origin', 'main');
+    git(bare, 'update-server-info'); // for the HTTP remote
   }
 }
 
@@ -124,6 +159,8 @@ describe('shells, dotfiles and history in a real sandbox', () => {
     user = await testUser('e2e-shell');
     remotes = new Remotes(await mkdtemp(join(tmpdir(), 'aibox-dotfiles-remote-')));
     await remotes.serve();
+    await remotes.serveHttp();
+    await remotes.commit('private', { 'install.sh': 'echo private > "$HOME/private-ran"\n' }, ['install.sh']);
     await remotes.commit('install', { 'install.sh': 'echo "install.sh ran in $PWD"; echo run >> "$HOME/install-runs"\n', '.vimrc': 'not linked\n' }, ['install.sh']);
     await remotes.commit('make', { Makefile: 'all:\n\techo made > "$$HOME/made"\n' });
     await remotes.commit('failing', { 'install.sh': 'echo "about to fail" >&2\nexit 3\n' }, ['install.sh']);
@@ -193,6 +230,22 @@ describe('shells, dotfiles and history in a real sandbox', () => {
     assert.equal(empty.shell?.status, 'empty');
     assert.match(empty.stderr, /warning: dotfiles: git:\/\/.*empty\.git has no install script, no Makefile and no dot files: nothing to install/);
     assert.equal(ssh(user, 'echo reachable').trim(), 'reachable');
+  });
+
+  it("authenticates an HTTP clone with the sandbox's git credential helper alone, and never prompts", async () => {
+    await set(user, 'dotfiles.repo', remotes.httpUrl('private'));
+    const denied = await restart(user);
+    assert.equal(denied.code, 0, denied.stderr);
+    assert.equal(denied.shell?.status, 'clone-failed');
+    assert.match(denied.shell?.error ?? '', /terminal prompts disabled|could not read Username/);
+    assert.equal(remotes.authorized, 0);
+    // The sandbox's own helper (in dev's git config, where pushes look too) has the credentials.
+    ssh(user, `git config --global credential.helper 'store --file=/home/dev/.git-test-credentials' && printf '%s\\n' 'http://${HTTP_USER}:${HTTP_PASSWORD}@host.containers.internal:${remotes.httpPort}' > ~/.git-test-credentials`);
+    const cloned = await restart(user);
+    assert.deepEqual([cloned.shell?.status, cloned.shell?.fetch], ['installed', 'cloned'], cloned.stderr);
+    assert.equal(ssh(user, 'cat ~/private-ran').trim(), 'private');
+    assert.ok(remotes.authorized > 0, 'the remote saw the credentials');
+    ssh(user, 'git config --global --unset credential.helper; rm ~/.git-test-credentials ~/private-ran');
   });
 
   it('links the dot files, keeping replaced files as .aibox-bak, idempotently', async () => {
