@@ -4,6 +4,7 @@ import { AiboxError } from '../../src/core/errors.js';
 import type { NewPushRequest, PushRequest } from '../../src/push/store/model.js';
 import type { ApprovalStore } from '../../src/push/store/store.js';
 import { MIGRATIONS } from '../../src/push/store/migrations.js';
+import { failsWith } from './errors.js';
 
 /**
  * One suite for every ApprovalStore implementation: the SQLite file and a real
@@ -57,14 +58,7 @@ export function pushRequest(id: string, overrides: Partial<NewPushRequest> = {})
   };
 }
 
-function usage(pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof AiboxError, String(error));
-    assert.equal(error.code, 'USAGE');
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
+const usage = (pattern: RegExp) => failsWith('USAGE', pattern);
 
 async function withStore(backend: StoreBackend, test: (store: ApprovalStore, clock: Clock, database: StoreDatabase) => Promise<void>): Promise<void> {
   const database = await backend.fresh();

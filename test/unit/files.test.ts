@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { loadConfig } from '../../src/config/store.js';
-import { AiboxError } from '../../src/core/errors.js';
 import { MAX_FILE_BYTES, readRegularFile } from '../../src/core/files.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { readYamlFile } from '../../src/core/yaml-file.js';
+import { failsWith } from '../helpers/errors.js';
 
 const anything = z.unknown();
 
@@ -17,14 +17,7 @@ async function scratch(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'aibox-files-'));
 }
 
-function invalidFile(pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof AiboxError, String(error));
-    assert.equal(error.code, 'INVALID_FILE');
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
+const invalidFile = (pattern: RegExp) => failsWith('INVALID_FILE', pattern);
 
 // A regression would hang on the FIFO or read /dev/zero for long: fail instead.
 describe('reading config and policy files', { timeout: 10_000 }, () => {

@@ -4,25 +4,17 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AiboxError, type ErrorCode } from '../../src/core/errors.js';
+import { AiboxError } from '../../src/core/errors.js';
 import { findCredentials, HttpRegistry } from '../../src/packs/oci-http.js';
 import { LayoutRegistry } from '../../src/packs/oci-layout.js';
 import { openRegistry } from '../../src/packs/registries.js';
 import { sha256Digest } from '../../src/packs/registry.js';
+import { failsWith as fails } from '../helpers/errors.js';
 
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 
 async function scratch(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'aibox-oci-'));
-}
-
-function fails(code: ErrorCode, pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof AiboxError, String(error));
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, pattern);
-    return true;
-  };
 }
 
 /** A manifest whose config is `config`, as a publisher would push it. */
