@@ -1,9 +1,9 @@
 /**
  * Tool pack benchmark (not a test). Builds a real JDK tree (Debian's
  * openjdk-17-jdk-headless and -jre-headless, unpacked), then in one run:
- * - layer formats: `createLayer` with zstd and gzip (size, time), extraction on
- *   the host (`zstd -dc | tar -x`, `tar -xzf`) and in a running sandbox through
- *   `extractLayer` (podman exec as root, the path `aibox install` takes);
+ * - layer formats: `createLayer` with zstd and gzip (size, time), raw extraction
+ *   on the host (`zstd -dc | tar -x`, `tar -xzf`) and `extractLayer` from a file
+ *   (hash, archive check and tar in one pass, the path `aibox install` takes);
  * - `aibox install` of that pack from a loopback registry (docker-registry),
  *   signed: cold (empty host layer cache, not installed), warm (layer cached,
  *   uninstalled first) and already installed, next to the raw host extraction
@@ -16,7 +16,7 @@
  *   npm run bench:packs
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
@@ -28,10 +28,13 @@ import type { Context } from '../src/core/context.js';
 import { createOutput } from '../src/core/output.js';
 import { resolvePaths } from '../src/core/paths.js';
 import { runProcess } from '../src/core/runner.js';
-import { checkLayer, createLayer, type LayerCompression } from '../src/packs/layer.js';
+import { extractLayer } from '../src/packs/extract.js';
+import { packStoreOf } from '../src/packs/install.js';
+import { createLayer, type LayerCompression } from '../src/packs/layer.js';
+import { sha256Digest, verifiedBytes } from '../src/packs/registry.js';
 import { openPackRegistry } from '../src/packs/registry-config.js';
 import { resolvePacks } from '../src/packs/resolve.js';
-import { extractLayer, prepareInstall, readInstalled, removePackDir, TOOLPACKS, writeInstalled } from '../src/packs/sandbox-store.js';
+import { cleanStaging, placePack, readInstalled, removePackDir, writeInstalled } from '../src/packs/sandbox-store.js';
 import { verifyPackSignature } from '../src/packs/signing.js';
 import { loadPolicyFor, ORG_POLICY_PATH } from '../src/policy/load.js';
 import { requireRunning } from '../src/sandbox/lifecycle.js';
@@ -252,28 +255,21 @@ async function timeInstalls(user: TestUser, work: string): Promise<InstallResult
   return { cold: median(cold), warm: median(warm), installed: median(installed), rawZstd: median(raw.zstd), rawGzip: median(raw.gzip) };
 }
 
-interface SandboxExtract {
-  zstd: number;
-  gzip: number;
-  /** zstd with tar's default 10 KiB records: what extractLayer did before it asked for 1 MiB. */
-  zstdSmallRecords: number;
-}
-
-/** Extraction of each format inside the sandbox through extractLayer (podman exec as root into the toolpacks volume). */
-async function sandboxExtract(container: string, work: string): Promise<SandboxExtract> {
-  const samples = { zstd: [] as number[], gzip: [] as number[], zstdSmallRecords: [] as number[] };
-  const scratch = `${TOOLPACKS}/.bench`;
+/** extractLayer from the layer file (one pass: sha256, TarGate, tar) into a folder of the host, per format. */
+async function onePassExtract(work: string): Promise<Record<LayerCompression, number>> {
+  const samples = { zstd: [] as number[], gzip: [] as number[] };
   for (let run = 0; run < RUNS; run++) {
     for (const format of FORMATS) {
-      const name = `bench-${format}`;
-      samples[format].push(await timedAsync(() => extractLayer(runProcess, container, join(work, LAYER_FILE[format]), format, name, '1.0.0')));
-      await removePackDir(runProcess, container, name, '1.0.0');
+      const file = join(work, LAYER_FILE[format]);
+      const digest = sha256Digest(await readFile(file));
+      const into = join(work, 'one-pass');
+      await mkdir(into);
+      const bytes = verifiedBytes('bench', 'layer', createReadStream(file, { highWaterMark: 1024 * 1024 }), digest);
+      samples[format].push(await timedAsync(() => extractLayer({ bytes, compression: format, into, what: 'bench' })));
+      await rm(into, { recursive: true });
     }
-    const smallRecords = `mkdir -p ${scratch} && zstd -dc | tar -x --no-same-owner -C ${scratch}`;
-    samples.zstdSmallRecords.push(await timedAsync(() => runProcess('podman', ['exec', '-i', '--user', '0', container, 'sh', '-c', smallRecords], { inputFile: join(work, LAYER_FILE.zstd) })));
-    await runProcess('podman', ['exec', '--user', '0', container, 'rm', '-rf', scratch]);
   }
-  return { zstd: median(samples.zstd), gzip: median(samples.gzip), zstdSmallRecords: median(samples.zstdSmallRecords) };
+  return { zstd: median(samples.zstd), gzip: median(samples.gzip) };
 }
 
 type Phases = Record<string, number>;
@@ -287,7 +283,7 @@ async function profileInstall(user: TestUser): Promise<Phases> {
   const paths = resolvePaths(user.env);
   const ctx: Context = { run: runProcess, paths, out: createOutput(false, sink, sink), env: user.env, cwd: user.home };
   const instance = resolveInstance(paths, user.name);
-  const target = { container: instance.name, sshConfig: instance.sshConfig };
+  const store = await packStoreOf(instance);
   const samples: Record<string, number[]> = {};
   let times: Record<string, number> = {};
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -311,15 +307,13 @@ async function profileInstall(user: TestUser): Promise<Phases> {
     const [pack] = await step('resolve (tags, manifest, signature, config)', () => resolvePacks(registry, config.policy, [{ name: PACK }], { version: 1, packs: {} }, false));
     if (!pack) throw new Error('resolved nothing');
     await step('  of which: signature', () => verifyPackSignature(registry, PACK, pack.reference, pack.digest, config.policy.trustedKeys.value));
-    await step('read installed.json (ssh)', () => readInstalled(runProcess, target));
-    const layer = join(user.home, 'profile-layer');
-    await rm(layer, { force: true });
-    await step('download layer (loopback)', () => registry.downloadBlob(PACK, pack.layer.digest, layer));
-    await step('check every archive entry', () => checkLayer(layer, 'zstd', 'bench'));
-    const installed = await step('clean staging + read installed.json as root (podman exec)', () => prepareInstall(runProcess, target.container));
-    await step('extract (podman exec, zstd -dc | tar -x)', () => extractLayer(runProcess, target.container, layer, 'zstd', `${PACK}-profile`, pack.version));
-    await step('record installed.json + env.sh (podman exec)', () => writeInstalled(runProcess, target.container, installed));
-    await removePackDir(runProcess, target.container, `${PACK}-profile`, pack.version);
+    const installed = await step('read installed.json (host)', () => readInstalled(store));
+    await step('clean staging (host)', () => cleanStaging(store));
+    await step('download + sha256 + check + extract, one pass; rename', () =>
+      placePack(store, `${PACK}-profile`, pack.version, async (into) => extractLayer({ bytes: await registry.openBlob(PACK, pack.layer.digest), compression: 'zstd', into, what: 'bench' })),
+    );
+    await step('record installed.json + env.sh (host)', () => writeInstalled(store, installed));
+    await removePackDir(store, `${PACK}-profile`, pack.version);
     for (const [name, value] of Object.entries(times)) (samples[name] ??= []).push(value);
     run++;
   }
@@ -329,8 +323,10 @@ async function profileInstall(user: TestUser): Promise<Phases> {
 interface RuntimeResult {
   runtime: 'gvisor' | 'runc';
   load: string;
-  sandboxExtract: SandboxExtract;
+  onePass: Record<LayerCompression, number>;
   hostExtract: Record<LayerCompression, number>;
+  /** `java -version` in the sandbox, from the pack (the read cost of the toolpacks mount). */
+  javaStart: number;
   install: InstallResult;
   phases: Phases;
   javaVersion: string;
@@ -353,15 +349,17 @@ async function benchRuntime(runtime: 'gvisor' | 'runc', user: TestUser, work: st
     must(await aibox(user, ['start', '--runtime', runtime, '--port', String(await freePort())]), 'aibox start');
     const hostSamples = { zstd: [] as number[], gzip: [] as number[] };
     for (const format of FORMATS) hostSamples[format].push(hostExtract(work, file(format), format));
-    console.error(`${runtime}: extraction in the sandbox (load ${load()})`);
-    const inSandbox = await sandboxExtract(user.name, work);
+    console.error(`${runtime}: one-pass extraction (load ${load()})`);
+    const onePass = await onePassExtract(work);
     for (const format of FORMATS) hostSamples[format].push(hostExtract(work, file(format), format), hostExtract(work, file(format), format));
     console.error(`${runtime}: aibox install cold, warm, installed (load ${load()})`);
     const installs = await timeInstalls(user, work);
-    const java = spawnSync('ssh', ['-F', join(user.home, '.ssh', 'config'), user.name, 'java -version 2>&1 | head -1'], { encoding: 'utf8' });
+    const ssh = (command: string) => spawnSync('ssh', ['-F', join(user.home, '.ssh', 'config'), user.name, command], { encoding: 'utf8' });
+    const java = ssh('java -version 2>&1 | head -1');
+    const javaStart = median(Array.from({ length: 5 }, () => Number(ssh('s=$(date +%s%N); java -version 2>/dev/null; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))').stdout.trim()) / 1000));
     console.error(`${runtime}: the steps of a cold install (load ${load()})`);
     const phases = await profileInstall(user);
-    return { runtime, load: load(), sandboxExtract: inSandbox, hostExtract: { zstd: median(hostSamples.zstd), gzip: median(hostSamples.gzip) }, install: installs, phases, javaVersion: java.stdout.trim() || java.stderr.trim() };
+    return { runtime, load: load(), onePass, hostExtract: { zstd: median(hostSamples.zstd), gzip: median(hostSamples.gzip) }, install: installs, phases, javaVersion: java.stdout.trim() || java.stderr.trim(), javaStart };
   } finally {
     undo.delete(removeSandbox);
     await removeSandbox();
@@ -401,10 +399,9 @@ try {
     `Date: ${new Date().toISOString().slice(0, 10)}; load average at the end of each runtime: ${runtimes.map((result) => `${result.runtime} ${result.load}`).join(', ')}`,
     `Pack: ${tree.source}: ${mb(tree.bytes)} in ${tree.files} files and folders. Medians of ${RUNS}.`,
     '',
-    `| layer | size | createLayer | host: extract | ${runtimes.map((result) => `${result.runtime}: extractLayer`).join(' | ')} |`,
-    `|---|---|---|---|${runtimes.map(() => '---|').join('')}`,
-    ...formats.map((format) => `| ${format.compression} | ${mb(format.bytes)} (${((100 * format.bytes) / tree.bytes).toFixed(0)} %) | ${seconds(format.compress)} | ${seconds(format.hostExtract)} | ${runtimes.map((result) => seconds(result.sandboxExtract[format.compression])).join(' | ')} |`),
-    `| zstd, tar's default 10 KiB records | | | | ${runtimes.map((result) => seconds(result.sandboxExtract.zstdSmallRecords)).join(' | ')} |`,
+    `| layer | size | createLayer | host: raw extract | host: extractLayer (one pass, ${runtimes.map((result) => `during ${result.runtime}`).join(' / ')}) |`,
+    '|---|---|---|---|---|',
+    ...formats.map((format) => `| ${format.compression} | ${mb(format.bytes)} (${((100 * format.bytes) / tree.bytes).toFixed(0)} %) | ${seconds(format.compress)} | ${seconds(format.hostExtract)} | ${runtimes.map((result) => seconds(result.onePass[format.compression])).join(' / ')} |`),
     '',
     `Authoring: \`aibox pack build\` ${seconds(published.build)}, \`aibox pack publish --key\` (upload to loopback, sign) ${seconds(published.publish)}.`,
     '',
@@ -416,7 +413,7 @@ try {
     `|---|${runtimes.map(() => '---|').join('')}`,
     ...Object.keys(runtimes[0]?.phases ?? {}).map((phase) => `| ${phase} | ${runtimes.map((result) => seconds(result.phases[phase] ?? 0)).join(' | ')} |`),
     '',
-    `java -version in the sandbox: ${runtimes.map((result) => `${result.runtime}: ${result.javaVersion}`).join('; ')}`,
+    `java -version in the sandbox: ${runtimes.map((result) => `${result.runtime}: ${result.javaVersion}, ${seconds(result.javaStart)} (median of 5)`).join('; ')}`,
   ].join('\n');
   console.log(report);
   await mkdir('bench/results', { recursive: true });

@@ -10,7 +10,7 @@ import type { Output } from '../core/output.js';
 import { loadPolicyFor } from '../policy/load.js';
 import type { Instance } from '../sandbox/instance.js';
 import { enableMcpPacks, mcpCatalog } from '../mcp/host.js';
-import { installPacks } from '../packs/install.js';
+import { installPacks, packStoreOf } from '../packs/install.js';
 import { classifyOnHost } from '../push/classify.js';
 import { parsePackSpec } from '../packs/manifest.js';
 import { brokerFiles } from './process.js';
@@ -50,7 +50,7 @@ async function handle(ctx: Context, instance: Instance, request: BrokerRequest):
   const config = await loadConfig(ctx.paths);
   const policy = await loadPolicyFor(ctx, config);
   policy.warnings.forEach((warning) => ctx.out.warn(warning));
-  return installPacks(ctx, { container: instance.name, sshConfig: instance.sshConfig }, config, policy, request.packs.map(parsePackSpec), {
+  return installPacks(ctx, await packStoreOf(instance), config, policy, request.packs.map(parsePackSpec), {
     frozen: request.frozen,
     lock: request.lock,
     hasLockFile: request.hasLockFile,

@@ -1,3 +1,4 @@
+import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { AiboxError } from './errors.js';
 
@@ -95,20 +96,29 @@ function lastLines(text: string, count: number): string {
   return text.trim().split('\n').slice(-count).join(' | ');
 }
 
-/**
- * A program whose stdout is a data stream (a decompressor feeding a parser):
- * the same "not installed" and failure errors as runProcess, with stdout streamed.
- */
-export function streamProcess(command: string, args: readonly string[], options: { inputFile?: string } = {}): { stdout: NodeJS.ReadableStream; done: Promise<void> } {
-  const subprocess = execa(command, args, { inputFile: options.inputFile, buffer: { stdout: false, stderr: true }, reject: false });
+/** A program in a stream pipeline: aibox writes its stdin and reads its stdout (a decompressor, tar). */
+export interface PipedProcess {
+  stdin: Writable;
+  stdout: Readable | null;
+  /** Settles when it exits; rejects with the same "not installed" and failure errors as runProcess. */
+  done: Promise<void>;
+  kill(): void;
+}
+
+export function pipeProcess(command: string, args: readonly string[], options: { stdout?: 'pipe' | 'ignore' } = {}): PipedProcess {
+  const started = TRACE ? performance.now() : 0;
+  const subprocess = execa(command, args, { stdin: 'pipe', stdout: options.stdout ?? 'pipe', buffer: { stdout: false, stderr: true }, reject: false });
   const done = subprocess.then((result) => {
+    if (TRACE) process.stderr.write(`aibox trace: ${(performance.now() - started).toFixed(0)} ms at ${performance.now().toFixed(0)} ms: ${command} ${args.join(' ').slice(0, 160)}\n`);
     if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
       throw new AiboxError('MISSING_PREREQ', `${command} is not installed (not found on PATH)`, installHint(command));
     }
     if (result.exitCode !== 0) {
-      const detail = lastLines(typeof result.stderr === 'string' ? result.stderr : '', 5) || `exit code ${result.exitCode}`;
+      const detail = lastLines(typeof result.stderr === 'string' ? result.stderr : '', 5) || (result.signal ? `killed by ${result.signal}` : `exit code ${result.exitCode}`);
       throw new AiboxError('PROCESS_FAILED', `${command} ${args.slice(0, 3).join(' ')} failed: ${detail}`);
     }
   });
-  return { stdout: subprocess.stdout, done };
+  // A write after the program exited (EPIPE) is not an error of its own: `done` reports why it exited.
+  subprocess.stdin.on('error', () => undefined);
+  return { stdin: subprocess.stdin, stdout: subprocess.stdout, done, kill: () => subprocess.kill('SIGKILL') };
 }

@@ -5,7 +5,7 @@ import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
 import { parseJson } from '../core/json.js';
 import { packageRoot } from '../image/package-root.js';
-import { installIntoSandbox, type InstallReport } from '../packs/install.js';
+import { installIntoSandbox, packStoreOf, type InstallReport } from '../packs/install.js';
 import { parsePackSpec } from '../packs/manifest.js';
 import { readInstalled } from '../packs/sandbox-store.js';
 import { loadPolicyFor } from '../policy/load.js';
@@ -92,9 +92,8 @@ export async function enableMcpPacks(ctx: Context, instance: Instance, names: re
   if (denials.length > 0) throw new AiboxError('POLICY_DENIED', denials.join('; '), 'nothing was enabled');
   await requireRunning(ctx, instance);
   const toolPacks = packs.flatMap((pack) => ('pack' in pack.source ? [pack.source.pack] : []));
-  // A pack already installed at that exact version needs no registry round trip. (The list is
-  // read through dev's shell: a faked one can only make a server's program missing.)
-  const installed = toolPacks.length > 0 ? (await readInstalled(ctx.run, { container: instance.name, sshConfig: instance.sshConfig })).packs : {};
+  // A pack already installed at that exact version needs no registry round trip.
+  const installed = toolPacks.length > 0 ? (await readInstalled(await packStoreOf(instance))).packs : {};
   const missing = toolPacks.filter((spec) => {
     const { name, version } = parsePackSpec(spec);
     return installed[name]?.version !== version;

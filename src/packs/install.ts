@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config/settings.js';
 import { loadConfig } from '../config/store.js';
 import type { Context } from '../core/context.js';
@@ -11,14 +11,16 @@ import type { EffectivePolicy } from '../policy/effective.js';
 import { loadPolicyFor } from '../policy/load.js';
 import { decide } from '../policy/query.js';
 import type { Instance } from '../sandbox/instance.js';
-import { requireRunning } from '../sandbox/lifecycle.js';
-import { checkLayer, compressionOf } from './layer.js';
+import { requireRunning, toolpacksDirOf } from '../sandbox/lifecycle.js';
+import { extractLayer } from './extract.js';
+import { compressionOf } from './layer.js';
 import { findLockFile, readLock, writeLock, type PackLock } from './lockfile.js';
 import { parsePackSpec, type PackRequest } from './manifest.js';
 import { resolvePackVars } from './pack-env.js';
+import { verifiedBytes, type Registry } from './registry.js';
 import { openPackRegistry } from './registry-config.js';
 import { resolvePacks, type ResolvedPack } from './resolve.js';
-import { ensureCacheDirs, prepareInstall, extractLayer, readInstalled, removePackDir, TOOLPACKS, writeInstalled, type Installed, type SandboxTarget } from './sandbox-store.js';
+import { cleanStaging, ensureCacheDirs, placePack, readInstalled, removePackDir, TOOLPACKS, writeInstalled, type Installed, type PackStore } from './sandbox-store.js';
 
 export interface InstallOptions {
   frozen?: boolean;
@@ -28,8 +30,8 @@ export interface InstallOptions {
   hasLockFile: boolean;
   /**
    * Checks that the sandbox is aibox's and running (podman, ~0.15 s). Called only when
-   * something is to be installed or the sandbox did not answer: a pack already there
-   * needs one SSH round trip, which the pinned host key already ties to the sandbox.
+   * something is to be installed (installed.json is read on the host), alongside the
+   * first download; nothing is put in place before it passed.
    */
   ensureRunning?: () => Promise<void>;
 }
@@ -58,21 +60,33 @@ function blobPath(ctx: Context, digest: string): string {
 }
 
 /**
- * The pack's layer on the host, downloaded once per digest (content-addressed:
- * a layer already there is neither downloaded nor checked again). A layer is
- * kept only after its digest matched and every archive entry was found safe.
+ * Extracts a pack's layer into `stage` in one pass (TarGate, extract.ts): from the
+ * host's layer cache when it holds this digest, else from the registry, keeping a
+ * copy in the cache once the digest matched and every entry passed. Returns
+ * whether it was downloaded.
  */
-async function fetchLayer(ctx: Context, registry: Awaited<ReturnType<typeof openPackRegistry>>, pack: ResolvedPack): Promise<{ path: string; downloaded: boolean }> {
-  const path = blobPath(ctx, pack.layer.digest);
-  const checked = `${path}.checked`;
-  if (existsSync(checked) && (await stat(path).catch(() => undefined))?.size === pack.layer.size) return { path, downloaded: false };
-  await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
-  ctx.out.progress(`downloading ${pack.name}@${pack.version} (${(pack.layer.size / 1e6).toFixed(1)} MB)…`);
-  await registry.downloadBlob(pack.name, pack.layer.digest, path);
-  ctx.out.progress(`checking ${pack.name}@${pack.version}…`);
-  await checkLayer(path, compressionOf(pack.layer.mediaType), `pack ${pack.reference}`);
-  await writeFile(checked, '');
-  return { path, downloaded: true };
+async function extractPack(ctx: Context, registry: Registry, pack: ResolvedPack, stage: string): Promise<boolean> {
+  const { digest, size, mediaType } = pack.layer;
+  const cached = blobPath(ctx, digest);
+  const options = { compression: compressionOf(mediaType), into: stage, what: `pack ${pack.reference}` };
+  if ((await stat(cached).catch(() => undefined))?.size === size) {
+    try {
+      await extractLayer({ ...options, bytes: verifiedBytes(join(ctx.paths.cacheDir, 'blobs'), `layer ${digest}`, createReadStream(cached, { highWaterMark: 1024 * 1024 }), digest, size) });
+    } catch (error) {
+      await rm(cached, { force: true }); // a damaged cached copy is downloaded again next time
+      throw error;
+    }
+    return false;
+  }
+  await mkdir(dirname(cached), { recursive: true, mode: 0o700 });
+  const temp = `${cached}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await extractLayer({ ...options, bytes: await registry.openBlob(pack.name, digest), copyTo: temp });
+    await rename(temp, cached);
+  } finally {
+    await rm(temp, { force: true });
+  }
+  return true;
 }
 
 /** The sha256 of the pack's install script, which the policy must approve (method script). */
@@ -85,64 +99,56 @@ async function approveScript(policy: EffectivePolicy, pack: ResolvedPack, script
 
 /**
  * Installs packs into a running sandbox: resolve and verify everything first
- * (versions, dependencies, signatures, policy), download and check each layer,
- * then, holding the instance's install lock, extract each into
- * /opt/toolpacks/NAME/VERSION and record it. No restart; the next shell has it.
+ * (versions, dependencies, signatures, policy); then, holding the instance's
+ * install lock, stream each layer from the registry through the archive check
+ * into a staging folder of the sandbox's packs volume, rename it into place and
+ * record it. No restart; the next shell has it.
  */
-export async function installPacks(ctx: Context, target: SandboxTarget, config: Config, policy: EffectivePolicy, requests: readonly PackRequest[], options: InstallOptions): Promise<InstallReport> {
-  const { container } = target;
+export async function installPacks(ctx: Context, store: PackStore, config: Config, policy: EffectivePolicy, requests: readonly PackRequest[], options: InstallOptions): Promise<InstallReport> {
   const registry = await openPackRegistry(ctx, config);
   const { lock } = options;
   if (options.frozen && !options.hasLockFile) throw new AiboxError('USAGE', '--frozen needs a lock file, and there is no project here (.aibox or .git)', 'run it in the project, or pass --lock FILE');
   ctx.out.progress(`resolving ${requests.map((request) => request.name).join(', ')}…`);
-  const ensureRunning = options.ensureRunning ?? (async () => {});
-  // What is installed is read while the registry answers (the two are independent).
-  const [packs, installedBefore] = await Promise.all([
-    resolvePacks(registry, policy, requests, lock, Boolean(options.frozen)),
-    readInstalled(ctx.run, target).catch(async (error: unknown) => {
-      await ensureRunning(); // the clearer error when the sandbox is not running
-      throw error;
-    }),
-  ]);
+  const [packs, installedBefore] = await Promise.all([resolvePacks(registry, policy, requests, lock, Boolean(options.frozen)), readInstalled(store)]);
   const denials = packs.flatMap((pack) => packDenials(policy, pack));
   if (denials.length > 0) throw new AiboxError('POLICY_DENIED', denials.join('; '), 'change the policy file named above, or ask its owner');
-  if (packs.some((pack) => installedBefore.packs[pack.name]?.digest !== pack.digest)) await ensureRunning();
-  for (const pack of packs) {
-    if (pack.manifest.install.method === 'nix') await requireNix(ctx, container, pack);
-  }
-
-  const layers = new Map<string, { path: string; downloaded: boolean }>();
-  for (const pack of packs) {
-    if (installedBefore.packs[pack.name]?.digest === pack.digest) continue;
-    const layer = await fetchLayer(ctx, registry, pack);
-    if (pack.manifest.install.method === 'script') await approveScript(policy, pack, await scriptFrom(ctx, layer.path, pack));
-    layers.set(pack.name, layer);
-  }
 
   const report: InstallReport = { packs: [], lock: lockWith(lock, packs) };
   const already = (pack: ResolvedPack) => report.packs.push({ name: pack.name, version: pack.version, digest: pack.digest, signedBy: pack.signedBy, outcome: 'already-installed', downloaded: false });
-  if (layers.size === 0) {
-    packs.forEach(already); // nothing to change: no lock, no podman exec
-  } else await withLock(join(ctx.paths.stateDir, 'locks', `${container}.install`), async () => {
-    const installed = await prepareInstall(ctx.run, container);
+  if (packs.every((pack) => installedBefore.packs[pack.name]?.digest === pack.digest)) {
+    packs.forEach(already); // nothing to change: no lock, no podman
+    return report;
+  }
+  // Checked while the first layer streams; awaited before anything is put in place.
+  const running = (options.ensureRunning ?? (async () => {}))();
+  running.catch(() => undefined);
+  for (const pack of packs) {
+    if (pack.manifest.install.method === 'nix') await running.then(() => requireNix(ctx, store.container, pack));
+  }
+  await withLock(join(ctx.paths.stateDir, 'locks', `${store.container}.install`), async () => {
+    await cleanStaging(store);
+    const installed = await readInstalled(store);
     for (const pack of packs) {
-      const layer = layers.get(pack.name);
-      if (!layer || installed.packs[pack.name]?.digest === pack.digest) {
+      if (installed.packs[pack.name]?.digest === pack.digest) {
         already(pack);
         continue;
       }
-      ctx.out.progress(`installing ${pack.name}@${pack.version} into ${container}…`);
-      await extractLayer(ctx.run, container, layer.path, compressionOf(pack.layer.mediaType), pack.name, pack.version);
-      await runInstallStep(ctx, container, pack);
+      ctx.out.progress(`installing ${pack.name}@${pack.version} into ${store.container} (${(pack.layer.size / 1e6).toFixed(1)} MB)…`);
+      let downloaded = false;
+      await placePack(store, pack.name, pack.version, async (stage) => {
+        downloaded = await extractPack(ctx, registry, pack, stage);
+        if (pack.manifest.install.method === 'script') await approveScript(policy, pack, await scriptFrom(stage, pack));
+        await running;
+      });
+      await runInstallStep(ctx, store.container, pack);
       const previous = installed.packs[pack.name];
       recordPack(installed, pack, registry.location, config);
-      await writeInstalled(ctx.run, container, installed);
-      if (previous && previous.version !== pack.version) await removePackDir(ctx.run, container, pack.name, previous.version);
-      await ensureCacheDirs(ctx.run, container, pack.manifest.filesystem.caches.map((cache) => cache.path));
-      report.packs.push({ name: pack.name, version: pack.version, digest: pack.digest, signedBy: pack.signedBy, outcome: 'installed', downloaded: layer.downloaded });
+      await writeInstalled(store, installed);
+      if (previous && previous.version !== pack.version) await removePackDir(store, pack.name, previous.version);
+      await ensureCacheDirs(ctx.run, store, pack.manifest.filesystem.caches.map((cache) => cache.path));
+      report.packs.push({ name: pack.name, version: pack.version, digest: pack.digest, signedBy: pack.signedBy, outcome: 'installed', downloaded });
     }
-  }, (holder) => ctx.out.info(`waiting for another install into ${container} (process ${holder})…`));
-
+  }, (holder) => ctx.out.info(`waiting for another install into ${store.container} (process ${holder})…`));
   return report;
 }
 
@@ -185,21 +191,25 @@ async function runInstallStep(ctx: Context, container: string, pack: ResolvedPac
   }
 }
 
-/** The install script's bytes, read from the checked layer on the host (before anything runs in the sandbox). */
-async function scriptFrom(ctx: Context, layerPath: string, pack: ResolvedPack): Promise<Buffer> {
+/** The install script's bytes, read from the extracted (and checked) layer before anything runs in the sandbox. */
+async function scriptFrom(stage: string, pack: ResolvedPack): Promise<Buffer> {
   const script = pack.manifest.install.script;
   if (!script) throw new AiboxError('INVALID_FILE', `${pack.reference} uses install.method script but names no install.script`, 'fix the manifest and republish');
-  const dir = join(ctx.paths.cacheDir, 'scripts', pack.layer.digest.replace(':', '-'));
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await ctx.run('tar', ['-x', `--${compressionOf(pack.layer.mediaType)}`, '-f', layerPath, '-C', dir, `./${script}`]);
-  return readFile(join(dir, script));
+  const handle = await open(join(stage, script), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => {
+    throw new AiboxError('INVALID_FILE', `${pack.reference}: its install script ${script} is not a file of the pack`, 'fix the manifest and republish');
+  });
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Removes packs from a running sandbox (their folders and environment). */
-export async function uninstallPacks(ctx: Context, target: SandboxTarget, names: readonly string[]): Promise<string[]> {
-  const { container } = target;
+export async function uninstallPacks(ctx: Context, store: PackStore, names: readonly string[]): Promise<string[]> {
+  const { container } = store;
   return withLock(join(ctx.paths.stateDir, 'locks', `${container}.install`), async () => {
-    const installed = await readInstalled(ctx.run, target, { asRoot: true });
+    const installed = await readInstalled(store);
     const missing = names.filter((name) => !installed.packs[name]);
     if (missing.length > 0) {
       const present = Object.keys(installed.packs);
@@ -207,10 +217,15 @@ export async function uninstallPacks(ctx: Context, target: SandboxTarget, names:
     }
     const removed = names.map((name) => ({ name, version: installed.packs[name]?.version ?? '' }));
     for (const { name } of removed) delete installed.packs[name];
-    await writeInstalled(ctx.run, container, installed);
-    for (const { name, version } of removed) await removePackDir(ctx.run, container, name, version);
+    await writeInstalled(store, installed);
+    for (const { name, version } of removed) await removePackDir(store, name, version);
     return removed.map(({ name, version }) => `${name}@${version}`);
   }, (holder) => ctx.out.info(`waiting for another install into ${container} (process ${holder})…`));
+}
+
+/** A sandbox's pack store: its toolpacks volume's folder on the host (from its state), and its SSH entry. */
+export async function packStoreOf(instance: Instance): Promise<PackStore> {
+  return { container: instance.name, dir: await toolpacksDirOf(instance), sshConfig: instance.sshConfig };
 }
 
 /** `aibox install` on the host: the instance must be aibox's and running; specs may be comma-separated. */
@@ -219,7 +234,7 @@ export async function installIntoSandbox(ctx: Context, instance: Instance, specs
   const config = await loadConfig(ctx.paths);
   const policy = await loadPolicyFor(ctx, config);
   const lockFile = options.lock ?? findLockFile(ctx.cwd, ctx.paths.home);
-  const report = await installPacks(ctx, { container: instance.name, sshConfig: instance.sshConfig }, config, policy, requests, {
+  const report = await installPacks(ctx, await packStoreOf(instance), config, policy, requests, {
     frozen: options.frozen,
     lock: await readLock(lockFile),
     hasLockFile: Boolean(lockFile),

@@ -14,7 +14,7 @@ import {
   MAX_MANIFEST_BYTES,
   openBlobFile,
   readJsonFile,
-  saveVerified,
+  verifiedBytes,
   sha256Digest,
   verifyDigest,
   type FetchedManifest,
@@ -231,15 +231,19 @@ export class HttpRegistry implements Registry {
     return bytes;
   }
 
-  async downloadBlob(repo: string, digest: string, path: string): Promise<void> {
+  async openBlob(repo: string, digest: string): Promise<AsyncIterable<Uint8Array>> {
     const what = `blob ${digest} of ${repo}`;
     const response = await this.getBlobResponse(repo, digest, what, TRANSFER_TIMEOUT_MS);
     const length = Number(response.headers.get('content-length') ?? Number.NaN);
-    try {
-      await saveVerified(this.location, what, response.body ?? Readable.from([]), digest, path, Number.isSafeInteger(length) ? length : undefined);
-    } catch (error) {
-      throw error instanceof AiboxError ? error : this.networkError(what, error);
-    }
+    const bytes = verifiedBytes(this.location, what, response.body ?? Readable.from([]), digest, Number.isSafeInteger(length) ? length : undefined);
+    const networkError = (error: unknown) => (error instanceof AiboxError ? error : this.networkError(what, error));
+    return (async function* () {
+      try {
+        yield* bytes;
+      } catch (error) {
+        throw networkError(error);
+      }
+    })();
   }
 
   async putBlob(repo: string, digest: string, source: Buffer | { path: string; size: number }): Promise<void> {

@@ -20,6 +20,7 @@ import {
   readJsonFile,
   mismatchError,
   saveVerified,
+  verifiedBytes,
   sha256Digest,
   verifyDigest,
   type FetchedManifest,
@@ -119,11 +120,11 @@ export class LayoutRegistry implements Registry {
     return bytes;
   }
 
-  async downloadBlob(repo: string, digest: string, path: string): Promise<void> {
+  async openBlob(repo: string, digest: string): Promise<AsyncIterable<Uint8Array>> {
     const what = `blob ${digest} of ${repo}`;
     const file = this.blobPath(repo, digest);
     if (!(await this.hasBlob(repo, digest))) throw this.missingBlob(what);
-    await saveVerified(this.location, what, createReadStream(file), digest, path);
+    return verifiedBytes(this.location, what, createReadStream(file, { highWaterMark: 1024 * 1024 }), digest);
   }
 
   async putBlob(repo: string, digest: string, source: Buffer | { path: string; size: number }): Promise<void> {

@@ -43,8 +43,12 @@ export interface Registry {
   hasBlob(repo: string, digest: string): Promise<boolean>;
   /** A small blob (config, signature payload), verified against its digest. */
   getBlob(repo: string, digest: string): Promise<Buffer>;
-  /** Streams a blob into `path` (temp file + rename), verified against its digest; nothing is left at `path` on failure. */
-  downloadBlob(repo: string, digest: string, path: string): Promise<void>;
+  /**
+   * A blob's bytes as they arrive, hashed on the way: the iteration throws after
+   * the last chunk when they do not match the digest, so a consumer keeps nothing
+   * until it has ended.
+   */
+  openBlob(repo: string, digest: string): Promise<AsyncIterable<Uint8Array>>;
   /** Uploads a blob from memory or from a file, unless the registry has it already. */
   putBlob(repo: string, digest: string, source: Buffer | { path: string; size: number }): Promise<void>;
 }
@@ -142,6 +146,24 @@ export async function openBlobFile(path: string, size: number): Promise<Blob> {
 }
 
 /**
+ * Passes content on while hashing it; after the last chunk, throws when the size
+ * (when known) or the digest differs.
+ */
+export async function* verifiedBytes(location: string, what: string, source: AsyncIterable<Uint8Array>, digest: string, size?: number): AsyncGenerator<Uint8Array> {
+  const hash = createHash('sha256');
+  let received = 0;
+  for await (const chunk of source) {
+    received += chunk.length;
+    if (size !== undefined && received > size) throw sizeError(location, what, size, received);
+    hash.update(chunk);
+    yield chunk;
+  }
+  if (size !== undefined && received !== size) throw sizeError(location, what, size, received);
+  const actual = `sha256:${hash.digest('hex')}`;
+  if (actual !== digest) throw mismatchError(location, what, digest, actual);
+}
+
+/**
  * Streams content into `path` through `<path>.<random>.tmp` while hashing it,
  * checks size (when known) and digest, then renames. On any failure the temp
  * file is removed and nothing appears at `path`.
@@ -155,8 +177,6 @@ export async function saveVerified(
   size?: number,
 ): Promise<void> {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const hash = createHash('sha256');
-  let received = 0;
   // A local write failure (no folder, disk full) is named as such, not as a failure of the source.
   const writing = <T>(promise: Promise<T>): Promise<T> =>
     promise.catch((error: unknown) => {
@@ -165,19 +185,11 @@ export async function saveVerified(
   try {
     const handle = await writing(open(temp, 'wx', 0o644));
     try {
-      for await (const chunk of source) {
-        received += chunk.length;
-        if (size !== undefined && received > size) throw sizeError(location, what, size, received);
-        hash.update(chunk);
-        await writing(handle.write(chunk));
-      }
+      for await (const chunk of verifiedBytes(location, what, source, digest, size)) await writing(handle.write(chunk));
       await writing(handle.sync());
     } finally {
       await handle.close();
     }
-    if (size !== undefined && received !== size) throw sizeError(location, what, size, received);
-    const actual = `sha256:${hash.digest('hex')}`;
-    if (actual !== digest) throw mismatchError(location, what, digest, actual);
     await writing(rename(temp, path));
   } catch (error) {
     await rm(temp, { force: true });

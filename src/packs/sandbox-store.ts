@@ -1,24 +1,26 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { AiboxError } from '../core/errors.js';
 import { parseJson } from '../core/json.js';
 import type { Runner } from '../core/runner.js';
 import { shellQuote } from '../ssh/client.js';
-import type { LayerCompression } from './layer.js';
 
 /**
  * The packs installed in one sandbox, kept in its toolpacks volume (so they
- * survive re-creation). Only root in the container writes there, through
- * `podman exec --user 0`: the sandbox user `dev` can read and run packs but
- * never change them. Root without capabilities can still write root-owned
- * folders, and gVisor sees the change at once (it is made inside the sandbox).
+ * survive re-creation), mounted at TOOLPACKS. aibox writes it from the host, in
+ * the volume's folder there; in the sandbox its folders are root's 0755, so `dev`
+ * can read and run packs but never change them. gVisor sees the host's writes
+ * because the sandbox is created with a per-mount hint for this one volume
+ * (sandbox/spec.ts; ARCHITECTURE.md).
  */
 export const TOOLPACKS = '/opt/toolpacks';
-const STATE_DIR = `${TOOLPACKS}/.aibox`;
-const STAGING = `${TOOLPACKS}/.staging`;
-export const INSTALLED_FILE = `${STATE_DIR}/installed.json`;
-export const ENV_FILE = `${STATE_DIR}/env.sh`;
-/** tar's record size for extraction in the sandbox, in 512-byte blocks (1 MiB). */
-export const TAR_RECORD_BLOCKS = 2048;
+const STATE = '.aibox';
+const STAGING = '.staging';
+export const INSTALLED_FILE = `${TOOLPACKS}/${STATE}/installed.json`;
+export const ENV_FILE = `${TOOLPACKS}/${STATE}/env.sh`;
 
 const installedPackSchema = z
   .object({
@@ -41,85 +43,120 @@ const installedSchema = z.object({ version: z.literal(1), packs: z.record(z.stri
 export type InstalledPack = z.infer<typeof installedPackSchema>;
 export type Installed = z.infer<typeof installedSchema>;
 
-function exec(run: Runner, container: string, script: string, args: readonly string[], options: { inputFile?: string; input?: string; user?: string } = {}) {
-  return run('podman', ['exec', '-i', '--user', options.user ?? '0', container, 'sh', '-c', script, 'sh', ...args], { inputFile: options.inputFile, input: options.input });
-}
-
-/** A running sandbox: written as root through podman exec, read as dev through its (shared) SSH connection. */
-export interface SandboxTarget {
+/** A sandbox's packs: its toolpacks volume as the host sees it, and how to reach the sandbox as `dev`. */
+export interface PackStore {
   container: string;
+  /** The volume's folder on the host. */
+  dir: string;
   sshConfig: string;
 }
 
 /**
- * installed.json, read over the shared SSH connection (a few ms; podman exec costs ~0.4 s
- * under gVisor). That runs dev's shell, whose ~/.bashrc the agent controls: what aibox
- * writes back as root must be read `asRoot` (podman exec).
+ * A folder of the volume that aibox writes into, created 0755 when missing. Root in the
+ * sandbox (an approved install script) could have put a link there; aibox, on the host,
+ * never writes through one.
  */
-export async function readInstalled(run: Runner, target: SandboxTarget, options: { asRoot?: boolean } = {}): Promise<Installed> {
-  const { container } = target;
-  // exec: the shell becomes cat instead of forking it (~50 ms under gVisor).
-  const read = `if [ -r ${INSTALLED_FILE} ]; then exec cat ${INSTALLED_FILE}; fi`;
-  const result = options.asRoot ? await exec(run, container, read, []) : await run('ssh', ['-F', target.sshConfig, container, read]);
-  return parseInstalled(result.stdout, container);
+async function ownFolder(path: string): Promise<string> {
+  await mkdir(path, { mode: 0o755 }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  const info = await lstat(path);
+  if (!info.isDirectory()) throw new AiboxError('INVALID_FILE', `${path} is not a folder (${info.isSymbolicLink() ? 'a link' : 'a file'}): something in the sandbox changed the packs volume`, `remove it on the host and reinstall the packs: rm -rf ${path}; aibox install …`);
+  await chmod(path, 0o755);
+  return path;
 }
 
-/**
- * For an install, holding its lock: removes the staging folders an interrupted
- * install left behind and reads installed.json as root (never through dev's shell,
- * which the agent controls), in one podman exec.
- */
-export async function prepareInstall(run: Runner, container: string): Promise<Installed> {
-  const result = await exec(run, container, `rm -rf ${STAGING}; cat ${INSTALLED_FILE} 2>/dev/null || true`, []);
-  return parseInstalled(result.stdout, container);
+/** installed.json, read on the host (no round trip to the sandbox); empty when nothing is installed. */
+export async function readInstalled(store: PackStore): Promise<Installed> {
+  const path = join(store.dir, STATE, 'installed.json');
+  if ((await lstat(join(store.dir, STATE)).catch(() => undefined))?.isDirectory() === false) throw corrupted(store.container);
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, packs: {} };
+    throw corrupted(store.container); // a link (O_NOFOLLOW) or not readable
+  }
+  try {
+    return parseInstalled(await handle.readFile('utf8'), store.container);
+  } finally {
+    await handle.close();
+  }
 }
 
 function parseInstalled(text: string, container: string): Installed {
   if (!text.trim()) return { version: 1, packs: {} };
   const parsed = installedSchema.safeParse(parseJson(text));
-  if (!parsed.success) {
-    throw new AiboxError('INVALID_FILE', `${INSTALLED_FILE} in ${container} is corrupted`, `remove it and reinstall the packs: podman exec --user 0 ${container} rm ${INSTALLED_FILE}; aibox install …`);
-  }
+  if (!parsed.success) throw corrupted(container);
   return parsed.data;
 }
 
-/**
- * Extracts a verified layer into TOOLPACKS/NAME/VERSION atomically: into a
- * staging folder first, then one rename. An interrupted run leaves only staging
- * folders, which the next install (holding the install lock) removes.
- */
-export async function extractLayer(run: Runner, container: string, layerPath: string, compression: LayerCompression, name: string, version: string): Promise<void> {
-  const script = [
-    'set -eu',
-    `mkdir -p ${STAGING} ${STATE_DIR} "${TOOLPACKS}/$1"`,
-    `stage=$(mktemp -d ${STAGING}/"$1-$2".XXXXXX)`,
-    // 1 MiB records (tar's default is 10 KiB): under gVisor each read and write is a round trip to
-    // the gofer, and this halves the extraction of a JDK (docs/performance.md, tool packs).
-    `${compression} -dc | tar -x -b ${TAR_RECORD_BLOCKS} --no-same-owner -C "$stage"`,
-    'chmod 0755 "$stage"',
-    `dest="${TOOLPACKS}/$1/$2"`,
-    'if [ -e "$dest" ]; then mv "$dest" "$stage.old"; fi',
-    'mv "$stage" "$dest"',
-    'rm -rf "$stage.old"',
-  ].join('\n');
-  await exec(run, container, script, [name, version], { inputFile: layerPath });
+function corrupted(container: string): AiboxError {
+  return new AiboxError('INVALID_FILE', `${INSTALLED_FILE} in ${container} is corrupted`, `remove it and reinstall the packs: podman exec --user 0 ${container} rm ${INSTALLED_FILE}; aibox install …`);
 }
 
-/** Deletes a pack version's folder. */
-export async function removePackDir(run: Runner, container: string, name: string, version: string): Promise<void> {
-  await exec(run, container, `rm -rf "${TOOLPACKS}/$1/$2"; rmdir "${TOOLPACKS}/$1" 2>/dev/null || true`, [name, version]);
+/** For an install, holding its lock: removes what an interrupted install left in the staging folder (which stays). */
+export async function cleanStaging(store: PackStore): Promise<void> {
+  const staging = join(store.dir, STAGING);
+  const left = await readdir(staging).catch(() => []);
+  await Promise.all(left.map((entry) => rm(join(staging, entry), { recursive: true, force: true })));
+}
+
+/**
+ * Puts a pack version in place atomically: `fill` extracts into a private staging
+ * folder (0700) of the volume, then one rename makes it TOOLPACKS/NAME/VERSION. When
+ * `fill` throws, the staging folder is removed and nothing else changed; an
+ * interrupted run leaves only staging folders, which the next install removes.
+ */
+export async function placePack(store: PackStore, name: string, version: string, fill: (stage: string) => Promise<void>): Promise<void> {
+  const stage = await mkdtemp(join(await ownFolder(join(store.dir, STAGING)), `${name}-${version}.`));
+  try {
+    await fill(stage);
+    await chmod(stage, 0o755);
+    const dest = join(await ownFolder(join(store.dir, name)), version);
+    await rename(dest, `${stage}.old`).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    await rename(stage, dest);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+    await rm(`${stage}.old`, { recursive: true, force: true });
+  }
+}
+
+/** Deletes a pack version's folder (and the pack's, once empty). */
+export async function removePackDir(store: PackStore, name: string, version: string): Promise<void> {
+  await rm(join(store.dir, name, version), { recursive: true, force: true });
+  await rmdir(join(store.dir, name)).catch(() => undefined);
+}
+
+/** Replaces a file of the volume atomically, never through a link (a new temp file, then rename). */
+async function replaceFile(dir: string, name: string, content: string): Promise<void> {
+  const temp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(temp, 'wx', 0o644);
+  try {
+    await handle.writeFile(content);
+    await handle.chmod(0o644);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, join(dir, name)).catch(async (error: unknown) => {
+    await rm(temp, { force: true });
+    throw error;
+  });
 }
 
 /** Writes installed.json and the shell environment of all packs, each atomically. */
-export async function writeInstalled(run: Runner, container: string, installed: Installed): Promise<void> {
-  // One podman exec (each costs ~0.4 s under gVisor): env.sh as an argument, installed.json on stdin.
-  const script = `set -eu; mkdir -p ${STATE_DIR}; printf %s "$1" | base64 -d > ${ENV_FILE}.tmp; cat > ${INSTALLED_FILE}.tmp; chmod 0644 ${ENV_FILE}.tmp ${INSTALLED_FILE}.tmp; mv ${ENV_FILE}.tmp ${ENV_FILE}; mv ${INSTALLED_FILE}.tmp ${INSTALLED_FILE}`;
-  await exec(run, container, script, [Buffer.from(renderEnv(installed)).toString('base64')], { input: `${JSON.stringify(installed, null, 2)}\n` });
+export async function writeInstalled(store: PackStore, installed: Installed): Promise<void> {
+  const dir = await ownFolder(join(store.dir, STATE));
+  await replaceFile(dir, 'env.sh', renderEnv(installed));
+  await replaceFile(dir, 'installed.json', `${JSON.stringify(installed, null, 2)}\n`);
 }
 
-/** Creates the packs' cache folders as dev (under /home/dev: on the home volume, so they survive re-creation). */
-export async function ensureCacheDirs(run: Runner, container: string, paths: readonly string[]): Promise<void> {
-  if (paths.length > 0) await exec(run, container, 'mkdir -p "$@"', paths, { user: '1000:1000' });
+/** Creates the packs' cache folders as dev over SSH (under /home/dev: on the home volume, so they survive re-creation). */
+export async function ensureCacheDirs(run: Runner, store: PackStore, paths: readonly string[]): Promise<void> {
+  if (paths.length > 0) await run('ssh', ['-F', store.sshConfig, store.container, `mkdir -p -- ${paths.map(shellQuote).join(' ')}`]);
 }
 
 /** The packs' PATH entries and variables, sourced by every bash, zsh and sh (login or not) via /etc/aibox/env.sh. */

@@ -96,6 +96,8 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
   const plan = await planCurrentImage(config);
   if (await ensureImage(ctx, plan)) ctx.out.info(`Built image ${plan.tag}`);
   for (const volume of volumes.filter((candidate) => !present.has(candidate.name))) await podman.createVolume(volume.name, volume.labels);
+  const toolpacks = (await podman.inspectVolume(toolpacksVolume(instance)))?.mountpoint;
+  if (!toolpacks) throw new AiboxError('PROCESS_FAILED', `podman did not create volume ${toolpacksVolume(instance)}`, 'check podman: podman volume ls');
   const args = podmanRunArgs({
     instance: instance.name,
     image: plan.tag,
@@ -107,6 +109,7 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     sshDir: keys.sandboxSshDir,
     ulimits: await containerUlimits(),
     volumes,
+    toolpacksDir: toolpacks,
   });
   const next: InstanceState = {
     version: 1,
@@ -116,6 +119,7 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     profile,
     image: plan.tag,
     createdAt: new Date().toISOString(),
+    toolpacks,
   };
   ctx.out.progress(`starting ${instance.name} (${runtime.kind})…`);
   try {
@@ -170,7 +174,25 @@ function stateFromContainer(instance: Instance, info: ContainerInfo, state: Inst
     profile,
     image: info.ImageName,
     createdAt: state?.createdAt ?? '',
+    toolpacks: state?.toolpacks,
   };
+}
+
+function toolpacksVolume(instance: Instance): string {
+  return `${instance.name}-toolpacks`;
+}
+
+/**
+ * The host folder of the sandbox's toolpacks volume, where aibox installs packs,
+ * from its state (no podman call: the no-op install reads installed.json there).
+ */
+export async function toolpacksDirOf(instance: Instance): Promise<string> {
+  const state = await readState(instance.dir);
+  if (!state) throw notFound(instance);
+  if (!state.toolpacks) {
+    throw new AiboxError('MISSING_PREREQ', `${instance.name} was created by an older aibox, which installed packs another way`, `re-create it (its volumes and installed packs are kept): ${aiboxCommand(instance, 'rm')} && ${aiboxCommand(instance, 'start')}`);
+  }
+  return state.toolpacks;
 }
 
 async function closeMultiplexedConnection(ctx: Context, instance: Instance): Promise<void> {

@@ -26,7 +26,7 @@ export async function ownContainer(podman: Podman, instance: Instance): Promise<
 export async function existingOwnVolumes(podman: Podman, volumes: readonly VolumeMount[]): Promise<VolumeMount[]> {
   const existing: VolumeMount[] = [];
   for (const volume of volumes) {
-    const labels = await podman.volumeLabels(volume.name);
+    const labels = (await podman.inspectVolume(volume.name))?.labels;
     if (!labels) continue;
     const mismatch = Object.entries(volume.labels).find(([key, value]) => labels[key] !== value);
     if (mismatch) {

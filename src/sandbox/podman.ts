@@ -35,7 +35,7 @@ const containerSchema = z.object({
 
 export type ContainerInfo = z.infer<typeof containerSchema>;
 
-const volumeSchema = z.object({ Name: z.string(), Labels: z.record(z.string(), z.string()).nullish() });
+const volumeSchema = z.object({ Name: z.string(), Labels: z.record(z.string(), z.string()).nullish(), Mountpoint: z.string() });
 
 /** Parses podman's JSON output against the schema of what aibox reads from it. */
 function parsePodmanJson<T extends z.ZodType>(schema: T, stdout: string, what: string): z.infer<T> {
@@ -68,15 +68,15 @@ export class Podman {
     return (await this.run('podman', ['image', 'exists', ref], { allowFailure: true })).exitCode === 0;
   }
 
-  /** The volume's labels, or undefined when it does not exist. */
-  async volumeLabels(name: string): Promise<Record<string, string> | undefined> {
+  /** The volume's labels and its folder on the host, or undefined when it does not exist. */
+  async inspectVolume(name: string): Promise<{ labels: Record<string, string>; mountpoint: string } | undefined> {
     const result = await this.run('podman', ['volume', 'inspect', name], { allowFailure: true });
     if (result.exitCode !== 0) {
       if (/no such volume/i.test(result.stderr)) return undefined;
       throw new AiboxError('PROCESS_FAILED', `podman volume inspect ${name} failed: ${result.stderr.trim()}`);
     }
     const [volume] = parsePodmanJson(z.array(volumeSchema).min(1), result.stdout, `podman volume inspect ${name}`);
-    return volume?.Labels ?? {};
+    return volume && { labels: volume.Labels ?? {}, mountpoint: volume.Mountpoint };
   }
 
   async createVolume(name: string, labels: Record<string, string>): Promise<void> {

@@ -13,6 +13,14 @@ export const LABEL_PROFILE = 'dev.aibox.profile';
 export const LABEL_RUNTIME = 'dev.aibox.runtime';
 
 export const LABEL_SHARED_CACHE = 'dev.aibox.shared-cache';
+export const TOOLPACKS_TARGET = '/opt/toolpacks';
+/**
+ * gVisor's per-mount hint for the toolpacks volume: `share=shared` makes gVisor
+ * revalidate that one mount against the host, so packs aibox extracts there on the
+ * host appear in the running sandbox at once. Every other volume keeps
+ * `--file-access-mounts=exclusive` (cached). runc ignores the annotation.
+ */
+export const TOOLPACKS_HINT = 'dev.gvisor.spec.mount.aibox-toolpacks';
 
 export interface VolumeMount {
   name: string;
@@ -50,9 +58,9 @@ export function instanceVolumes(instance: string, sharedCaches: readonly CacheTo
   return [
     volume('home', '/home/dev'),
     volume('workspace', '/workspace'),
-    // Tool packs: the folder is root's (0755), so only aibox (podman exec --user 0) writes
-    // there; dev reads and runs. Mounted read-write for that reason (see ARCHITECTURE.md).
-    volume('toolpacks', '/opt/toolpacks'),
+    // Tool packs: aibox writes them from the host; its folders are root's (0755), so dev
+    // reads and runs but never changes them (see TOOLPACKS_HINT and ARCHITECTURE.md).
+    volume('toolpacks', TOOLPACKS_TARGET),
     ...caches,
   ];
 }
@@ -69,6 +77,8 @@ export interface SandboxSpec {
   sshDir: string;
   ulimits: { nofile: number; nproc: number };
   volumes: VolumeMount[];
+  /** The toolpacks volume's folder on the host (gVisor's mount hint names it). */
+  toolpacksDir: string;
 }
 
 /** The `podman run` arguments of a sandbox: least privilege, loopback-only SSH. */
@@ -99,6 +109,9 @@ export function podmanRunArgs(spec: SandboxSpec): string[] {
     '--label', `${LABEL_INSTANCE}=${spec.instance}`,
     '--label', `${LABEL_PROFILE}=${spec.profile}`,
     '--label', `${LABEL_RUNTIME}=${spec.runtime.kind}`,
+    '--annotation', `${TOOLPACKS_HINT}.source=${spec.toolpacksDir}`,
+    '--annotation', `${TOOLPACKS_HINT}.type=bind`,
+    '--annotation', `${TOOLPACKS_HINT}.share=shared`,
     spec.image,
   ];
 }

@@ -16,6 +16,8 @@ const stateSchema = z
     profile: z.enum(PROFILE_NAMES),
     image: z.string(),
     createdAt: z.string(),
+    /** The toolpacks volume's folder on the host, where aibox installs packs (absent: made by an older aibox). */
+    toolpacks: z.string().optional(),
   })
   .strict();
 

@@ -10,7 +10,7 @@ import { resolvePaths } from '../../src/core/paths.js';
 import { runProcess } from '../../src/core/runner.js';
 import { buildPack, publishPack } from '../../src/packs/author.js';
 import { generateKeyPair } from '../../src/packs/cosign-keys.js';
-import { entryProblem, shadowProblem } from '../../src/packs/layer.js';
+import { entryProblem, shadowProblem } from '../../src/packs/tar-gate.js';
 import { parsePackSpec, readPackManifest } from '../../src/packs/manifest.js';
 import { LayoutRegistry } from '../../src/packs/oci-layout.js';
 import { resolvePacks } from '../../src/packs/resolve.js';

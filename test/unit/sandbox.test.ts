@@ -28,6 +28,7 @@ const spec = {
   sshDir: '/h/sandbox-ssh',
   ulimits: { nofile: 4096, nproc: 8192 },
   volumes: instanceVolumes('proj', ['maven']),
+  toolpacksDir: '/var/lib/containers/storage/volumes/proj-toolpacks/_data',
 };
 
 function flagValue(args: string[], flag: string): string[] {
@@ -55,6 +56,13 @@ describe('sandbox container spec', () => {
     assert.ok(volumes.includes('proj-toolpacks:/opt/toolpacks'));
     assert.ok(volumes.includes('proj-npm-cache:/home/dev/.npm'));
     assert.ok(volumes.includes('aibox-shared-maven-cache:/home/dev/.m2/repository'));
+  });
+  it('asks gVisor to see the host\'s writes to the toolpacks volume, and only to it', () => {
+    assert.deepEqual(flagValue(args, '--annotation'), [
+      `dev.gvisor.spec.mount.aibox-toolpacks.source=${spec.toolpacksDir}`,
+      'dev.gvisor.spec.mount.aibox-toolpacks.type=bind',
+      'dev.gvisor.spec.mount.aibox-toolpacks.share=shared',
+    ]);
   });
   it('gives each instance its own build caches unless the policy shares one', () => {
     const caches = (instance: string, shared: Parameters<typeof instanceVolumes>[1] = []) => instanceVolumes(instance, shared).filter((volume) => volume.name.endsWith('-cache'));

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { AiboxError } from '../../core/errors.js';
 import { installThroughHost } from '../../packs/install-from-sandbox.js';
 import { serveBroker } from '../../broker/server.js';
-import { installIntoSandbox, uninstallPacks, type InstallReport } from '../../packs/install.js';
+import { installIntoSandbox, packStoreOf, uninstallPacks, type InstallReport } from '../../packs/install.js';
 import { parsePackSpec } from '../../packs/manifest.js';
 import { requireRunning } from '../../sandbox/lifecycle.js';
 import { contextFor } from '../app.js';
@@ -39,7 +39,7 @@ export function registerInstall(program: Command): void {
       const { ctx, instance } = contextFor(command);
       if (ctx.env.AIBOX_SANDBOX === '1') throw new AiboxError('USAGE', 'uninstall runs on the host, not inside the sandbox', `on the host: aibox uninstall ${names.join(' ')}`);
       await requireRunning(ctx, instance);
-      const removed = await uninstallPacks(ctx, { container: instance.name, sshConfig: instance.sshConfig }, names.map((name) => parsePackSpec(name).name));
+      const removed = await uninstallPacks(ctx, await packStoreOf(instance), names.map((name) => parsePackSpec(name).name));
       ctx.out.result({ instance: instance.name, removed }, `Removed ${removed.join(', ')}`);
     });
 }

@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/store.js';
 import { listPacks } from '../../packs/list.js';
 import { openPackRegistry } from '../../packs/registry-config.js';
+import { packStoreOf } from '../../packs/install.js';
 import { readInstalled } from '../../packs/sandbox-store.js';
-import { ownContainer } from '../../sandbox/ownership.js';
-import { Podman } from '../../sandbox/podman.js';
 import { contextFor } from '../app.js';
 
 export function registerList(program: Command): void {
@@ -16,8 +15,8 @@ export function registerList(program: Command): void {
     .action(async (options: { registry?: string }, command: Command) => {
       const { ctx, instance } = contextFor(command);
       const registry = await openPackRegistry(ctx, await loadConfig(ctx.paths), options.registry);
-      const info = await ownContainer(new Podman(ctx.run), instance);
-      const installed = info?.State.Running ? await readInstalled(ctx.run, { container: instance.name, sshConfig: instance.sshConfig }) : undefined;
+      // Read on the host, from the packs volume (no sandbox yet: nothing installed).
+      const installed = await packStoreOf(instance).then(readInstalled, () => undefined);
       const packs = await listPacks(registry, installed);
       const lines = packs.map((pack) => `${pack.installed ? '*' : ' '} ${pack.name.padEnd(14)} ${pack.versions.map((version) => (version === pack.installed ? `${version} (installed)` : version)).join(', ') || `(${pack.installed} installed; not in the registry)`}`);
       ctx.out.result({ registry: registry.location, packs }, [`Packs in ${registry.location}:`, ...lines].join('\n'));

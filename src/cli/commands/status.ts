@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { aiboxCommand } from '../../sandbox/instance.js';
+import { packStoreOf } from '../../packs/install.js';
 import { readInstalled } from '../../packs/sandbox-store.js';
 import { sandboxStatus } from '../../sandbox/lifecycle.js';
 import { contextFor } from '../app.js';
@@ -11,7 +12,7 @@ export function registerStatus(program: Command): void {
     .action(async (_options: object, command: Command) => {
       const { ctx, instance } = contextFor(command);
       const status = await sandboxStatus(ctx, instance);
-      const installed = status.state === 'running' ? await readInstalled(ctx.run, { container: instance.name, sshConfig: instance.sshConfig }).catch(() => undefined) : undefined;
+      const installed = status.state === 'absent' ? undefined : await packStoreOf(instance).then(readInstalled, () => undefined);
       const packs = Object.entries(installed?.packs ?? {}).map(([name, pack]) => ({ name, version: pack.version, digest: pack.digest, source: pack.source }));
       if (status.state === 'absent') {
         ctx.out.result({ status }, `${instance.name}: absent (create it: ${aiboxCommand(instance, 'start')})`);
