@@ -57,12 +57,16 @@ export interface PackStore {
  * never writes through one.
  */
 async function ownFolder(path: string): Promise<string> {
-  await mkdir(path, { mode: 0o755 }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST') throw error;
-  });
+  const created = await mkdir(path).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') return false;
+      throw error;
+    },
+  );
+  if (created) await chmod(path, 0o755); // whatever the umask
   const info = await lstat(path);
   if (!info.isDirectory()) throw new AiboxError('INVALID_FILE', `${path} is not a folder (${info.isSymbolicLink() ? 'a link' : 'a file'}): something in the sandbox changed the packs volume`, `remove it on the host and reinstall the packs: rm -rf ${path}; aibox install …`);
-  await chmod(path, 0o755);
   return path;
 }
 
@@ -92,7 +96,7 @@ function parseInstalled(text: string, container: string): Installed {
 }
 
 function corrupted(container: string): AiboxError {
-  return new AiboxError('INVALID_FILE', `${INSTALLED_FILE} in ${container} is corrupted`, `remove it and reinstall the packs: podman exec --user 0 ${container} rm ${INSTALLED_FILE}; aibox install …`);
+  return new AiboxError('INVALID_FILE', `${INSTALLED_FILE} in ${container} is corrupted`, `remove it and reinstall the packs: podman volume inspect ${container}-toolpacks shows its folder on the host; delete .aibox/installed.json there, then aibox install …`);
 }
 
 /** For an install, holding its lock: removes what an interrupted install left in the staging folder (which stays). */

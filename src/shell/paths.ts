@@ -12,7 +12,7 @@ export const DOTFILES_LOG = `${STATE_DIR}/dotfiles.log`;
 export const LOGIN_SHELL_LINK = `${STATE_DIR}/login-shell`;
 /**
  * Proxy variables aibox enforces in every shell (sourced last). Root-owned, in the
- * toolpacks volume next to the packs' env.sh: only aibox (podman exec as root)
+ * toolpacks volume next to the packs' env.sh: only aibox (from the host)
  * writes it, so an agent as dev cannot change it. Absent: no proxy.
  */
 export const PROXY_ENV_FILE = '/opt/toolpacks/.aibox/proxy.sh';
