@@ -93,18 +93,24 @@ export async function extractLayer(options: ExtractOptions): Promise<void> {
       tar.stdin.end();
     }
   };
-  const results = await Promise.allSettled([feed(), relay(), decompress.done, tar.done].map((step) => step.catch((error: unknown) => {
+  let first: { step: string; error: unknown } | undefined;
+  const steps = { feed: feed(), relay: relay(), decompress: decompress.done, tar: tar.done };
+  const results = await Promise.allSettled(Object.entries(steps).map(([step, done]) => done.catch((error: unknown) => {
+    first ??= { step, error };
     stop();
     throw error;
   })));
   await copy?.close();
-  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (!failure) return;
-  // Which to show: the digest (or the download), then the archive check, then a process.
-  const fed = results[0];
+  if (!first) return;
+  // Which to show: the digest (or the download), then the archive check, then the process that failed first.
+  const [fed] = results;
   if (fed?.status === 'rejected' && fed.reason instanceof AiboxError && fed.reason !== refused) throw fed.reason;
   if (refused) throw refused;
-  const reason: unknown = failure.reason;
-  if (reason instanceof AiboxError && reason.code === 'MISSING_PREREQ') throw reason;
-  throw new AiboxError('INVALID_FILE', `${options.what}: its layer is not a readable ${options.compression} tar archive (${reason instanceof Error ? reason.message : String(reason)})`, 'rebuild and republish the pack: aibox pack build DIR && aibox pack publish DIR', { cause: reason });
+  const { step, error } = first;
+  if (error instanceof AiboxError && error.code === 'MISSING_PREREQ') throw error;
+  const detail = error instanceof Error ? error.message : String(error);
+  if (step === 'tar') {
+    throw new AiboxError('PROCESS_FAILED', `${options.what}: extracting it into ${options.into} failed (${detail})`, 'check the free space and permissions of the packs volume: podman volume inspect', { cause: error });
+  }
+  throw new AiboxError('INVALID_FILE', `${options.what}: its layer is not a readable ${options.compression} tar archive (${detail})`, 'rebuild and republish the pack: aibox pack build DIR && aibox pack publish DIR', { cause: error });
 }

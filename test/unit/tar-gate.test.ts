@@ -127,6 +127,7 @@ describe('extractLayer', () => {
     const into = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
     await assert.rejects(extractLayer({ bytes: source(evil.bytes, evil.digest), compression: 'zstd', into, what: 'pack test' }), fails('INVALID_FILE', /^pack test is refused: its archive holds \.\/dev-null: a character-device entry/));
     assert.ok(!(await readdir(into)).includes('dev-null'));
+    await assert.rejects(extractLayer({ bytes: source(bytes, sha256Digest(bytes)), compression: 'zstd', into: join(into, 'absent'), what: 'pack test' }), fails('PROCESS_FAILED', /^pack test: extracting it into \S+absent failed \(.*tar/));
     const garbage = Buffer.from('not zstd at all');
     await assert.rejects(extractLayer({ bytes: source(garbage, sha256Digest(garbage)), compression: 'zstd', into, what: 'pack test' }), fails('INVALID_FILE', /^pack test: its layer is not a readable zstd tar archive/));
   });
