@@ -65,7 +65,7 @@ function blobPath(ctx: Context, digest: string): string {
  * copy in the cache once the digest matched and every entry passed. Returns
  * whether it was downloaded.
  */
-async function extractPack(ctx: Context, registry: Registry, pack: ResolvedPack, stage: string): Promise<boolean> {
+export async function extractPack(ctx: Context, registry: Registry, pack: ResolvedPack, stage: string): Promise<boolean> {
   const { digest, size, mediaType } = pack.layer;
   const cached = blobPath(ctx, digest);
   const options = { compression: compressionOf(mediaType), into: stage, what: `pack ${pack.reference}` };
@@ -158,7 +158,8 @@ function lockWith(lock: PackLock, packs: readonly ResolvedPack[]): PackLock {
   return next;
 }
 
-function recordPack(installed: Installed, pack: ResolvedPack, registry: string, config: Config): void {
+/** Adds a pack to installed.json: where it is, its PATH entries and variables, its caches. */
+export function recordPack(installed: Installed, pack: ResolvedPack, registry: string, config: Config, source: 'install' | 'image' = 'install'): void {
   const dir = `${TOOLPACKS}/${pack.name}/${pack.version}`;
   installed.packs[pack.name] = {
     version: pack.version,
@@ -169,7 +170,7 @@ function recordPack(installed: Installed, pack: ResolvedPack, registry: string, 
     path: pack.manifest.env.path.map((entry) => `${dir}/${entry}`),
     vars: resolvePackVars(pack.manifest.env.vars, dir, config),
     caches: pack.manifest.filesystem.caches,
-    source: 'install',
+    source,
   };
 }
 

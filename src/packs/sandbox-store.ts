@@ -43,11 +43,16 @@ const installedSchema = z.object({ version: z.literal(1), packs: z.record(z.stri
 export type InstalledPack = z.infer<typeof installedPackSchema>;
 export type Installed = z.infer<typeof installedSchema>;
 
-/** A sandbox's packs: its toolpacks volume as the host sees it, and how to reach the sandbox as `dev`. */
-export interface PackStore {
+/** A folder of packs laid out as TOOLPACKS: a sandbox's volume, or an image variant's build context. */
+export interface PackFolder {
+  /** For messages: the sandbox, or the image. */
   container: string;
-  /** The volume's folder on the host. */
+  /** The folder on the host. */
   dir: string;
+}
+
+/** A sandbox's packs: its toolpacks volume as the host sees it, and how to reach the sandbox as `dev`. */
+export interface PackStore extends PackFolder {
   sshConfig: string;
 }
 
@@ -71,7 +76,7 @@ async function ownFolder(path: string): Promise<string> {
 }
 
 /** installed.json, read on the host (no round trip to the sandbox); empty when nothing is installed. */
-export async function readInstalled(store: PackStore): Promise<Installed> {
+export async function readInstalled(store: PackFolder): Promise<Installed> {
   const path = join(store.dir, STATE, 'installed.json');
   if ((await lstat(join(store.dir, STATE)).catch(() => undefined))?.isDirectory() === false) throw corrupted(store.container);
   let handle;
@@ -100,7 +105,7 @@ function corrupted(container: string): AiboxError {
 }
 
 /** For an install, holding its lock: removes what an interrupted install left in the staging folder (which stays). */
-export async function cleanStaging(store: PackStore): Promise<void> {
+export async function cleanStaging(store: PackFolder): Promise<void> {
   const staging = join(store.dir, STAGING);
   const left = await readdir(staging).catch(() => []);
   await Promise.all(left.map((entry) => rm(join(staging, entry), { recursive: true, force: true })));
@@ -112,7 +117,7 @@ export async function cleanStaging(store: PackStore): Promise<void> {
  * `fill` throws, the staging folder is removed and nothing else changed; an
  * interrupted run leaves only staging folders, which the next install removes.
  */
-export async function placePack(store: PackStore, name: string, version: string, fill: (stage: string) => Promise<void>): Promise<void> {
+export async function placePack(store: PackFolder, name: string, version: string, fill: (stage: string) => Promise<void>): Promise<void> {
   const stage = await mkdtemp(join(await ownFolder(join(store.dir, STAGING)), `${name}-${version}.`));
   try {
     await fill(stage);
@@ -129,7 +134,7 @@ export async function placePack(store: PackStore, name: string, version: string,
 }
 
 /** Deletes a pack version's folder (and the pack's, once empty). */
-export async function removePackDir(store: PackStore, name: string, version: string): Promise<void> {
+export async function removePackDir(store: PackFolder, name: string, version: string): Promise<void> {
   await rm(join(store.dir, name, version), { recursive: true, force: true });
   await rmdir(join(store.dir, name)).catch(() => undefined);
 }
@@ -152,7 +157,7 @@ async function replaceFile(dir: string, name: string, content: string): Promise<
 }
 
 /** Writes installed.json and the shell environment of all packs, each atomically. */
-export async function writeInstalled(store: PackStore, installed: Installed): Promise<void> {
+export async function writeInstalled(store: PackFolder, installed: Installed): Promise<void> {
   const dir = await ownFolder(join(store.dir, STATE));
   await replaceFile(dir, 'env.sh', renderEnv(installed));
   await replaceFile(dir, 'installed.json', `${JSON.stringify(installed, null, 2)}\n`);

@@ -19,13 +19,15 @@ import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
 import { parseRuntime, resolveRuntime } from './runtime.js';
 import { existingOwnVolumes, ownContainer } from './ownership.js';
-import { instanceVolumes, LABEL_PROFILE, LABEL_RUNTIME, podmanRunArgs, SANDBOX_SSH_PORT } from './spec.js';
+import { instanceVolumes, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanRunArgs, SANDBOX_SSH_PORT } from './spec.js';
 import { readState, removeState, writeState, type InstanceState } from './state.js';
 
 export interface StartOptions {
   profile?: string;
   runtime?: string;
   port?: number;
+  /** An image to create the sandbox from instead of the current base image (an image variant, already built). */
+  image?: string;
 }
 
 export type StartOutcome = 'created' | 'started' | 'already-running';
@@ -61,6 +63,7 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     const ignored = [
       requestedProfile && requestedProfile !== current.profile && `--profile ${requestedProfile}`,
       requestedRuntime && requestedRuntime !== 'auto' && requestedRuntime !== current.runtime && `--runtime ${requestedRuntime}`,
+      options.image && options.image !== current.image && `--image ${options.image}`,
     ].filter(Boolean);
     if (ignored.length > 0) {
       ctx.out.warn(`${instance.name} already exists (${current.runtime}, profile ${current.profile}); to apply ${ignored.join(' ')}: aibox rm --name ${instance.name} && aibox start ${ignored.join(' ')} (volumes are kept)`);
@@ -94,13 +97,14 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
 
   const keys = await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
   const plan = await planCurrentImage(config);
-  if (await ensureImage(ctx, plan)) ctx.out.info(`Built image ${plan.tag}`);
+  if (!options.image && (await ensureImage(ctx, plan))) ctx.out.info(`Built image ${plan.tag}`);
+  const image = options.image ?? plan.tag;
   for (const volume of volumes.filter((candidate) => !present.has(candidate.name))) await podman.createVolume(volume.name, volume.labels);
   const toolpacks = (await podman.inspectVolume(toolpacksVolume(instance)))?.mountpoint;
   if (!toolpacks) throw new AiboxError('PROCESS_FAILED', `podman did not create volume ${toolpacksVolume(instance)}`, 'check podman: podman volume ls');
   const args = podmanRunArgs({
     instance: instance.name,
-    image: plan.tag,
+    image,
     runtime,
     profile,
     port,
@@ -117,7 +121,7 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
     port,
     runtime: runtime.kind,
     profile,
-    image: plan.tag,
+    image,
     createdAt: new Date().toISOString(),
     toolpacks,
   };
@@ -293,7 +297,7 @@ export async function sandboxStatus(ctx: Context, instance: Instance): Promise<S
     runtime: state.runtime,
     ociRuntime: info.OCIRuntime,
     profile: state.profile,
-    image: { ref: info.ImageName, current: plan ? plan.tag === info.ImageName : true },
+    image: { ref: info.ImageName, current: plan ? plan.tag === info.ImageName || plan.tag === (await podman.imageLabel(info.ImageName, LABEL_VARIANT_BASE)) : true },
     ssh: { host: instance.name, address: '127.0.0.1', port: state.port, command: `ssh ${instance.name}` },
     resources: { cpus: (info.HostConfig.NanoCpus ?? 0) / 1e9, memoryGiB: (info.HostConfig.Memory ?? 0) / 1024 ** 3 },
     ports,

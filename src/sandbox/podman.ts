@@ -64,6 +64,13 @@ export class Podman {
     return info;
   }
 
+  /** One label of a local image; undefined when the image or the label is absent. */
+  async imageLabel(ref: string, key: string): Promise<string | undefined> {
+    const result = await this.run('podman', ['image', 'inspect', '--format', `{{index .Labels ${JSON.stringify(key)}}}`, ref], { allowFailure: true });
+    const value = result.stdout.trim();
+    return result.exitCode === 0 && value && value !== '<no value>' ? value : undefined;
+  }
+
   async imageExists(ref: string): Promise<boolean> {
     return (await this.run('podman', ['image', 'exists', ref], { allowFailure: true })).exitCode === 0;
   }

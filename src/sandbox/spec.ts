@@ -13,6 +13,8 @@ export const LABEL_PROFILE = 'dev.aibox.profile';
 export const LABEL_RUNTIME = 'dev.aibox.runtime';
 
 export const LABEL_SHARED_CACHE = 'dev.aibox.shared-cache';
+/** On an image variant: the base image it was built FROM (so `status` can tell whether it is current). */
+export const LABEL_VARIANT_BASE = 'dev.aibox.variant.base';
 export const TOOLPACKS_TARGET = '/opt/toolpacks';
 /**
  * gVisor's per-mount hint for the toolpacks volume: `share=shared` makes gVisor

@@ -20,7 +20,7 @@ import { publishInitialPacks } from '../helpers/packs.js';
 const PACKS = resolve('packs');
 const PROXY = { anthropic: 'https://llm-proxy.example.com/anthropic', openai: 'https://llm-proxy.example.com/openai/v1' };
 
-describe('initial packs node-20 and ai-tools: built from their recipes, signed, installed, smoke-tested under gVisor', { timeout: 30 * 60_000 }, () => {
+describe('initial packs node-20 and ai-tools: built from their recipes, signed, installed, smoke-tested under gVisor; the node image variant', { timeout: 30 * 60_000 }, () => {
   let user: TestUser;
   let savedPolicy: string | undefined;
   const timings: Record<string, number> = {};
@@ -35,6 +35,12 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
   }
 
   const ok = (args: string[]) => aiboxOk(user, args);
+
+  /** Other test files rewrite the org policy too: ours goes in right before it is read. */
+  async function writePolicy(): Promise<void> {
+    await mkdir('/etc/aibox', { recursive: true });
+    await writeFile(ORG_POLICY_PATH, stringify({ version: 1, packs: { trusted_keys: [{ name: 'e2e', key: await readFile(join(user.home, 'platform.pub'), 'utf8') }], allowed: ['*'] } }));
+  }
 
   /** Runs a pack's smoke.sh as dev in the sandbox, as its README says: ssh aibox sh -s < smoke.sh. */
   async function smoke(folder: string): Promise<string> {
@@ -65,9 +71,7 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
     const start = await started;
     assert.equal(start.code, 0, start.stderr);
 
-    // Other test files rewrite the org policy too: ours goes in right before it is read.
-    await mkdir('/etc/aibox', { recursive: true });
-    await writeFile(ORG_POLICY_PATH, stringify({ version: 1, packs: { trusted_keys: [{ name: 'e2e', key: await readFile(join(user.home, 'platform.pub'), 'utf8') }], allowed: ['*'] } }));
+    await writePolicy();
     const installed = await timed('install ai-tools (and node@20)', () => ok(['install', 'ai-tools', '--json']));
     const report: { packs: { name: string; outcome: string }[] } = JSON.parse(installed.stdout);
     assert.deepEqual(report.packs.map(({ name, outcome }) => `${name} ${outcome}`).sort(), ['ai-tools installed', 'node installed'], 'ai-tools pulls node@20 in');
@@ -89,6 +93,67 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
     assert.match(proxied, new RegExp(`^ANTHROPIC_BASE_URL=${PROXY.anthropic}$`, 'm'), 'the org proxy reaches every shell');
     assert.match(proxied, new RegExp(`^OPENAI_BASE_URL=${PROXY.openai}$`, 'm'));
 
+    for (const [label, seconds] of Object.entries(timings)) t.diagnostic(`${label}: ${seconds.toFixed(1)} s`);
+  });
+
+  it('the npm cache survives re-creation: in a new container, `npm ci --offline` installs from it and downloads nothing', async (t) => {
+    // The registry this machine's npm is configured with (the sandbox reaches the same one).
+    const registry = spawnSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).stdout.trim();
+    const ssh = (command: string) => spawnSync('ssh', ['-F', join(user.home, '.ssh', 'config'), user.name, command], { encoding: 'utf8', timeout: 300_000 });
+    const misses = (output: string) => output.split('\n').filter((line) => /http fetch GET 200 .*cache miss/.test(line)).length;
+    const npm = `npm --registry ${registry} --no-audit --no-fund --loglevel http`;
+    const first = await timed('npm install (empty cache)', async () => ssh(`set -e; mkdir -p /workspace/cache-demo; cd /workspace/cache-demo; printf '{"name":"cache-demo","version":"1.0.0","private":true}\\n' > package.json; ${npm} install is-number@7.0.0 2>&1`));
+    assert.equal(first.status, 0, first.stdout + first.stderr);
+    assert.ok(misses(first.stdout) > 0, `the first install downloads: ${first.stdout}`);
+
+    await ok(['rm']);
+    await ok(['start']);
+    const second = await timed('npm ci --offline (new container, kept cache)', async () => ssh(`set -e; cd /workspace/cache-demo; rm -rf node_modules; ${npm} ci --offline 2>&1; cat node_modules/is-number/package.json`));
+    assert.equal(second.status, 0, `npm ci --offline fails when the cache is gone: ${second.stdout}${second.stderr}`);
+    assert.equal(misses(second.stdout), 0, second.stdout);
+    assert.match(second.stdout, /"version": "7\.0\.0"/);
+    for (const [label, seconds] of Object.entries(timings)) t.diagnostic(`${label}: ${seconds.toFixed(1)} s`);
+  });
+
+  it('the node image variant: the same signed pack baked in; node runs with no install step, in a new and in a kept packs volume', async (t) => {
+    await writePolicy();
+    const built = await timed('image build --variant node', () => ok(['image', 'build', '--variant', 'node', '--json']));
+    const variant: { image: string; built: boolean; packs: { name: string; version: string }[] } = JSON.parse(built.stdout);
+    assert.deepEqual({ image: variant.image, packs: variant.packs.map(({ name, version }) => `${name}@${version}`) }, { image: 'localhost/aibox-node:20-bookworm', packs: ['node@20.20.2'] });
+    assert.equal(JSON.parse((await ok(['image', 'build', '--variant', 'node', '--json'])).stdout).built, false, 'same base, same pack digests: not rebuilt');
+
+    // A second sandbox, started first from the base image in a project with package.json: the tip names the variant.
+    const other: TestUser = { ...user, name: `${user.name}-v`, env: { ...user.env, AIBOX_INSTANCE: `${user.name}-v` } };
+    const project = join(user.home, 'project');
+    await mkdir(project, { recursive: true });
+    await writeFile(join(project, 'package.json'), '{"name": "demo"}\n');
+    try {
+      const port = String(await freePort());
+      const first = await aibox(other, ['start', '--port', port], { cwd: project });
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /tip: this folder has package\.json; the node image variant comes with node@20: aibox rm --name \S+ && aibox start --image node/);
+      const ssh = (command: string) => spawnSync('ssh', ['-F', join(other.home, '.ssh', 'config'), other.name, command], { encoding: 'utf8' });
+      assert.notEqual(ssh('command -v node').status, 0, 'the base image has no node');
+
+      // Its packs volume is kept by rm: start --image puts the image's packs into it.
+      await aiboxOk(other, ['rm']);
+      const kept = JSON.parse((await timed('start --image node (kept volume)', () => aiboxOk(other, ['start', '--image', 'node', '--port', port, '--json']))).stdout);
+      assert.equal(kept.image, 'localhost/aibox-node:20-bookworm');
+      assert.deepEqual(kept.imagePacks, ['node@20.20.2']);
+      assert.equal(ssh('node -v').stdout, 'v20.20.2\n', 'on PATH in the next shell, no install step');
+      const { status } = JSON.parse((await aiboxOk(other, ['status', '--json'])).stdout);
+      assert.deepEqual(status.packs.map(({ name, version, source }: { name: string; version: string; source: string }) => `${name}@${version} ${source}`), ['node@20.20.2 image']);
+      assert.equal(status.image.current, true, 'a variant of the current base image is current');
+
+      // A new packs volume gets them from podman (an image's folder is copied into an empty new volume).
+      await aiboxOk(other, ['rm', '--volumes']);
+      const fresh = JSON.parse((await timed('start --image node (new volume)', () => aiboxOk(other, ['start', '--image', 'node', '--port', port, '--json']))).stdout);
+      assert.deepEqual(fresh.imagePacks, [], 'nothing to add');
+      assert.equal(ssh('node -v; yarn --version').stdout, 'v20.20.2\n1.22.22\n');
+      assert.notEqual(ssh('touch /opt/toolpacks/node/20.20.2/bin/planted').status, 0, 'dev cannot change a baked pack either');
+    } finally {
+      await cleanup(other);
+    }
     for (const [label, seconds] of Object.entries(timings)) t.diagnostic(`${label}: ${seconds.toFixed(1)} s`);
   });
 });

@@ -15,6 +15,7 @@ import { parsePackSpec, readPackManifest } from '../../src/packs/manifest.js';
 import { LayoutRegistry } from '../../src/packs/oci-layout.js';
 import { resolvePacks } from '../../src/packs/resolve.js';
 import { renderEnv } from '../../src/packs/sandbox-store.js';
+import { parseVariant, variantTip } from '../../src/packs/variants.js';
 import { floatingTags, newestMatching } from '../../src/packs/versions.js';
 import { mergeLayers } from '../../src/policy/effective.js';
 
@@ -136,5 +137,17 @@ describe('pack environment variables', () => {
       await writeFile(join(dir, 'manifest.yaml'), `name: tool\nversion: 1.0.0\ndescription: x\nmaintainer: y\ninstall:\n  method: docker-layer\nenv:\n  vars:\n    ${name}: /x\n`);
       await assert.rejects(readPackManifest(dir), /must not be a variable that controls the shell or the loader/, name);
     }
+  });
+});
+
+describe('image variants', () => {
+  it('suggests the variant a project folder calls for, and refuses an unknown one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aibox-variant-'));
+    const instance = { name: 'proj' };
+    assert.equal(variantTip(dir, instance), undefined);
+    await writeFile(join(dir, 'build.gradle.kts'), '');
+    assert.equal(variantTip(dir, instance), 'tip: this folder has build.gradle.kts; the java image variant comes with java@21: aibox rm --name proj && aibox start --image java --name proj (volumes are kept)');
+    assert.equal(parseVariant('node'), 'node');
+    assert.throws(() => parseVariant('rust'), (error: unknown) => error instanceof AiboxError && error.code === 'USAGE' && /use one of: java, node, full/.test(error.hint ?? ''));
   });
 });
