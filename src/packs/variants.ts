@@ -103,8 +103,8 @@ export async function buildVariant(ctx: Context, config: Config, policy: Effecti
 
 /**
  * Puts an image's baked packs into the sandbox's packs volume where they are
- * missing: a new volume got them from the image already (podman copies an image's
- * folder into an empty new volume), a volume kept from an earlier sandbox did not.
+ * missing: an empty volume got them from the image already (podman copies an
+ * image's folder into an empty volume), one that holds packs did not.
  * A pack installed at run time stays; an older baked one is replaced. Returns what it added.
  */
 export async function adoptImagePacks(ctx: Context, instance: Instance, image: string): Promise<string[]> {

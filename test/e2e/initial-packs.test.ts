@@ -133,9 +133,12 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stderr, /tip: this folder has package\.json; the node image variant comes with node@20: aibox rm --name \S+ && aibox start --image node/);
       const ssh = (command: string) => spawnSync('ssh', ['-F', join(other.home, '.ssh', 'config'), other.name, command], { encoding: 'utf8' });
+      // A packs volume that has held packs (podman copies an image's folder only into an empty one).
+      await aiboxOk(other, ['install', 'node@20']);
+      await aiboxOk(other, ['uninstall', 'node']);
       assert.notEqual(ssh('command -v node').status, 0, 'the base image has no node');
 
-      // Its packs volume is kept by rm: start --image puts the image's packs into it.
+      // That volume is kept by rm: start --image copies the image's packs into it.
       await aiboxOk(other, ['rm']);
       const kept = JSON.parse((await timed('start --image node (kept volume)', () => aiboxOk(other, ['start', '--image', 'node', '--port', port, '--json']))).stdout);
       assert.equal(kept.image, 'localhost/aibox-node:20-bookworm');
@@ -145,7 +148,7 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
       assert.deepEqual(status.packs.map(({ name, version, source }: { name: string; version: string; source: string }) => `${name}@${version} ${source}`), ['node@20.20.2 image']);
       assert.equal(status.image.current, true, 'a variant of the current base image is current');
 
-      // A new packs volume gets them from podman (an image's folder is copied into an empty new volume).
+      // A new packs volume gets them from podman (an image's folder is copied into an empty volume).
       await aiboxOk(other, ['rm', '--volumes']);
       const fresh = JSON.parse((await timed('start --image node (new volume)', () => aiboxOk(other, ['start', '--image', 'node', '--port', port, '--json']))).stdout);
       assert.deepEqual(fresh.imagePacks, [], 'nothing to add');

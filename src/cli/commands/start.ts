@@ -32,7 +32,7 @@ export function registerStart(program: Command): void {
       const config = await loadConfig(ctx.paths);
       const image = variant ? (await buildVariant(ctx, config, await loadPolicyFor(ctx, config), variant)).image : undefined;
       const { outcome, state, shell } = await startSandbox(ctx, instance, { ...options, image });
-      // A packs volume kept from an earlier sandbox did not get the image's packs from podman.
+      // A packs volume that holds packs (kept from an earlier sandbox) did not get the image's from podman.
       const adopted = image && outcome !== 'already-running' && state.image === image ? await adoptImagePacks(ctx, instance, image) : [];
       if (adopted.length > 0) ctx.out.info(`From the image ${image}: ${adopted.join(', ')}`);
       const tip = !variant && outcome === 'created' ? variantTip(ctx.cwd, instance) : undefined;
