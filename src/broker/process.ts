@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../core/context.js';
+import { withLock } from '../core/lock.js';
 import type { Instance } from '../sandbox/instance.js';
 
 /** The broker's files: its socket and pid file under ~/.local/state/aibox/broker/. */
@@ -23,14 +24,17 @@ async function brokerPid(ctx: Pick<Context, 'paths'>, instance: Pick<Instance, '
  * background unless it runs already. It ends by itself when the sandbox stops.
  */
 export async function ensureBroker(ctx: Context, instance: Pick<Instance, 'name'>): Promise<number> {
-  const running = await brokerPid(ctx, instance);
-  if (running) return running;
   const { pidFile } = brokerFiles(ctx, instance);
-  await mkdir(join(pidFile, '..'), { recursive: true, mode: 0o700 });
-  const child = spawn(process.execPath, [process.argv[1] ?? '', 'broker', '--name', instance.name], { cwd: ctx.cwd, env: ctx.env, detached: true, stdio: 'ignore' });
-  child.unref();
-  await writeFile(pidFile, `${child.pid ?? ''}\n`, { mode: 0o600 });
-  return child.pid ?? 0;
+  // Two `aibox start` at once start one broker.
+  return withLock(`${pidFile}.lock`, async () => {
+    const running = await brokerPid(ctx, instance);
+    if (running) return running;
+    await mkdir(join(pidFile, '..'), { recursive: true, mode: 0o700 });
+    const child = spawn(process.execPath, [process.argv[1] ?? '', 'broker', '--name', instance.name], { cwd: ctx.cwd, env: ctx.env, detached: true, stdio: 'ignore' });
+    child.unref();
+    await writeFile(pidFile, `${child.pid ?? ''}\n`, { mode: 0o600 });
+    return child.pid ?? 0;
+  }, () => undefined);
 }
 
 export async function stopBroker(ctx: Context, instance: Pick<Instance, 'name'>): Promise<void> {

@@ -9,6 +9,7 @@ import { registerImage } from './commands/image.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerBroker, registerInstall } from './commands/install.js';
 import { registerList } from './commands/list.js';
+import { registerLs } from './commands/ls.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerPack } from './commands/pack.js';
 import { registerPush } from './commands/push.js';
@@ -43,7 +44,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerLs, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
     register(program);
   }
   program.commands.forEach(function exitOverrideAll(command: Command) {

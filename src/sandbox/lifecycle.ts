@@ -15,6 +15,7 @@ import { describeSetup, setupShell, type SetupReport } from '../shell/index.js';
 import type { Config } from '../config/settings.js';
 import { containerUlimits, hostFacts, isPortFree } from './host.js';
 import { aiboxCommand, type Instance } from './instance.js';
+import { choosePort, withInstanceLock } from './instances.js';
 import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
 import { parseRuntime, resolveRuntime } from './runtime.js';
@@ -47,7 +48,12 @@ function publishedPort(info: ContainerInfo): number | undefined {
   return binding ? Number(binding.HostPort) : undefined;
 }
 
-export async function startSandbox(ctx: Context, instance: Instance, options: StartOptions): Promise<{ outcome: StartOutcome; state: InstanceState; shell?: SetupReport }> {
+/** Creates or starts the sandbox (one aibox command per instance at a time). */
+export function startSandbox(ctx: Context, instance: Instance, options: StartOptions): Promise<{ outcome: StartOutcome; state: InstanceState; shell?: SetupReport }> {
+  return withInstanceLock(ctx, instance, () => start(ctx, instance, options));
+}
+
+async function start(ctx: Context, instance: Instance, options: StartOptions): Promise<{ outcome: StartOutcome; state: InstanceState; shell?: SetupReport }> {
   // Every input is read and checked before the first change: config, policy, state, container, volumes, ssh config.
   const podman = new Podman(ctx.run);
   const config = await loadConfig(ctx.paths);
@@ -89,8 +95,10 @@ export async function startSandbox(ctx: Context, instance: Instance, options: St
   runtime.warnings.forEach((warning) => ctx.out.warn(warning));
   const resources = resolveResources(profile, hostFacts());
   resources.warnings.forEach((warning) => ctx.out.warn(warning));
-  const port = options.port ?? state?.port ?? config['ssh.port'];
+  // Each instance its own port, kept in its state: the setting's port, or the next free one.
+  const port = options.port ?? state?.port ?? (await choosePort(ctx.paths, instance, config['ssh.port']));
   await requireFreePort(port);
+  if (port !== config['ssh.port'] && !options.port && !state) ctx.out.info(`port ${config['ssh.port']} is taken; ${instance.name} gets 127.0.0.1:${port} (kept in its state)`);
   const volumes = instanceVolumes(instance.name, policy.sharedCaches.value);
   const present = new Set((await existingOwnVolumes(podman, volumes)).map((volume) => volume.name));
   await writeSshEntries(ctx, instance, port, true);
@@ -204,7 +212,11 @@ async function closeMultiplexedConnection(ctx: Context, instance: Instance): Pro
   await ctx.run('ssh', ['-F', instance.sshConfig, '-O', 'exit', instance.name], { allowFailure: true });
 }
 
-export async function stopSandbox(ctx: Context, instance: Instance): Promise<'stopped' | 'not-running'> {
+export function stopSandbox(ctx: Context, instance: Instance): Promise<'stopped' | 'not-running'> {
+  return withInstanceLock(ctx, instance, () => stop(ctx, instance));
+}
+
+async function stop(ctx: Context, instance: Instance): Promise<'stopped' | 'not-running'> {
   const podman = new Podman(ctx.run);
   const info = await ownContainer(podman, instance);
   if (!info) throw notFound(instance);
@@ -240,7 +252,11 @@ export interface RemoveResult {
  * included; shared ones are kept), keys, state and SSH block. Everything is
  * checked first; a failure midway says what is already gone.
  */
-export async function removeSandbox(ctx: Context, instance: Instance, withVolumes: boolean): Promise<RemoveResult> {
+export function removeSandbox(ctx: Context, instance: Instance, withVolumes: boolean): Promise<RemoveResult> {
+  return withInstanceLock(ctx, instance, () => remove(ctx, instance, withVolumes));
+}
+
+async function remove(ctx: Context, instance: Instance, withVolumes: boolean): Promise<RemoveResult> {
   const podman = new Podman(ctx.run);
   const info = await ownContainer(podman, instance);
   const volumes = withVolumes ? await existingOwnVolumes(podman, instanceVolumes(instance.name)) : [];
@@ -311,7 +327,11 @@ export async function sandboxStatus(ctx: Context, instance: Instance): Promise<S
  * Replaces the sandbox's host key and its pin. A running sandbox is restarted so
  * sshd serves the new key (gVisor caches the read-only key mount until then).
  */
-export async function rotateSandboxHostKey(ctx: Context, instance: Instance): Promise<{ fingerprint: string; restarted: boolean }> {
+export function rotateSandboxHostKey(ctx: Context, instance: Instance): Promise<{ fingerprint: string; restarted: boolean }> {
+  return withInstanceLock(ctx, instance, () => rotate(ctx, instance));
+}
+
+async function rotate(ctx: Context, instance: Instance): Promise<{ fingerprint: string; restarted: boolean }> {
   const podman = new Podman(ctx.run);
   const info = await ownContainer(podman, instance);
   const state = await readState(instance.dir);

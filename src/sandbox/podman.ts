@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AiboxError } from '../core/errors.js';
 import type { Runner } from '../core/runner.js';
+import { LABEL_INSTANCE, SANDBOX_SSH_PORT } from './spec.js';
 
 /** The part of `podman inspect` that aibox reads. */
 const containerSchema = z.object({
@@ -35,6 +36,26 @@ const containerSchema = z.object({
 
 export type ContainerInfo = z.infer<typeof containerSchema>;
 
+/** The part of `podman ps --format json` that aibox reads. */
+const listedSchema = z.array(
+  z.object({
+    Names: z.array(z.string()),
+    State: z.string(),
+    Image: z.string(),
+    Labels: z.record(z.string(), z.string()).nullish(),
+    Ports: z.array(z.object({ host_port: z.number(), container_port: z.number() })).nullish(),
+  }),
+);
+
+export interface ListedContainer {
+  name: string;
+  running: boolean;
+  image: string;
+  labels: Record<string, string>;
+  /** The host port published for the sandbox's SSH port. */
+  port?: number;
+}
+
 const volumeSchema = z.object({ Name: z.string(), Labels: z.record(z.string(), z.string()).nullish(), Mountpoint: z.string() });
 
 /** Parses podman's JSON output against the schema of what aibox reads from it. */
@@ -53,6 +74,18 @@ function parsePodmanJson<T extends z.ZodType>(schema: T, stdout: string, what: s
 /** Typed helpers over the podman CLI; every call goes through the one runner. */
 export class Podman {
   constructor(private readonly run: Runner) {}
+
+  /** Containers that carry aibox's instance label naming themselves, running or not. */
+  async listOwnContainers(): Promise<ListedContainer[]> {
+    const result = await this.run('podman', ['ps', '--all', '--filter', `label=${LABEL_INSTANCE}`, '--format', 'json']);
+    return parsePodmanJson(listedSchema, result.stdout.trim() || '[]', 'podman ps').flatMap((container) => {
+      const name = container.Names[0];
+      const labels = container.Labels ?? {};
+      if (!name || labels[LABEL_INSTANCE] !== name) return [];
+      const port = container.Ports?.find((published) => published.container_port === SANDBOX_SSH_PORT)?.host_port;
+      return [{ name, running: container.State === 'running', image: container.Image, labels, port }];
+    });
+  }
 
   async inspectContainer(name: string): Promise<ContainerInfo | undefined> {
     const result = await this.run('podman', ['container', 'inspect', name], { allowFailure: true });

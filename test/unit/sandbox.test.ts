@@ -9,7 +9,10 @@ import { resolveInstance } from '../../src/sandbox/instance.js';
 import { parseProfile, resolveResources } from '../../src/sandbox/profiles.js';
 import { parseRuntime, resolveRuntime } from '../../src/sandbox/runtime.js';
 import { instanceVolumes, podmanRunArgs } from '../../src/sandbox/spec.js';
-import { readState, statePath } from '../../src/sandbox/state.js';
+import { readState, statePath, writeState } from '../../src/sandbox/state.js';
+import { choosePort } from '../../src/sandbox/instances.js';
+import { createServer } from 'node:net';
+import { freePort } from '../helpers/cli.js';
 import { shellQuote, sshArgs } from '../../src/ssh/client.js';
 import { spawnSync } from 'node:child_process';
 import { hardeningProblems } from '../../src/sandbox/hardening.js';
@@ -228,5 +231,22 @@ describe('ssh config values', () => {
     assert.equal(value('userknownhostsfile'), keys.knownHosts);
     assert.equal(value('hostkeyalias'), 'aibox.proj');
     assert.throws(() => quotePath('/h/a\nb'), /line break/);
+  });
+});
+
+describe('ports of several sandboxes', () => {
+  it('gives a new sandbox the first port that is free and not kept by another sandbox', async () => {
+    const paths = resolvePaths({ HOME: await mkdtemp(join(tmpdir(), 'aibox-ports-')) });
+    const base = await freePort();
+    await writeState(paths.instanceDir('other'), { version: 1, instance: 'other', port: base, runtime: 'gvisor', profile: 'default', image: 'i', createdAt: '' });
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen({ port: base + 1, host: '127.0.0.1' }, resolve));
+    try {
+      const chosen = await choosePort(paths, resolveInstance(paths, 'mine'), base);
+      assert.ok(chosen >= base + 2, `${chosen}: not the kept ${base} nor the bound ${base + 1}`);
+      assert.equal(await choosePort(paths, resolveInstance(paths, 'other'), base), base, 'its own kept port is not in its way');
+    } finally {
+      busy.close();
+    }
   });
 });
