@@ -4,11 +4,9 @@ import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buffer } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { pack, type Header } from 'tar-stream';
 import { stringify } from 'yaml';
 import { readPrivateKey } from '../../src/packs/cosign-keys.js';
 import { MEDIA_TYPES } from '../../src/packs/layer.js';
@@ -18,6 +16,7 @@ import { packReference } from '../../src/packs/resolve.js';
 import { attachSignature, signatureTag, signPayload, simpleSigningPayload } from '../../src/packs/signing.js';
 import { AIBOX, aibox, cleanup, freePort, host, sshTo, testUser, type CliResult, type TestUser } from '../helpers/cli.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { tarball, type Entry } from '../helpers/tarball.js';
 
 const ORG_POLICY = '/etc/aibox/policy.yaml';
 const INSTALLED = '/opt/toolpacks/.aibox/installed.json';
@@ -72,17 +71,9 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
   }));
 }
 
-type Entry = [Partial<Header> & { name: string }, string?];
-
 /** A gzip tar archive of the entries, exactly as given (aibox pack build would never write most of them). */
-async function tarball(entries: readonly Entry[]): Promise<Buffer> {
-  const archive = pack();
-  for (const [header, body] of entries) {
-    if (body === undefined) archive.entry(header);
-    else archive.entry(header, body);
-  }
-  archive.finalize();
-  return gzipSync(await buffer(archive));
+async function gzippedTarball(entries: readonly Entry[]): Promise<Buffer> {
+  return gzipSync(await tarball(entries));
 }
 
 function escapeRegExp(text: string): string {
@@ -359,7 +350,7 @@ describe('tool packs: publish, verify and install into a running gVisor sandbox'
       ['bad-setuid', [{ name: './bin/su', type: 'file', mode: 0o4755 }, 'x\n'], './bin/su: a setuid or setgid file'],
     ];
     for (const [name, entry] of cases) {
-      await publishSigned({ name, version: '1.0.0' }, await tarball([[{ name: `./bin/${name}`, type: 'file', mode: 0o755 }, `#!/bin/sh\necho ${name}\n`], entry]));
+      await publishSigned({ name, version: '1.0.0' }, await gzippedTarball([[{ name: `./bin/${name}`, type: 'file', mode: 0o755 }, `#!/bin/sh\necho ${name}\n`], entry]));
     }
     for (const [name, , problem] of cases) {
       await assertRefused([name], 3, new RegExp(`^error: pack \\S+/${name}:1\\.0\\.0 is refused: its archive holds ${escapeRegExp(problem)}`));
@@ -494,7 +485,7 @@ describe('tool packs: publish, verify and install into a running gVisor sandbox'
         ['linked', [[{ name: './again', type: 'symlink', linkname: '.', mode: 0o777 }], [{ name: './again/install.sh', type: 'file', mode: 0o755 }, evil]], './again/install.sh: a path through the link again (of the archive)'],
       ];
       for (const [name, entries, problem] of shadows) {
-        await publishSigned({ name, version: '1.0.0', method: 'script' }, await tarball([approved, ...entries]));
+        await publishSigned({ name, version: '1.0.0', method: 'script' }, await gzippedTarball([approved, ...entries]));
         await assertRefused([name], 3, new RegExp(`^error: pack \\S+/${name}:1\\.0\\.0 is refused: its archive holds ${escapeRegExp(problem)}`));
       }
     } finally {

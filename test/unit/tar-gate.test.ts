@@ -3,25 +3,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buffer } from 'node:stream/consumers';
 import { describe, it } from 'node:test';
-import { pack, type Header } from 'tar-stream';
 import { extractLayer } from '../../src/packs/extract.js';
 import { sha256Digest, verifiedBytes } from '../../src/packs/registry.js';
 import { TarGate } from '../../src/packs/tar-gate.js';
 import { failsWith as fails } from '../helpers/errors.js';
-
-type Entry = [Partial<Header> & { name: string }, string?];
-
-async function tarball(entries: readonly Entry[]): Promise<Buffer> {
-  const archive = pack();
-  for (const [header, body] of entries) {
-    if (body === undefined) archive.entry(header);
-    else archive.entry(header, body);
-  }
-  archive.finalize();
-  return buffer(archive);
-}
+import { tarball, type Entry } from '../helpers/tarball.js';
 
 /** Feeds `bytes` in chunks of `size`; returns what the gate let through and its error, if any. */
 function gate(bytes: Buffer, size = 512): { passed: Buffer; error?: unknown } {
