@@ -19,6 +19,7 @@ import { registerSetup } from './commands/setup.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerStop } from './commands/stop.js';
+import { registerUpgrade } from './commands/upgrade.js';
 
 declare const AIBOX_VERSION: string | undefined;
 
@@ -44,7 +45,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerLs, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerLs, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerUpgrade, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
     register(program);
   }
   program.commands.forEach(function exitOverrideAll(command: Command) {

@@ -20,7 +20,7 @@ import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
 import { parseRuntime, resolveRuntime } from './runtime.js';
 import { existingOwnVolumes, ownContainer } from './ownership.js';
-import { instanceVolumes, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanRunArgs, SANDBOX_SSH_PORT } from './spec.js';
+import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanRunArgs, SANDBOX_SSH_PORT } from './spec.js';
 import { readState, removeState, writeState, type InstanceState } from './state.js';
 
 export interface StartOptions {
@@ -50,7 +50,10 @@ function publishedPort(info: ContainerInfo): number | undefined {
 
 /** Creates or starts the sandbox (one aibox command per instance at a time). */
 export function startSandbox(ctx: Context, instance: Instance, options: StartOptions): Promise<{ outcome: StartOutcome; state: InstanceState; shell?: SetupReport }> {
-  return withInstanceLock(ctx, instance, () => start(ctx, instance, options));
+  return withInstanceLock(ctx, instance, async () => {
+    await recoverUpgrade(new Podman(ctx.run), instance);
+    return start(ctx, instance, options);
+  });
 }
 
 async function start(ctx: Context, instance: Instance, options: StartOptions): Promise<{ outcome: StartOutcome; state: InstanceState; shell?: SetupReport }> {
@@ -258,6 +261,7 @@ export function removeSandbox(ctx: Context, instance: Instance, withVolumes: boo
 
 async function remove(ctx: Context, instance: Instance, withVolumes: boolean): Promise<RemoveResult> {
   const podman = new Podman(ctx.run);
+  await recoverUpgrade(podman, instance);
   const info = await ownContainer(podman, instance);
   const volumes = withVolumes ? await existingOwnVolumes(podman, instanceVolumes(instance.name)) : [];
   if (withVolumes) await removeManagedBlock(ctx.paths.sshConfig, instance.name, true); // a malformed block stops here
@@ -313,7 +317,7 @@ export async function sandboxStatus(ctx: Context, instance: Instance): Promise<S
     runtime: state.runtime,
     ociRuntime: info.OCIRuntime,
     profile: state.profile,
-    image: { ref: info.ImageName, current: plan ? plan.tag === info.ImageName || plan.tag === (await podman.imageLabel(info.ImageName, LABEL_VARIANT_BASE)) : true },
+    image: { ref: info.ImageName, current: plan ? await isCurrentImage(podman, plan.tag, info.ImageName) : true },
     ssh: { host: instance.name, address: '127.0.0.1', port: state.port, command: `ssh ${instance.name}` },
     resources: { cpus: (info.HostConfig.NanoCpus ?? 0) / 1e9, memoryGiB: (info.HostConfig.Memory ?? 0) / 1024 ** 3 },
     ports,
@@ -321,6 +325,63 @@ export async function sandboxStatus(ctx: Context, instance: Instance): Promise<S
       .map((mount) => ({ name: mount.Name ?? '', mount: mount.Destination, readOnly: !mount.RW }))
       .sort((a, b) => a.mount.localeCompare(b.mount)),
   };
+}
+
+/** Whether a sandbox's image is the current base image, or a variant built FROM it. */
+async function isCurrentImage(podman: Podman, current: string, image: string): Promise<boolean> {
+  return image === current || current === (await podman.imageLabel(image, LABEL_VARIANT_BASE));
+}
+
+/** What an upgrade renames the previous container to until the new one runs. */
+function previousName(instance: Instance): string {
+  return `${instance.name}-aibox-previous`;
+}
+
+/**
+ * Finishes an upgrade a killed aibox left midway: the new container wins when it
+ * exists, else the previous one gets its name back. Runs under the instance lock
+ * before `start` and `upgrade` look at the container.
+ */
+async function recoverUpgrade(podman: Podman, instance: Instance): Promise<void> {
+  const previous = await podman.inspectContainer(previousName(instance));
+  if (previous?.Config.Labels?.[LABEL_INSTANCE] !== instance.name) return;
+  if (await ownContainer(podman, instance)) await podman.remove(previousName(instance));
+  else await podman.rename(previousName(instance), instance.name);
+}
+
+export type UpgradeOutcome = 'upgraded' | 'up-to-date';
+
+/**
+ * Re-creates the container from the current base image when it is outdated (or
+ * always, with `force`), keeping what lives in volumes and the instance folder:
+ * home, workspace, caches, tool packs (baked ones too: they were copied into the
+ * packs volume), keys and the pinned host key. The previous
+ * container is renamed, not removed, until the new one answers; any failure, or a
+ * kill at any point (see recoverUpgrade), leaves a working sandbox, old or new.
+ */
+export function upgradeSandbox(ctx: Context, instance: Instance, options: { force?: boolean } = {}): Promise<{ outcome: UpgradeOutcome; from: string; to: string }> {
+  return withInstanceLock(ctx, instance, async () => {
+    const podman = new Podman(ctx.run);
+    await recoverUpgrade(podman, instance);
+    const info = await ownContainer(podman, instance);
+    if (!info) throw notFound(instance);
+    const plan = await planCurrentImage(await loadConfig(ctx.paths));
+    if (!options.force && (await isCurrentImage(podman, plan.tag, info.ImageName))) return { outcome: 'up-to-date', from: info.ImageName, to: info.ImageName };
+    await closeMultiplexedConnection(ctx, instance);
+    if (info.State.Running) await podman.stop(instance.name);
+    await podman.rename(instance.name, previousName(instance));
+    try {
+      ctx.out.progress(`re-creating ${instance.name} from ${plan.tag}…`);
+      await start(ctx, instance, {});
+    } catch (error) {
+      await podman.remove(instance.name).catch(() => undefined);
+      await podman.rename(previousName(instance), instance.name);
+      if (info.State.Running) await podman.start(instance.name);
+      throw error;
+    }
+    await podman.remove(previousName(instance));
+    return { outcome: 'upgraded', from: info.ImageName, to: plan.tag };
+  });
 }
 
 /**

@@ -140,6 +140,10 @@ export class Podman {
     await this.run('podman', ['stop', '--time', '5', name]);
   }
 
+  async rename(from: string, to: string): Promise<void> {
+    await this.run('podman', ['rename', from, to]);
+  }
+
   async remove(name: string): Promise<void> {
     await this.run('podman', ['rm', '--force', '--time', '5', name]);
   }

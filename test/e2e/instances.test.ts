@@ -2,14 +2,15 @@
  * Several sandboxes on one host: each gets its own SSH port, chosen free and kept
  * in its state, and its own alias; `aibox ls` lists them; two `aibox start` of a
  * new sandbox at once create it once (the per-instance lock), and a lock left by
- * a killed command does not block the next.
+ * a killed command does not block the next; `aibox upgrade` re-creates a sandbox
+ * keeping its data, and one killed midway leaves a working sandbox.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { aibox, aiboxOk, freePort, host, testUser, type TestUser } from '../helpers/cli.js';
+import { AIBOX, aibox, aiboxOk, freePort, host, testUser, type TestUser } from '../helpers/cli.js';
 
 describe('many sandboxes: a port each, aibox ls, one command per sandbox at a time', { timeout: 10 * 60_000 }, () => {
   let user: TestUser;
@@ -82,5 +83,32 @@ describe('many sandboxes: a port each, aibox ls, one command per sandbox at a ti
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, new RegExp(`waiting for another aibox command on ${user.name} \\(process ${holder.pid}\\)`));
     assert.equal(ssh(user).stdout, `${user.name}\n`);
+  });
+
+  it('aibox upgrade re-creates the container keeping home, workspace and the host key pin; one killed midway leaves a working sandbox', async () => {
+    const id = () => host('podman', ['container', 'inspect', '--format', '{{.Id}}', user.name]).stdout.trim();
+    const previous = `${user.name}-aibox-previous`;
+    assert.equal(JSON.parse((await aiboxOk(user, ['upgrade', '--json'])).stdout).outcome, 'up-to-date');
+    assert.equal(host('ssh', ['-F', join(user.home, '.ssh', 'config'), user.name, 'echo kept > ~/upgrade-home; echo kept > /workspace/upgrade-ws']).code, 0);
+    const before = id();
+    const upgraded = JSON.parse((await aiboxOk(user, ['upgrade', '--force', '--json'])).stdout);
+    assert.equal(upgraded.outcome, 'upgraded');
+    assert.notEqual(id(), before, 'a new container');
+    const kept = () => host('ssh', ['-F', join(user.home, '.ssh', 'config'), user.name, 'cat ~/upgrade-home /workspace/upgrade-ws']);
+    assert.deepEqual({ code: kept().code, out: kept().stdout }, { code: 0, out: 'kept\nkept\n' }, 'files kept; the pinned host key still matches (strict checking)');
+
+    // Killed while the previous container is set aside: the next command puts things right.
+    const child = spawn(process.execPath, [AIBOX, 'upgrade', '--force'], { cwd: user.home, env: user.env, detached: true, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    for (let tries = 0; host('podman', ['container', 'exists', previous]).code !== 0; tries++) {
+      assert.ok(tries < 1200, 'the upgrade never set the previous container aside');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(child.pid);
+    process.kill(-child.pid, 'SIGKILL');
+    assert.equal(await exited, 'SIGKILL');
+    await aiboxOk(user, ['start']);
+    assert.notEqual(host('podman', ['container', 'exists', previous]).code, 0, 'no container left aside');
+    assert.deepEqual({ code: kept().code, out: kept().stdout }, { code: 0, out: 'kept\nkept\n' });
   });
 });

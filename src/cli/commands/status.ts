@@ -22,7 +22,7 @@ export function registerStatus(program: Command): void {
         `${status.instance}: ${status.state}`,
         `  runtime   ${status.runtime} (${status.ociRuntime})`,
         `  profile   ${status.profile} (${status.resources?.cpus} CPUs, ${status.resources?.memoryGiB} GB)`,
-        `  image     ${status.image?.ref}${status.image?.current ? '' : ' (outdated: aibox rm && aibox start to update; volumes are kept)'}`,
+        `  image     ${status.image?.ref}${status.image?.current ? '' : ' (outdated: aibox upgrade re-creates it; volumes, packs and keys are kept)'}`,
         `  ssh       ${status.ssh?.command}  (${status.ssh?.address}:${status.ssh?.port})`,
         ...status.volumes.map((volume) => `  volume    ${volume.name} -> ${volume.mount}${volume.readOnly ? ' (read-only)' : ''}`),
         ...packs.map((pack) => `  pack      ${pack.name}@${pack.version}${pack.source === 'image' ? ' (in the image)' : ''}`),
