@@ -7,6 +7,7 @@ import {
   type GitPushRule,
   type PolicyLayer,
   type RiskClass,
+  type SandboxRuntime,
   type SigningKey,
 } from './schema.js';
 
@@ -33,6 +34,8 @@ export interface EffectivePolicy {
   approvedScripts: Sourced<string[]>;
   /** Build caches shared between sandbox instances; the others are per instance. */
   sharedCaches: Sourced<CacheTool[]>;
+  /** The runtimes a sandbox may use (runc only where a layer lets it). */
+  runtimes: Sourced<SandboxRuntime[]>;
   /** What loading skipped and why (e.g. a project policy owned by another user). */
   warnings: string[];
 }
@@ -74,6 +77,7 @@ export function mergeLayers(layers: readonly PolicyLayer[]): EffectivePolicy {
     allowedPacks: { value: [], origin: top.origin },
     approvedScripts: { value: [], origin: top.origin },
     sharedCaches: { value: [], origin: top.origin },
+    runtimes: { value: ['gvisor', 'runc'], origin: top.origin },
     warnings: [],
   };
   const normalizeKey = (pem: string) => pem.replace(/\s+/g, '');
@@ -92,6 +96,7 @@ export function mergeLayers(layers: readonly PolicyLayer[]): EffectivePolicy {
     effective.approvedScripts = narrow('packs.approved_scripts', data.packs?.approved_scripts, effective.approvedScripts, (outer, digest) => outer === digest, (digest) => digest);
     effective.allowedPacks = narrow('packs.allowed', data.packs?.allowed, effective.allowedPacks, (outer, pattern) => patternCovers(outer, pattern, 'pack'), (pattern) => pattern);
     effective.sharedCaches = narrow('caches.shared', data.caches?.shared, effective.sharedCaches, (outer, tool) => outer === tool, (tool) => tool);
+    effective.runtimes = narrow('sandbox.runtimes', data.sandbox?.runtimes, effective.runtimes, (outer, runtime) => outer === runtime, (runtime) => runtime);
     const gitPush = data.tools?.git_push;
     if (gitPush) {
       const current: GitPushLayer = { origin, default: gitPush.default, rules: gitPush.rules };

@@ -14,6 +14,10 @@ export function strictness(riskClass: RiskClass): number {
 export const CACHE_TOOLS = ['npm', 'maven', 'gradle', 'pip'] as const;
 export type CacheTool = (typeof CACHE_TOOLS)[number];
 
+/** The container runtimes a sandbox may use: gVisor, or runc (the host's kernel, weaker isolation). */
+export const SANDBOX_RUNTIMES = ['gvisor', 'runc'] as const;
+export type SandboxRuntime = (typeof SANDBOX_RUNTIMES)[number];
+
 const hostPattern = z
   .string()
   .regex(/^(\*\.)?[a-z0-9*]([a-z0-9*.-]*[a-z0-9*])?$/i, 'must be a host name or pattern such as *.example.com')
@@ -92,6 +96,10 @@ export const policyLayerSchema = z
       .optional(),
     caches: z
       .object({ shared: z.array(z.enum(CACHE_TOOLS)).optional().describe('build caches shared between sandbox instances') })
+      .strict()
+      .optional(),
+    sandbox: z
+      .object({ runtimes: z.array(z.enum(SANDBOX_RUNTIMES)).min(1).optional().describe('runtimes a sandbox may use; runc shares the host kernel') })
       .strict()
       .optional(),
   })

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/store.js';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
+import { installHint } from '../core/runner.js';
 import { writeFileIfChanged } from '../core/files.js';
 import { ensureImage, planCurrentImage } from '../image/build.js';
+import type { EffectivePolicy } from '../policy/effective.js';
 import { loadPolicyFor } from '../policy/load.js';
 import { openSharedConnection, waitForSsh } from '../ssh/client.js';
 import { hostEntry } from '../ssh/entry.js';
@@ -18,7 +20,7 @@ import { aiboxCommand, type Instance } from './instance.js';
 import { choosePort, withInstanceLock } from './instances.js';
 import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
-import { parseRuntime, resolveRuntime } from './runtime.js';
+import { parseRuntime, resolveRuntime, type RuntimeKind } from './runtime.js';
 import { existingOwnVolumes, ownContainer } from './ownership.js';
 import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanRunArgs, SANDBOX_SSH_PORT } from './spec.js';
 import { readState, removeState, writeState, type InstanceState } from './state.js';
@@ -81,6 +83,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions): P
     await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
     await writeSshEntries(ctx, instance, current.port);
     if (existing.State.Running) return { outcome: 'already-running', state: current };
+    requireAllowedRuntime(policy, current.runtime);
     await requireFreePort(current.port);
     // podman recorded aibox's gVisor wrapper as the runtime: make sure it is still there.
     if (current.runtime === 'gvisor') await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir);
@@ -95,6 +98,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions): P
     ctx.out.info('This project has .idea/: for JetBrains Gateway use more resources: aibox start --profile jetbrains');
   }
   const runtime = await resolveRuntime(requestedRuntime ?? state?.runtime ?? parseRuntime(config.runtime), ctx.env, ctx.paths.dataDir);
+  requireAllowedRuntime(policy, runtime.kind);
   runtime.warnings.forEach((warning) => ctx.out.warn(warning));
   const resources = resolveResources(profile, hostFacts());
   resources.warnings.forEach((warning) => ctx.out.warn(warning));
@@ -175,6 +179,13 @@ async function waitUntilReachable(ctx: Context, instance: Instance, port: number
 async function requireFreePort(port: number): Promise<void> {
   if (await isPortFree(port)) return;
   throw new AiboxError('CONFLICT', `port ${port} on 127.0.0.1 is already in use`, `choose another: aibox start --port ${port + 1} (or aibox config set ssh.port ${port + 1})`);
+}
+
+/** The policy's `sandbox.runtimes`: runc only where the org (and every lower layer) allows it. */
+function requireAllowedRuntime(policy: EffectivePolicy, runtime: RuntimeKind): void {
+  if (policy.runtimes.value.includes(runtime)) return;
+  const fix = runtime === 'runc' ? `use gVisor (${installHint('runsc')}; aibox start --runtime gvisor), or ask the owner of ${policy.runtimes.origin}` : `ask the owner of ${policy.runtimes.origin}`;
+  throw new AiboxError('POLICY_DENIED', `the ${runtime} runtime is not allowed: sandbox.runtimes in ${policy.runtimes.origin} allows only ${policy.runtimes.value.join(', ')}`, fix);
 }
 
 function stateFromContainer(instance: Instance, info: ContainerInfo, state: InstanceState | undefined): InstanceState {

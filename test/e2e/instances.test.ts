@@ -7,9 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ORG_POLICY_PATH } from '../../src/policy/load.js';
 import { AIBOX, aibox, aiboxOk, freePort, host, testUser, type TestUser } from '../helpers/cli.js';
 
 describe('many sandboxes: a port each, aibox ls, one command per sandbox at a time', { timeout: 10 * 60_000 }, () => {
@@ -83,6 +85,24 @@ describe('many sandboxes: a port each, aibox ls, one command per sandbox at a ti
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, new RegExp(`waiting for another aibox command on ${user.name} \\(process ${holder.pid}\\)`));
     assert.equal(ssh(user).stdout, `${user.name}\n`);
+  });
+
+  it('runc is refused when the org policy allows only gVisor, before anything is created', async () => {
+    const saved = existsSync(ORG_POLICY_PATH) ? await readFile(ORG_POLICY_PATH, 'utf8') : undefined;
+    const third: TestUser = { ...user, name: `${user.name}-c`, env: { ...user.env, AIBOX_INSTANCE: `${user.name}-c` } };
+    try {
+      await mkdir('/etc/aibox', { recursive: true });
+      await writeFile(ORG_POLICY_PATH, 'version: 1\nsandbox:\n  runtimes: [gvisor]\n');
+      const refused = await aibox(third, ['start', '--runtime', 'runc']);
+      assert.equal(refused.code, 8, refused.stderr);
+      assert.match(refused.stderr, /^error: the runc runtime is not allowed: sandbox\.runtimes in \/etc\/aibox\/policy\.yaml allows only gvisor$/m);
+      assert.notEqual(host('podman', ['container', 'exists', third.name]).code, 0, 'no container');
+      assert.match((await aiboxOk(user, ['policy', 'show'])).stdout, /# sandbox\.runtimes from \/etc\/aibox\/policy\.yaml\nsandbox:\n {2}runtimes:\n {4}- gvisor/);
+    } finally {
+      if (saved === undefined) await rm(ORG_POLICY_PATH, { force: true });
+      else await writeFile(ORG_POLICY_PATH, saved);
+      await aibox(third, ['rm', '--volumes']);
+    }
   });
 
   it('aibox upgrade re-creates the container keeping home, workspace and the host key pin; one killed midway leaves a working sandbox', async () => {

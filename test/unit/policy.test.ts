@@ -90,6 +90,14 @@ describe('policy merge: a lower layer may only tighten', () => {
     loosenError(() => mergeLayers([org, layer('team', { version: 1, caches: { shared: ['gradle'] } })]), /caches.shared: gradle/);
   });
 
+  it('runtimes: both unless a layer narrows them; runc cannot come back below a layer that dropped it', () => {
+    assert.deepEqual(mergeLayers([org]).runtimes.value, ['gvisor', 'runc']);
+    const gvisorOnly: PolicyLayer = { ...org, data: { version: 1, sandbox: { runtimes: ['gvisor'] } } };
+    assert.deepEqual(mergeLayers([gvisorOnly]).runtimes, { value: ['gvisor'], origin: '/etc/aibox/policy.yaml' });
+    assert.deepEqual(mergeLayers([org, layer('project', { version: 1, sandbox: { runtimes: ['gvisor'] } })]).runtimes.value, ['gvisor']);
+    loosenError(() => mergeLayers([gvisorOnly, layer('team', { version: 1, sandbox: { runtimes: ['gvisor', 'runc'] } })]), /sandbox.runtimes: runc is not allowed by \/etc\/aibox\/policy.yaml/);
+  });
+
   it('an absent section is inherited from the layer above', () => {
     const merged = mergeLayers([org, layer('project', { version: 1 })]);
     assert.equal(merged.egress.origin, '/etc/aibox/policy.yaml');

@@ -39,6 +39,8 @@ export function registerPolicy(program: Command): void {
         stringify({ approved_scripts: effective.approvedScripts.value }).trim(),
         `# caches.shared from ${effective.sharedCaches.origin} (build caches shared between instances; the others are per instance)`,
         stringify({ caches: { shared: effective.sharedCaches.value } }).trim(),
+        `# sandbox.runtimes from ${effective.runtimes.origin}`,
+        stringify({ sandbox: { runtimes: effective.runtimes.value } }).trim(),
       ];
       ctx.out.result({ policy: effective }, human.join('\n'));
     });

@@ -20,7 +20,7 @@ export function registerStatus(program: Command): void {
       }
       const lines = [
         `${status.instance}: ${status.state}`,
-        `  runtime   ${status.runtime} (${status.ociRuntime})`,
+        `  runtime   ${status.runtime} (${status.ociRuntime})${status.runtime === 'runc' ? '  warning: runc shares the host kernel, a weaker isolation than gVisor' : ''}`,
         `  profile   ${status.profile} (${status.resources?.cpus} CPUs, ${status.resources?.memoryGiB} GB)`,
         `  image     ${status.image?.ref}${status.image?.current ? '' : ' (outdated: aibox upgrade re-creates it; volumes, packs and keys are kept)'}`,
         `  ssh       ${status.ssh?.command}  (${status.ssh?.address}:${status.ssh?.port})`,
