@@ -1,6 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Runner } from '../core/runner.js';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { findOnPath, type Runner } from '../core/runner.js';
 
 /**
  * The package registries this machine is configured to use. aibox names no
@@ -57,7 +58,27 @@ export async function npmRegistry(run: Runner): Promise<string | undefined> {
   return /^https?:\/\//.test(url) ? url : undefined;
 }
 
-export async function packageSources(run: Runner, suite: string): Promise<PackageSources> {
-  const [mirror, registry] = await Promise.all([debianMirror(suite), npmRegistry(run)]);
+/**
+ * npmRegistry, remembered in `cacheDir` while npm's inputs stay the same: running
+ * npm costs ~0.25 s, on every command that loads the built-in policy. The key holds
+ * the folder (a project's .npmrc), npm's environment variables, and the size and
+ * time of every npmrc npm reads and of npm itself; an entry lives a day at most.
+ */
+export async function cachedNpmRegistry(run: Runner, cacheDir: string, cwd: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const npm = await findOnPath('npm', env);
+  const files = [join(cwd, '.npmrc'), join(env.HOME ?? '', '.npmrc'), '/etc/npmrc', '/usr/etc/npmrc', '/usr/local/etc/npmrc', ...(npm ? [await realpath(npm).catch(() => npm)] : [])];
+  const stamps = await Promise.all(files.map(async (file) => `${file}:${(await stat(file).then((info) => `${info.size}:${info.mtimeMs}`, () => '-'))}`));
+  const npmEnv = Object.entries(env).filter(([name]) => /^npm_config_/i.test(name)).sort();
+  const key = createHash('sha256').update(JSON.stringify({ stamps, npmEnv, day: Math.floor(Date.now() / 86_400_000) })).digest('hex');
+  const file = join(cacheDir, 'npm-registry', key);
+  const cached = await readFile(file, 'utf8').catch(() => undefined);
+  if (cached !== undefined) return cached || undefined;
+  const registry = await npmRegistry(run);
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 }).then(() => writeFile(file, registry ?? '', { mode: 0o600 })).catch(() => undefined);
+  return registry;
+}
+
+export async function packageSources(run: Runner, suite: string, npm: () => Promise<string | undefined> = () => npmRegistry(run)): Promise<PackageSources> {
+  const [mirror, registry] = await Promise.all([debianMirror(suite), npm()]);
   return { debianMirror: mirror, npmRegistry: registry };
 }

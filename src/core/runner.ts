@@ -1,3 +1,5 @@
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { AiboxError } from './errors.js';
@@ -41,6 +43,19 @@ const INSTALL_HINTS: Record<string, string> = {
   zstd: 'apt-get install -y zstd',
   tar: 'apt-get install -y tar',
 };
+
+/** A program's path on PATH (as the shell would find it), or undefined. */
+export async function findOnPath(program: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
+    const candidate = join(dir, program);
+    const ok = await access(candidate, constants.X_OK).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return candidate;
+  }
+  return undefined;
+}
 
 export function installHint(command: string): string {
   return INSTALL_HINTS[command] ?? `install ${command} and make sure it is on PATH`;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { DEBIAN_SUITE, packageSources, type PackageSources } from '../config/package-sources.js';
+import { cachedNpmRegistry, DEBIAN_SUITE, packageSources, type PackageSources } from '../config/package-sources.js';
 import type { Config } from '../config/settings.js';
 import { AiboxError } from '../core/errors.js';
 import type { Context } from '../core/context.js';
@@ -24,14 +24,14 @@ export interface PolicySources {
   machine: () => Promise<PackageSources>;
 }
 
-export function policySources(config: Config, ctx: Pick<Context, 'cwd' | 'run' | 'paths'>): PolicySources {
+export function policySources(config: Config, ctx: Pick<Context, 'cwd' | 'run' | 'paths' | 'env'>): PolicySources {
   return {
     org: ORG_POLICY_PATH,
     team: config['policy.team'],
     projectDir: ctx.cwd,
     home: ctx.paths.home,
     machine: async () => {
-      const found = await packageSources(ctx.run, DEBIAN_SUITE);
+      const found = await packageSources(ctx.run, DEBIAN_SUITE, () => cachedNpmRegistry(ctx.run, ctx.paths.cacheDir, ctx.cwd, ctx.env));
       return { ...found, debianMirror: config['image.mirror'] || found.debianMirror };
     },
   };

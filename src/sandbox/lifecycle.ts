@@ -52,13 +52,11 @@ function publishedPort(info: ContainerInfo): number | undefined {
 
 /** Creates or starts the sandbox (one aibox command per instance at a time). */
 export function startSandbox(ctx: Context, instance: Instance, options: StartOptions): Promise<{ outcome: StartOutcome; state: InstanceState; shell?: SetupReport }> {
-  return withInstanceLock(ctx, instance, async () => {
-    await recoverUpgrade(new Podman(ctx.run), instance);
-    return start(ctx, instance, options);
-  });
+  return withInstanceLock(ctx, instance, () => start(ctx, instance, options, true));
 }
 
-async function start(ctx: Context, instance: Instance, options: StartOptions): Promise<{ outcome: StartOutcome; state: InstanceState; shell?: SetupReport }> {
+/** `recover`: finish an upgrade a kill left midway (not when called by upgrade itself). */
+async function start(ctx: Context, instance: Instance, options: StartOptions, recover = false): Promise<{ outcome: StartOutcome; state: InstanceState; shell?: SetupReport }> {
   // Every input is read and checked before the first change: config, policy, state, container, volumes, ssh config.
   const podman = new Podman(ctx.run);
   const config = await loadConfig(ctx.paths);
@@ -67,7 +65,8 @@ async function start(ctx: Context, instance: Instance, options: StartOptions): P
   const requestedProfile = options.profile === undefined ? undefined : parseProfile(options.profile);
   const requestedRuntime = options.runtime === undefined ? undefined : parseRuntime(options.runtime);
   const state = await readState(instance.dir);
-  const existing = await ownContainer(podman, instance);
+  let existing = await ownContainer(podman, instance);
+  if (!existing && recover && (await recoverUpgrade(podman, instance))) existing = await ownContainer(podman, instance);
 
   if (existing) {
     const current = stateFromContainer(instance, existing, state);
@@ -350,14 +349,16 @@ function previousName(instance: Instance): string {
 
 /**
  * Finishes an upgrade a killed aibox left midway: the new container wins when it
- * exists, else the previous one gets its name back. Runs under the instance lock
- * before `start` and `upgrade` look at the container.
+ * exists, else the previous one gets its name back. Runs under the instance lock:
+ * in `upgrade` and `rm` first, in `start` when the container is missing. Whether
+ * there was anything to finish.
  */
-async function recoverUpgrade(podman: Podman, instance: Instance): Promise<void> {
+async function recoverUpgrade(podman: Podman, instance: Instance): Promise<boolean> {
   const previous = await podman.inspectContainer(previousName(instance));
-  if (previous?.Config.Labels?.[LABEL_INSTANCE] !== instance.name) return;
+  if (previous?.Config.Labels?.[LABEL_INSTANCE] !== instance.name) return false;
   if (await ownContainer(podman, instance)) await podman.remove(previousName(instance));
   else await podman.rename(previousName(instance), instance.name);
+  return true;
 }
 
 export type UpgradeOutcome = 'upgraded' | 'up-to-date';

@@ -1,8 +1,7 @@
-import { access, constants } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { AiboxError } from '../core/errors.js';
 import { writeFileIfChanged } from '../core/files.js';
-import { installHint } from '../core/runner.js';
+import { findOnPath, installHint } from '../core/runner.js';
 
 export type RuntimeKind = 'gvisor' | 'runc';
 export type RuntimeChoice = RuntimeKind | 'auto';
@@ -15,18 +14,6 @@ export type RuntimeChoice = RuntimeKind | 'auto';
  *   so gVisor may cache them (see docs/performance.md for the measured gain).
  */
 const GVISOR_FLAGS = ['--network=host', '--file-access-mounts=exclusive'];
-
-export async function findOnPath(program: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
-    const candidate = join(dir, program);
-    const ok = await access(candidate, constants.X_OK).then(
-      () => true,
-      () => false,
-    );
-    if (ok) return candidate;
-  }
-  return undefined;
-}
 
 export function parseRuntime(value: string): RuntimeChoice {
   const normalized = value === 'runsc' ? 'gvisor' : value;

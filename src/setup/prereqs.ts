@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { Config } from '../config/settings.js';
 import { AiboxError } from '../core/errors.js';
-import { findOnPath } from '../sandbox/runtime.js';
+import { findOnPath } from '../core/runner.js';
 
 interface Prerequisite {
   /** A program looked up on PATH, or a file named by its absolute path. */

@@ -128,7 +128,8 @@ describe('many sandboxes: a port each, aibox ls, one command per sandbox at a ti
     process.kill(-child.pid, 'SIGKILL');
     assert.equal(await exited, 'SIGKILL');
     await aiboxOk(user, ['start']);
-    assert.notEqual(host('podman', ['container', 'exists', previous]).code, 0, 'no container left aside');
-    assert.deepEqual({ code: kept().code, out: kept().stdout }, { code: 0, out: 'kept\nkept\n' });
+    assert.deepEqual({ code: kept().code, out: kept().stdout }, { code: 0, out: 'kept\nkept\n' }, 'a working sandbox, old or new');
+    await aiboxOk(user, ['upgrade']);
+    assert.notEqual(host('podman', ['container', 'exists', previous]).code, 0, 'no container left aside after the next upgrade');
   });
 });
