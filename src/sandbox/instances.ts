@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
 import { withLock } from '../core/lock.js';
@@ -26,7 +26,7 @@ export function withInstanceLock<T>(ctx: Context, instance: Instance, fn: () => 
 
 /** The names of every instance with a state folder on this host. */
 async function knownNames(paths: Paths): Promise<string[]> {
-  return readdir(dirname(paths.instanceDir('x'))).catch(() => []);
+  return readdir(join(paths.dataDir, 'instances')).catch(() => []);
 }
 
 /**

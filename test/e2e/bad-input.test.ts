@@ -32,6 +32,10 @@ describe('bad input gives one clear line, a non-zero exit and leaves nothing hal
     assert.equal((await aibox(user, ['strat'])).code, 2);
     assertCleanFailure(user, await aibox(user, ['start', '--runtime', 'kata']), 2, /unknown runtime "kata"/);
     assertCleanFailure(user, await aibox(user, ['--name', 'Bad Name', 'start']), 2, /invalid sandbox name "Bad Name"/);
+    assertCleanFailure(user, await aibox(user, ['start', '--image', 'rust']), 2, /unknown image variant "rust"/);
+    assertCleanFailure(user, await aibox(user, ['image', 'build', '--variant', 'rust']), 2, /unknown image variant "rust"/);
+    assertCleanFailure(user, await aibox(user, ['upgrade']), 7, new RegExp(`no sandbox named ${user.name}`));
+    assert.match((await aibox(user, ['ls'])).stdout, /NAME|No sandboxes yet/);
   });
 
   it('port already in use', async () => {
