@@ -10,7 +10,7 @@ import type { Instance } from '../sandbox/instance.js';
 import { hardeningProblems } from '../sandbox/hardening.js';
 import { ownContainer } from '../sandbox/ownership.js';
 import { Podman } from '../sandbox/podman.js';
-import { instanceVolumes, LABEL_RUNTIME } from '../sandbox/spec.js';
+import { LABEL_RUNTIME, SANDBOX_PIDS_LIMIT, instanceVolumes } from '../sandbox/spec.js';
 import { findOnPath } from '../core/runner.js';
 import { gvisorWrapperPath } from '../sandbox/runtime.js';
 import { readState } from '../sandbox/state.js';
@@ -110,10 +110,12 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
     ['sandbox', async () => {
       const info = await container;
       if (!info) return { name: 'sandbox', status: 'ok', detail: `${instance.name} does not exist yet (aibox start creates it)` };
+      const runc = info.Config.Labels?.[LABEL_RUNTIME] === 'runc';
       const problems = hardeningProblems(info, {
-        ociRuntime: info.Config.Labels?.[LABEL_RUNTIME] === 'runc' ? 'runc' : gvisorWrapperPath(ctx.paths.dataDir),
+        ociRuntime: runc ? 'runc' : gvisorWrapperPath(ctx.paths.dataDir),
         volumes: instanceVolumes(instance.name, (await policy).sharedCaches.value),
         sshDir: instance.keys.sandboxSshDir,
+        pidsLimit: SANDBOX_PIDS_LIMIT[runc ? 'runc' : 'gvisor'],
       });
       return problems.length === 0
         ? { name: 'sandbox', status: 'ok', detail: `${instance.name} is ${info.State.Status}, hardened (${info.OCIRuntime.includes('runsc') ? 'gVisor' : info.OCIRuntime})` }

@@ -1,5 +1,5 @@
 import type { ContainerInfo } from './podman.js';
-import { SANDBOX_PIDS_LIMIT, SANDBOX_SSH_PORT, SANDBOX_USER, SSH_DIR_TARGET, type VolumeMount } from './spec.js';
+import { SANDBOX_SSH_PORT, SANDBOX_USER, SSH_DIR_TARGET, type VolumeMount } from './spec.js';
 
 /** What aibox would create for this sandbox: the security-relevant part of its spec. */
 export interface ExpectedSandbox {
@@ -8,6 +8,8 @@ export interface ExpectedSandbox {
   volumes: readonly VolumeMount[];
   /** The host folder mounted read-only at /etc/aibox/ssh. */
   sshDir: string;
+  /** The highest pids limit aibox would set (per runtime: SANDBOX_PIDS_LIMIT). */
+  pidsLimit: number;
 }
 
 const HOST_NAMESPACES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode'] as const;
@@ -31,7 +33,7 @@ export function hardeningProblems(info: ContainerInfo, expected: ExpectedSandbox
   if (weakened.length > 0) problems.push(`security options changed: ${weakened.join(', ')}`);
   if (!host.ReadonlyRootfs) problems.push('root file system is writable');
   const pids = host.PidsLimit ?? 0;
-  if (pids <= 0 || pids > SANDBOX_PIDS_LIMIT) problems.push(pids <= 0 ? 'no pids limit' : `pids limit ${pids} above ${SANDBOX_PIDS_LIMIT}`);
+  if (pids <= 0 || pids > expected.pidsLimit) problems.push(pids <= 0 ? 'no pids limit' : `pids limit ${pids} above ${expected.pidsLimit}`);
   const shared = HOST_NAMESPACES.filter((mode) => host[mode] === 'host');
   if (shared.length > 0) problems.push(`shares the host's namespaces: ${shared.join(', ')}`);
   if ((host.Devices ?? []).length > 0) problems.push(`host devices: ${host.Devices?.map((device) => device.PathOnHost).join(', ')}`);

@@ -5,7 +5,14 @@ import type { RuntimeKind } from './runtime.js';
 /** Port sshd listens on inside the sandbox (unprivileged: sshd runs as dev). */
 export const SANDBOX_SSH_PORT = 2222;
 export const SANDBOX_USER = '1000:1000';
-export const SANDBOX_PIDS_LIMIT = 4096;
+/**
+ * The pids limit of the container's cgroup, per runtime. Under gVisor it also counts
+ * gVisor's own host tasks (on the ptrace platform a stub process and threads per guest
+ * process), and gVisor dies when it cannot make one: at 4096 a sandbox died between
+ * 1,000 and 1,500 guest processes, at 16384 it kept 3,000 (docs/performance.md).
+ * Under runc it counts the guest's processes only.
+ */
+export const SANDBOX_PIDS_LIMIT: Record<RuntimeKind, number> = { gvisor: 16384, runc: 4096 };
 /** Where the host folder with the sandbox's host key and authorized_keys is mounted (read-only). */
 export const SSH_DIR_TARGET = '/etc/aibox/ssh';
 export const LABEL_INSTANCE = 'dev.aibox.instance';
@@ -100,7 +107,7 @@ export function podmanRunArgs(spec: SandboxSpec): string[] {
     // Root filesystem read-only; podman mounts tmpfs on /tmp, /var/tmp and /run.
     '--read-only',
     '--read-only-tmpfs',
-    '--pids-limit', String(SANDBOX_PIDS_LIMIT),
+    '--pids-limit', String(SANDBOX_PIDS_LIMIT[spec.runtime.kind]),
     '--cpus', String(spec.cpus),
     '--memory', `${spec.memoryGiB}g`,
     '--ulimit', `nofile=${spec.ulimits.nofile}:${spec.ulimits.nofile}`,

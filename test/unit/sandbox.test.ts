@@ -144,7 +144,7 @@ describe('ssh command lines', () => {
 });
 
 describe('doctor hardening check', () => {
-  const expected = { ociRuntime: '/h/runsc-aibox', volumes: instanceVolumes('proj'), sshDir: '/h/sandbox-ssh' };
+  const expected = { ociRuntime: '/h/runsc-aibox', volumes: instanceVolumes('proj'), sshDir: '/h/sandbox-ssh', pidsLimit: 16384 };
   const hardened: ContainerInfo = {
     Id: 'x',
     ImageName: 'localhost/aibox:x',
