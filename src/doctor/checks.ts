@@ -30,6 +30,26 @@ const MIN_FREE_GIB = 10;
 
 type Probe = () => Promise<Check>;
 
+/** The first runsc release aibox has measured with directfs (Debian's bookworm-backports). */
+const RUNSC_MEASURED_NEWER = 20240729;
+
+/**
+ * What `runsc --version` says about the gVisor in use. An old release (Debian bookworm's
+ * 20221219) works, with the statx shim, but has no directfs: file-heavy builds cost
+ * about twice as much (docs/performance.md; issue 12's measurement).
+ */
+export function runscCheck(path: string, versionOutput: string): Check {
+  const release = Number(/version \S*?(\d{8})/.exec(versionOutput)?.[1] ?? Number.NaN);
+  if (!Number.isFinite(release)) return { name: 'runtime', status: 'ok', detail: `gVisor at ${path} (version unknown: ${versionOutput.split('\n')[0] ?? ''})` };
+  if (release >= RUNSC_MEASURED_NEWER) return { name: 'runtime', status: 'ok', detail: `gVisor ${release} at ${path}` };
+  return {
+    name: 'runtime',
+    status: 'warn',
+    detail: `gVisor ${release} at ${path} is old: no directfs, so file-heavy builds (npm ci) ran 4.3x the host here against 2.15x with release ${RUNSC_MEASURED_NEWER}`,
+    fix: "on Debian bookworm: add the bookworm-backports suite of your mirror to apt's sources, then apt-get install -y -t bookworm-backports runsc",
+  };
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -49,9 +69,8 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
     }],
     ['runtime', async () => {
       const runsc = await findOnPath('runsc', ctx.env);
-      return runsc
-        ? { name: 'runtime', status: 'ok', detail: `gVisor at ${runsc}` }
-        : { name: 'runtime', status: 'warn', detail: 'gVisor (runsc) not installed: sandboxes fall back to runc, a weaker isolation', fix: 'sudo apt-get install -y runsc' };
+      if (!runsc) return { name: 'runtime', status: 'warn', detail: 'gVisor (runsc) not installed: sandboxes fall back to runc, a weaker isolation', fix: 'sudo apt-get install -y runsc' };
+      return runscCheck(runsc, (await ctx.run(runsc, ['--version'], { allowFailure: true })).stdout);
     }],
     ['port', async () => {
       const info = await container;

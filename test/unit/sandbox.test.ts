@@ -11,6 +11,7 @@ import { parseRuntime, resolveRuntime } from '../../src/sandbox/runtime.js';
 import { instanceVolumes, podmanRunArgs } from '../../src/sandbox/spec.js';
 import { readState, statePath, writeState } from '../../src/sandbox/state.js';
 import { choosePort } from '../../src/sandbox/instances.js';
+import { runscCheck } from '../../src/doctor/checks.js';
 import { createServer } from 'node:net';
 import { freePort } from '../helpers/cli.js';
 import { shellQuote, sshArgs } from '../../src/ssh/client.js';
@@ -248,5 +249,16 @@ describe('ports of several sandboxes', () => {
     } finally {
       busy.close();
     }
+  });
+});
+
+describe('doctor: the gVisor release', () => {
+  it('warns about a runsc without directfs and says how to get a newer one', () => {
+    const old = runscCheck('/usr/bin/runsc', 'runsc version 0.0~20221219.0\nspec: 1.0.2-dev\n');
+    assert.equal(old.status, 'warn');
+    assert.match(old.detail, /^gVisor 20221219 at \/usr\/bin\/runsc is old: no directfs/);
+    assert.match(old.fix ?? '', /-t bookworm-backports runsc/);
+    assert.deepEqual(runscCheck('/usr/bin/runsc', 'runsc version release-20240729.0\n'), { name: 'runtime', status: 'ok', detail: 'gVisor 20240729 at /usr/bin/runsc' });
+    assert.equal(runscCheck('/x/runsc', 'something else').status, 'ok');
   });
 });
