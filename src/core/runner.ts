@@ -64,6 +64,10 @@ export function installHint(command: string): string {
 /** AIBOX_TRACE=1: every program aibox runs, with its time, on stderr (where the time of a command goes). */
 const TRACE = Boolean(process.env.AIBOX_TRACE);
 
+function trace(started: number, command: string, args: readonly string[]): void {
+  if (TRACE) process.stderr.write(`aibox trace: ${(performance.now() - started).toFixed(0)} ms at ${performance.now().toFixed(0)} ms: ${command} ${args.join(' ').slice(0, 160)}\n`);
+}
+
 export const runProcess: Runner = async (command, args, options = {}) => {
   const started = TRACE ? performance.now() : 0;
   const subprocess = execa(command, args, {
@@ -86,7 +90,7 @@ export const runProcess: Runner = async (command, args, options = {}) => {
     });
   }
   const result = await subprocess;
-  if (TRACE) process.stderr.write(`aibox trace: ${(performance.now() - started).toFixed(0)} ms at ${performance.now().toFixed(0)} ms: ${command} ${args.join(' ').slice(0, 160)}\n`);
+  trace(started, command, args);
   if (pending) options.onLine?.(pending);
   if (result.failed && result.exitCode === undefined) {
     if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
@@ -124,7 +128,7 @@ export function pipeProcess(command: string, args: readonly string[], options: {
   const started = TRACE ? performance.now() : 0;
   const subprocess = execa(command, args, { stdin: 'pipe', stdout: options.stdout ?? 'pipe', buffer: { stdout: false, stderr: true }, reject: false });
   const done = subprocess.then((result) => {
-    if (TRACE) process.stderr.write(`aibox trace: ${(performance.now() - started).toFixed(0)} ms at ${performance.now().toFixed(0)} ms: ${command} ${args.join(' ').slice(0, 160)}\n`);
+    trace(started, command, args);
     if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
       throw new AiboxError('MISSING_PREREQ', `${command} is not installed (not found on PATH)`, installHint(command));
     }

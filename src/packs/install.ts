@@ -125,7 +125,7 @@ export async function installPacks(ctx: Context, store: PackStore, config: Confi
   for (const pack of packs) {
     if (pack.manifest.install.method === 'nix') await running.then(() => requireNix(ctx, store.container, pack));
   }
-  await withLock(join(ctx.paths.stateDir, 'locks', `${store.container}.install`), async () => {
+  await withInstallLock(ctx, store.container, async () => {
     await cleanStaging(store);
     const installed = await readInstalled(store);
     for (const pack of packs) {
@@ -148,7 +148,7 @@ export async function installPacks(ctx: Context, store: PackStore, config: Confi
       await ensureCacheDirs(ctx.run, store, pack.manifest.filesystem.caches.map((cache) => cache.path));
       report.packs.push({ name: pack.name, version: pack.version, digest: pack.digest, signedBy: pack.signedBy, outcome: 'installed', downloaded });
     }
-  }, (holder) => ctx.out.info(`waiting for another install into ${store.container} (process ${holder})…`));
+  });
   return report;
 }
 
@@ -209,7 +209,7 @@ async function scriptFrom(stage: string, pack: ResolvedPack): Promise<Buffer> {
 /** Removes packs from a running sandbox (their folders and environment). */
 export async function uninstallPacks(ctx: Context, store: PackStore, names: readonly string[]): Promise<string[]> {
   const { container } = store;
-  return withLock(join(ctx.paths.stateDir, 'locks', `${container}.install`), async () => {
+  return withInstallLock(ctx, container, async () => {
     const installed = await readInstalled(store);
     const missing = names.filter((name) => !installed.packs[name]);
     if (missing.length > 0) {
@@ -221,7 +221,12 @@ export async function uninstallPacks(ctx: Context, store: PackStore, names: read
     await writeInstalled(store, installed);
     for (const { name, version } of removed) await removePackDir(store, name, version);
     return removed.map(({ name, version }) => `${name}@${version}`);
-  }, (holder) => ctx.out.info(`waiting for another install into ${container} (process ${holder})…`));
+  });
+}
+
+/** Runs `fn` while no other install, uninstall or adoption of image packs changes this sandbox's packs. */
+export function withInstallLock<T>(ctx: Context, container: string, fn: () => Promise<T>): Promise<T> {
+  return withLock(join(ctx.paths.stateDir, 'locks', `${container}.install`), fn, (holder) => ctx.out.info(`waiting for another install into ${container} (process ${holder})…`));
 }
 
 /** A sandbox's pack store: its toolpacks volume's folder on the host (from its state), and its SSH entry. */

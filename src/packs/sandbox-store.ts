@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AiboxError } from '../core/errors.js';
 import { parseJson } from '../core/json.js';
 import type { Runner } from '../core/runner.js';
+import { TOOLPACKS_TARGET } from '../sandbox/spec.js';
 import { shellQuote } from '../ssh/client.js';
 
 /**
@@ -16,7 +17,7 @@ import { shellQuote } from '../ssh/client.js';
  * because the sandbox is created with a per-mount hint for this one volume
  * (sandbox/spec.ts; ARCHITECTURE.md).
  */
-export const TOOLPACKS = '/opt/toolpacks';
+export const TOOLPACKS = TOOLPACKS_TARGET;
 const STATE = '.aibox';
 const STAGING = '.staging';
 export const INSTALLED_FILE = `${TOOLPACKS}/${STATE}/installed.json`;

@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import type { Config } from '../config/settings.js';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
-import { withLock } from '../core/lock.js';
 import { ensureImage, planCurrentImage } from '../image/build.js';
 import type { EffectivePolicy } from '../policy/effective.js';
 import { aiboxCommand, type Instance } from '../sandbox/instance.js';
 import { Podman } from '../sandbox/podman.js';
 import { LABEL_VARIANT_BASE } from '../sandbox/spec.js';
-import { extractPack, packDenials, packStoreOf, recordPack } from './install.js';
+import { extractPack, packDenials, packStoreOf, recordPack, withInstallLock } from './install.js';
 import { parsePackSpec } from './manifest.js';
 import { openPackRegistry } from './registry-config.js';
 import { resolvePacks } from './resolve.js';
@@ -112,7 +111,7 @@ export async function adoptImagePacks(ctx: Context, instance: Instance, image: s
   const mounted = (await ctx.run('podman', ['image', 'mount', image])).stdout.trim();
   try {
     const baked = await readInstalled({ container: image, dir: join(mounted, TOOLPACKS) });
-    return await withLock(join(ctx.paths.stateDir, 'locks', `${instance.name}.install`), async () => {
+    return await withInstallLock(ctx, instance.name, async () => {
       const installed = await readInstalled(store);
       const adopt = Object.entries(baked.packs).filter(([name, pack]) => {
         const present = installed.packs[name];
@@ -129,7 +128,7 @@ export async function adoptImagePacks(ctx: Context, instance: Instance, image: s
       await writeInstalled(store, installed);
       await ensureCacheDirs(ctx.run, store, adopt.flatMap(([, pack]) => pack.caches.map((cache) => cache.path)));
       return adopt.map(([name, pack]) => `${name}@${pack.version}`);
-    }, (holder) => ctx.out.info(`waiting for another install into ${instance.name} (process ${holder})…`));
+    });
   } finally {
     await ctx.run('podman', ['image', 'unmount', image], { allowFailure: true });
   }

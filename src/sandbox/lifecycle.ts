@@ -22,7 +22,7 @@ import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
 import { parseRuntime, resolveRuntime, type RuntimeKind } from './runtime.js';
 import { existingOwnVolumes, ownContainer } from './ownership.js';
-import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanRunArgs, SANDBOX_SSH_PORT } from './spec.js';
+import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanRunArgs, SANDBOX_SSH_PORT, TOOLPACKS_TARGET } from './spec.js';
 import { readState, removeState, writeState, type InstanceState } from './state.js';
 
 export interface StartOptions {
@@ -114,8 +114,9 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
   if (!options.image && (await ensureImage(ctx, plan))) ctx.out.info(`Built image ${plan.tag}`);
   const image = options.image ?? plan.tag;
   for (const volume of volumes.filter((candidate) => !present.has(candidate.name))) await podman.createVolume(volume.name, volume.labels);
-  const toolpacks = (await podman.inspectVolume(toolpacksVolume(instance)))?.mountpoint;
-  if (!toolpacks) throw new AiboxError('PROCESS_FAILED', `podman did not create volume ${toolpacksVolume(instance)}`, 'check podman: podman volume ls');
+  const toolpacksVolume = volumes.find((volume) => volume.target === TOOLPACKS_TARGET)?.name ?? '';
+  const toolpacks = (await podman.inspectVolume(toolpacksVolume))?.mountpoint;
+  if (!toolpacks) throw new AiboxError('PROCESS_FAILED', `podman did not create volume ${toolpacksVolume}`, 'check podman: podman volume ls');
   const args = podmanRunArgs({
     instance: instance.name,
     image,
@@ -201,10 +202,6 @@ function stateFromContainer(instance: Instance, info: ContainerInfo, state: Inst
     createdAt: state?.createdAt ?? '',
     toolpacks: state?.toolpacks,
   };
-}
-
-function toolpacksVolume(instance: Instance): string {
-  return `${instance.name}-toolpacks`;
 }
 
 /**
