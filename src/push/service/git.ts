@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { AiboxError } from '../../core/errors.js';
 import type { Runner } from '../../core/runner.js';
 
 /**
@@ -12,7 +14,7 @@ import type { Runner } from '../../core/runner.js';
 export interface PromotionGit {
   /** The commit a ref has on the remote, or undefined when it does not exist. */
   remoteSha(url: string, ref: string): Promise<string | undefined>;
-  /** Fetches a ref of the remote into the scratch repository; returns its commit. */
+  /** Fetches a ref's commit from the remote into the scratch repository; returns it. */
   fetchRef(url: string, ref: string): Promise<string>;
   /** Whether `ancestor` is in the history of `commit` (both in the scratch repository). */
   contains(commit: string, ancestor: string): Promise<boolean>;
@@ -47,12 +49,15 @@ const GIT_ENV = { GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
 export function promotionGit(run: Runner, scratchDir: string): PromotionGit {
   const git = (args: string[], allowFailure = false) => run('git', args, { cwd: scratchDir, env: GIT_ENV, allowFailure });
   let ready: Promise<void> | undefined;
-  const ensureScratch = () =>
-    (ready ??= (async () => {
-      if (existsSync(join(scratchDir, 'HEAD'))) return;
-      await mkdir(scratchDir, { recursive: true, mode: 0o700 });
-      await run('git', ['init', '-q', '--bare', scratchDir], { env: GIT_ENV });
-    })());
+  const initScratch = async () => {
+    if (existsSync(join(scratchDir, 'HEAD'))) return;
+    await mkdir(scratchDir, { recursive: true, mode: 0o700 });
+    // Another replica on this machine may be making it at the same moment: theirs is as good.
+    const made = await run('git', ['init', '-q', '--bare', scratchDir], { env: GIT_ENV, allowFailure: true });
+    if (made.exitCode !== 0 && !existsSync(join(scratchDir, 'HEAD'))) throw new AiboxError('PROCESS_FAILED', `cannot create the scratch repository ${scratchDir}: ${made.stderr.trim()}`);
+  };
+  // Kept once it worked; a failure is tried again by the next call.
+  const ensureScratch = () => (ready ??= initScratch().catch((error: unknown) => ((ready = undefined), Promise.reject(error))));
   return {
     async remoteSha(url, ref) {
       await ensureScratch();
@@ -62,8 +67,12 @@ export function promotionGit(run: Runner, scratchDir: string): PromotionGit {
     },
     async fetchRef(url, ref) {
       await ensureScratch();
-      await git(['fetch', '-q', '--no-write-fetch-head', '--', url, `+${ref}:${ref}`]);
-      return (await git(['rev-parse', '--verify', `${ref}^{commit}`])).stdout.trim();
+      // A ref of its own for each fetch: promotions run in parallel (and replicas may share the folder).
+      const own = `refs/fetched/${randomBytes(8).toString('hex')}`;
+      await git(['fetch', '-q', '--no-write-fetch-head', '--', url, `+${ref}:${own}`]);
+      const sha = (await git(['rev-parse', '--verify', `${own}^{commit}`])).stdout.trim();
+      await git(['update-ref', '-d', own]);
+      return sha;
     },
     async contains(commit, ancestor) {
       return (await git(['merge-base', '--is-ancestor', ancestor, commit], true)).exitCode === 0;

@@ -75,7 +75,9 @@ export async function serveApprovals(options: ServeOptions): Promise<RunningServ
     address: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     async stop() {
       await jobs.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { crashPoint } from '../../core/crash.js';
 import { AiboxError } from '../../core/errors.js';
 import { canonicalRepo } from '../../policy/repo-url.js';
 import { parseStagingRef, requestId } from '../staging.js';
@@ -58,7 +59,7 @@ export async function createRequest(deps: ServiceDeps, caller: Caller, body: Cre
   }
   const createdAt = deps.now();
   const id = requestId(body.stagingRef);
-  const { superseded } = await deps.store.createRequest({
+  const created = deps.store.createRequest({
     id,
     repository: body.repository,
     url: body.url,
@@ -73,7 +74,14 @@ export async function createRequest(deps: ServiceDeps, caller: Caller, body: Cre
     createdAt: createdAt.toISOString(),
     expiresAt: new Date(createdAt.getTime() + deps.ttlMs).toISOString(),
   });
-  return { id, superseded: superseded.map((request) => request.id) };
+  try {
+    return { id, superseded: (await created).superseded.map((request) => request.id) };
+  } catch (error) {
+    // Registering again (a retry, or after the reconciler found the staging ref first) is not an error.
+    const known = await deps.store.get(id);
+    if (known?.stagingRef === body.stagingRef && known.pusher === caller.name) return { id, superseded: [] };
+    throw error;
+  }
 }
 
 export async function listRequests(deps: ServiceDeps, caller: Caller, state: RequestState | undefined): Promise<PushRequest[]> {
@@ -128,29 +136,36 @@ export async function approveRequest(deps: ServiceDeps, caller: Caller, id: stri
 }
 
 /**
- * Finishes what a crash (or a failed push) left: an approved request is
- * promoted; one stuck in promoting for longer than the promotion timeout is
- * promoted again (safe: promotion first checks whether the push landed).
+ * Finishes what a crash (or a failed push) left: a request approved, or stuck
+ * in promoting, for longer than the promotion timeout is promoted (again: safe,
+ * as promotion first checks whether the push landed). Younger ones may still
+ * be in the hands of the approve call that moved them there.
  * Returns whether it acted.
  */
 export async function resumePromotion(deps: ServiceDeps, request: PushRequest): Promise<boolean> {
+  const since = request.history.at(-1)?.at ?? request.createdAt;
+  if (deps.now().getTime() - new Date(since).getTime() < deps.promotionTimeoutMs) return false;
   if (request.state === 'approved') {
     const promoting = await deps.store.transition(request.id, ['approved'], 'promoting', SERVICE_ACTOR);
     if (!promoting) return false;
     await promote(deps, promoting, SERVICE_ACTOR);
     return true;
   }
-  const since = request.history.at(-1)?.at ?? request.createdAt;
-  if (request.state !== 'promoting' || deps.now().getTime() - new Date(since).getTime() < deps.promotionTimeoutMs) return false;
+  if (request.state !== 'promoting') return false;
   await promote(deps, request, SERVICE_ACTOR);
   return true;
 }
 
 async function promote(deps: ServiceDeps, request: PushRequest, actor: string): Promise<PushRequest> {
+  const url = urlOf(request);
   try {
-    const outcome = await promotion(deps, request, urlOf(request));
+    const outcome = await promotion(deps, request, url);
     return (await deps.store.transition(request.id, ['promoting'], outcome.state, actor, outcome.reason)) ?? request;
   } catch (error) {
+    // Another promotion of it (a replica resuming one it took for crashed) may have landed it meanwhile.
+    if (await landed(deps, url, request, await deps.git.remoteSha(url, request.targetRef)).catch(() => false)) {
+      return (await deps.store.transition(request.id, ['promoting'], 'promoted', actor)) ?? request;
+    }
     // Back to approved, so that approving again (or the reconciler) retries.
     await deps.store.transition(request.id, ['promoting'], 'approved', actor, error instanceof Error ? error.message.slice(0, 4000) : 'promotion failed');
     throw error;
@@ -180,8 +195,9 @@ function moved(request: PushRequest, found: string | undefined): Outcome {
  * has landed, and its one push is atomic with a lease on the target.
  */
 async function promotion(deps: ServiceDeps, request: PushRequest, url: string): Promise<Outcome> {
-  const target = await deps.git.remoteSha(url, request.targetRef);
+  // Staging ref first: a promotion that lands between the two reads then shows as landed, not as a lost staging ref.
   const stillStaged = (await deps.git.remoteSha(url, request.stagingRef)) !== undefined;
+  const target = await deps.git.remoteSha(url, request.targetRef);
   if (await landed(deps, url, request, target)) {
     if (stillStaged) await deps.git.deleteRef(url, request.stagingRef);
     return { state: 'promoted' };
@@ -199,7 +215,9 @@ async function promotion(deps: ServiceDeps, request: PushRequest, url: string): 
     if (!merged) return { state: 'needs-rebase', reason: `${request.targetRef} moved to ${target} and the push conflicts with it; rebase and push again` };
     step = { ...step, oldSha: target, source: merged };
   }
+  crashPoint('promotion:before-push');
   const pushed = await deps.git.promote(step);
+  crashPoint('promotion:after-push');
   if (pushed.ok) return { state: 'promoted', ...(merged ? { reason: `merged as ${merged}` } : {}) };
   // Lost a race: another replica promoted it, or the target moved meanwhile.
   const now = await deps.git.remoteSha(url, request.targetRef);
