@@ -14,6 +14,8 @@ import { HOOK_MARKER, preReceiveScript } from './script.js';
  * then keeps it beside as pre-receive.aibox-bak), and swaps the hook in with one
  * rename, so a push always meets either the old hook or the whole new one.
  */
+
+/** What install-hook reports (its --json result). */
 export interface InstalledHook {
   repository: string;
   path: string;
