@@ -4,10 +4,12 @@
  * commands name the pusher in AIBOX_PUSHER and run git-shell), the hook installed
  * by the built `aibox approvals install-hook`, and real `git push` over ssh://.
  * Developers write only their own staging namespace; only the service moves
- * protected refs and deletes others' staging refs; no identity, no push.
+ * protected refs and deletes others' staging refs (the real `approvals serve`,
+ * given the service's key, promotes and rejects through it); no identity, no push.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { lstat, mkdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { HOOK_MARKER } from '../../src/push/hook/index.js';
 import { stagingRef, type StagingMode } from '../../src/push/staging.js';
-import { aibox, freePort, testUser, type CliResult, type TestUser } from '../helpers/cli.js';
+import { canonicalRepo } from '../../src/policy/repo-url.js';
+import { AIBOX, aibox, freePort, testUser, type CliResult, type TestUser } from '../helpers/cli.js';
 
 const SSHD = '/usr/sbin/sshd';
 const KEYS = ['alice', 'bob', 'aibox-approvals', 'anonymous'] as const;
@@ -35,6 +38,7 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
   let work: string;
   let port: number;
   let sshd: ChildProcess;
+  let service: ChildProcess | undefined;
   let sshdLog = '';
   let first: string;
   let clock = Date.UTC(2026, 10, 27, 12, 0, 0);
@@ -48,10 +52,13 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
     return result.stdout.trim();
   }
 
+  /** The ssh command of one key's owner (GIT_SSH_COMMAND). */
+  const sshCommand = (key: Key, options: string[] = []) => ['ssh', '-F', '/dev/null', '-i', join(srv, 'keys', key), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', ...options];
+  const urlOf = (repo: string) => `ssh://${login}@127.0.0.1:${port}${join(srv, repo)}`;
+
   /** git push over ssh:// with one key, as that key's owner would. */
   function push(key: Key, repo: string, refspecs: string[], sshOptions: string[] = []): { code: number; stderr: string; refused: string[] } {
-    const ssh = ['ssh', '-F', '/dev/null', '-i', join(srv, 'keys', key), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', ...sshOptions];
-    const result = spawnSync('git', ['push', '--porcelain', `ssh://${login}@127.0.0.1:${port}${join(srv, repo)}`, ...refspecs], { cwd: work, env: { ...gitEnv(), GIT_SSH_COMMAND: ssh.join(' ') }, encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync('git', ['push', '--porcelain', urlOf(repo), ...refspecs], { cwd: work, env: { ...gitEnv(), GIT_SSH_COMMAND: sshCommand(key, sshOptions).join(' ') }, encoding: 'utf8', timeout: 30_000 });
     const refused = result.stderr.split('\n').filter((line) => line.includes('aibox: refused: ')).map((line) => line.replace(/^remote: /, '').trim());
     return { code: result.status ?? -1, stderr: result.stderr, refused };
   }
@@ -114,6 +121,7 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
       `SetEnv HOME=${user.home}`,
     ];
     await writeFile(join(srv, 'sshd_config'), `${config.join('\n')}\n`);
+    assert.ok(existsSync(SSHD), `${SSHD} is missing: install openssh-server (scripts/install-host-deps.sh)`);
     // sshd run by root needs its privilege separation folder, which its service would create.
     if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
     sshd = spawn(SSHD, ['-D', '-e', '-f', join(srv, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -140,6 +148,7 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
   });
 
   after(async () => {
+    service?.kill('SIGTERM');
     sshd?.kill('SIGTERM');
     await rm(user.home, { recursive: true, force: true });
   });
@@ -205,6 +214,52 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
     });
   }
 
+  it('the real approval service, with the service key, promotes and rejects through the hook', async () => {
+    const db = join(user.home, 'approvals.db');
+    const tokens: Record<string, string> = {};
+    for (const [name, role] of [['alice', 'developer'], ['carol', 'approver']] as const) {
+      const created = await aibox(user, ['approvals', 'token', 'create', name, '--role', role, '--db', db, '--json']);
+      assert.equal(created.code, 0, created.stderr);
+      tokens[name] = (JSON.parse(created.stdout) as { token: { secret: string } }).token.secret;
+    }
+    const apiPort = await freePort();
+    service = spawn(process.execPath, [AIBOX, 'approvals', 'serve', '--listen', `127.0.0.1:${apiPort}`, '--db', db], {
+      env: { ...user.env, GIT_SSH_COMMAND: sshCommand('aibox-approvals').join(' ') },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    service.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    for (let attempt = 0; attempt < 100 && !log.includes('listening on'); attempt++) await sleep(100);
+    const call = async (path: string, token: string | undefined, body: object) => {
+      const response = await fetch(`http://127.0.0.1:${apiPort}/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: response.status, json: (await response.json()) as { id?: string; request?: { state: string } } };
+    };
+    const url = urlOf('refs.git');
+    const canonical = canonicalRepo(url);
+    assert.ok('repo' in canonical);
+    const register = async (message: string) => {
+      const sha = commit(message);
+      const ref = staging('refs', 'alice');
+      assert.equal(push('alice', 'refs.git', [`${sha}:${ref}`]).code, 0);
+      const body = { repository: canonical.repo, url, targetRef: 'refs/heads/main', stagingRef: ref, oldSha: refsOf('refs.git').get('refs/heads/main') ?? null, newSha: sha, force: true, pushOptions: [] };
+      const created = await call('/requests', tokens.alice, body);
+      assert.equal(created.status, 201, JSON.stringify(created.json));
+      return { id: String(created.json.id), ref, sha };
+    };
+
+    const approved = await register('approved through the service');
+    const promoted = await call(`/requests/${approved.id}/approve`, tokens.carol, {});
+    assert.equal(promoted.status, 200, `${JSON.stringify(promoted.json)} ${log}`);
+    assert.equal(promoted.json.request?.state, 'promoted');
+    assert.equal(refsOf('refs.git').get('refs/heads/main'), approved.sha);
+    assert.equal(refsOf('refs.git').has(approved.ref), false);
+
+    const rejected = await register('rejected through the service');
+    assert.equal((await call(`/requests/${rejected.id}/reject`, tokens.carol, { reason: 'no' })).status, 200);
+    assert.equal(refsOf('refs.git').has(rejected.ref), false);
+    assert.equal(refsOf('refs.git').get('refs/heads/main'), approved.sha);
+  });
+
   it('a push without an identity is refused, even when the client sends AIBOX_PUSHER itself', () => {
     const sha = commit('anonymous');
     for (const options of [[], ['-o', 'SetEnv=AIBOX_PUSHER=aibox-approvals']]) {
@@ -264,16 +319,13 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
       assert.ok((await lstat(join(repo, 'hooks', 'pre-receive'))).isFile());
     });
 
-    it('BARE_REPO must be a bare repository, and every flag is checked: one clear line, nothing written', async () => {
+    it('BARE_REPO must be a bare repository and flags are checked (test/unit/push-hook.test.ts has them all): one clear line, nothing written', async () => {
       const missing = join(srv, 'missing.git');
       assertOneLine(await aibox(user, ['approvals', 'install-hook', missing]), 2, new RegExp(`^error: BARE_REPO: ${missing} does not exist$`));
       assertOneLine(await aibox(user, ['approvals', 'install-hook', work]), 2, new RegExp(`^error: BARE_REPO: ${work} is not a bare git repository \\(git: `));
       assertOneLine(await aibox(user, ['approvals', 'install-hook', join(work, '.git')]), 2, /is a repository with a working tree, not a bare repository$/);
       const repo = await bareRepo('flags.git');
-      assertOneLine(await aibox(user, ['approvals', 'install-hook', repo, '--protect', 'heads/main']), 2, /^error: --protect: expected a ref pattern .*\(got "heads\/main"\)$/);
-      assertOneLine(await aibox(user, ['approvals', 'install-hook', repo, '--identity-env', 'REMOTE USER']), 2, /^error: --identity-env: /);
-      assertOneLine(await aibox(user, ['approvals', 'install-hook', repo, '--service-identity', "x'; rm -rf /"]), 2, /^error: --service-identity: /);
-      assertOneLine(await aibox(user, ['approvals', 'install-hook', repo, '--namespace', 'heads']), 2, /^error: --namespace: expected refs or branches/);
+      assertOneLine(await aibox(user, ['approvals', 'install-hook', repo, '--service-identity', "x'; rm -rf /"]), 2, /^error: --service-identity: expected a name .*\(got "x'; rm -rf \/"\)$/);
       await assert.rejects(lstat(join(repo, 'hooks', 'pre-receive')), { code: 'ENOENT' });
     });
   });
