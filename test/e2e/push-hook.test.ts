@@ -9,9 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { lstat, mkdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -19,10 +17,11 @@ import { HOOK_MARKER } from '../../src/push/hook/index.js';
 import { stagingRef, type StagingMode } from '../../src/push/staging.js';
 import { canonicalRepo } from '../../src/policy/repo-url.js';
 import { AIBOX, aibox, freePort, testUser, type CliResult, type TestUser } from '../helpers/cli.js';
+import { startGitSshServer, type GitSshServer } from '../helpers/git-ssh-server.js';
 
-const SSHD = '/usr/sbin/sshd';
-const KEYS = ['alice', 'bob', 'aibox-approvals', 'anonymous'] as const;
-type Key = (typeof KEYS)[number];
+/** Each key's forced command names its owner; the anonymous key names nobody. */
+const KEYS = { alice: 'alice', bob: 'bob', 'aibox-approvals': 'aibox-approvals', anonymous: undefined };
+type Key = keyof typeof KEYS;
 
 /** One clear line (plus an optional hint line) and the exit code. */
 function assertOneLine(result: CliResult, code: number, message: RegExp): void {
@@ -36,13 +35,10 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
   let user: TestUser;
   let srv: string;
   let work: string;
-  let port: number;
-  let sshd: ChildProcess;
+  let server: GitSshServer;
   let service: ChildProcess | undefined;
-  let sshdLog = '';
   let first: string;
   let clock = Date.UTC(2026, 10, 27, 12, 0, 0);
-  const login = userInfo().username;
 
   const gitEnv = () => ({ ...user.env, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'A', GIT_AUTHOR_EMAIL: 'a@example.com', GIT_COMMITTER_NAME: 'A', GIT_COMMITTER_EMAIL: 'a@example.com' });
 
@@ -52,13 +48,11 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
     return result.stdout.trim();
   }
 
-  /** The ssh command of one key's owner (GIT_SSH_COMMAND). */
-  const sshCommand = (key: Key, options: string[] = []) => ['ssh', '-F', '/dev/null', '-i', join(srv, 'keys', key), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', ...options];
-  const urlOf = (repo: string) => `ssh://${login}@127.0.0.1:${port}${join(srv, repo)}`;
+  const urlOf = (repo: string) => server.url(join(srv, repo));
 
   /** git push over ssh:// with one key, as that key's owner would. */
   function push(key: Key, repo: string, refspecs: string[], sshOptions: string[] = []): { code: number; stderr: string; refused: string[] } {
-    const result = spawnSync('git', ['push', '--porcelain', urlOf(repo), ...refspecs], { cwd: work, env: { ...gitEnv(), GIT_SSH_COMMAND: sshCommand(key, sshOptions).join(' ') }, encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync('git', ['push', '--porcelain', urlOf(repo), ...refspecs], { cwd: work, env: { ...gitEnv(), GIT_SSH_COMMAND: server.sshCommand(key, sshOptions) }, encoding: 'utf8', timeout: 30_000 });
     const refused = result.stderr.split('\n').filter((line) => line.includes('aibox: refused: ')).map((line) => line.replace(/^remote: /, '').trim());
     return { code: result.status ?? -1, stderr: result.stderr, refused };
   }
@@ -84,7 +78,7 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
     user = await testUser('e2e-hook');
     srv = join(user.home, 'srv');
     work = join(user.home, 'work');
-    await mkdir(join(srv, 'keys'), { recursive: true });
+    await mkdir(srv);
     await mkdir(work);
     git(['init', '-q', '-b', 'main']);
     git(['commit', '-q', '--allow-empty', '-m', 'first']);
@@ -94,40 +88,7 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
       git(['push', '-q', join(srv, repo), 'HEAD:refs/heads/main']);
     }
 
-    const keygen = (path: string) => spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', path]).status;
-    assert.equal(keygen(join(srv, 'host_key')), 0);
-    const shell = spawnSync('sh', ['-c', 'command -v git-shell']).status === 0 ? 'git-shell' : 'sh';
-    const entries: string[] = [];
-    for (const key of KEYS) {
-      assert.equal(keygen(join(srv, 'keys', key)), 0);
-      const pusher = key === 'anonymous' ? '' : `env AIBOX_PUSHER=${key} `;
-      entries.push(`command="${pusher}${shell} -c \\"$SSH_ORIGINAL_COMMAND\\"",restrict ${(await readFile(join(srv, 'keys', `${key}.pub`), 'utf8')).trim()}`);
-    }
-    await writeFile(join(srv, 'authorized_keys'), `${entries.join('\n')}\n`);
-    port = await freePort();
-    const config = [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${join(srv, 'host_key')}`,
-      `PidFile ${join(srv, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${join(srv, 'authorized_keys')}`,
-      'StrictModes no',
-      'UsePAM no',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PermitRootLogin prohibit-password',
-      `AllowUsers ${login}`,
-      // The session's HOME is the test's: the login user's own ~/.bashrc (sshd runs the forced command with their shell) stays out.
-      `SetEnv HOME=${user.home}`,
-    ];
-    await writeFile(join(srv, 'sshd_config'), `${config.join('\n')}\n`);
-    assert.ok(existsSync(SSHD), `${SSHD} is missing: install openssh-server (scripts/install-host-deps.sh)`);
-    // sshd run by root needs its privilege separation folder, which its service would create.
-    if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
-    sshd = spawn(SSHD, ['-D', '-e', '-f', join(srv, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    sshd.stderr?.on('data', (chunk: Buffer) => (sshdLog += chunk.toString()));
-    for (let attempt = 0; attempt < 100 && !sshdLog.includes('Server listening'); attempt++) await sleep(50);
-    assert.match(sshdLog, /Server listening on 127\.0\.0\.1/);
+    server = await startGitSshServer(join(user.home, 'sshd'), user.home, KEYS);
 
     for (const [repo, mode] of [['refs.git', 'refs'], ['branches.git', 'branches']] as const) {
       const installed = await aibox(user, ['approvals', 'install-hook', join(srv, repo), '--namespace', mode, '--json']);
@@ -149,7 +110,7 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
 
   after(async () => {
     service?.kill('SIGTERM');
-    sshd?.kill('SIGTERM');
+    server?.stop();
     await rm(user.home, { recursive: true, force: true });
   });
 
@@ -224,7 +185,7 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
     }
     const apiPort = await freePort();
     service = spawn(process.execPath, [AIBOX, 'approvals', 'serve', '--listen', `127.0.0.1:${apiPort}`, '--db', db], {
-      env: { ...user.env, GIT_SSH_COMMAND: sshCommand('aibox-approvals').join(' ') },
+      env: { ...user.env, GIT_SSH_COMMAND: server.sshCommand('aibox-approvals') },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let log = '';
