@@ -5,11 +5,12 @@
 # archive keyring, so it verifies the mirror's signature), zstd for tool pack layers. For the tests: docker-registry
 # (a real OCI registry; each test runs its own on loopback) and apache2-utils (htpasswd
 # makes its bcrypt logins), postgresql (the approval store's tests run a throwaway
-# cluster of their own), and python3, make and g++ for npm ci to build
+# cluster of their own), openssh-server (the push hook's test serves git over its own sshd
+# on loopback), and python3, make and g++ for npm ci to build
 # better-sqlite3 from source when no prebuilt binary can be had. Installs only what is missing.
 set -euo pipefail
 
-packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql python3 make g++)
+packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql openssh-server python3 make g++)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
@@ -32,4 +33,8 @@ fi
 # Likewise the package's own cluster on port 5432: the tests start theirs.
 if [[ " ${missing[*]} " == *" postgresql "* ]] && [ -d /run/systemd/system ]; then
   systemctl disable --now postgresql.service || true
+fi
+# And the system sshd on port 22: the push hook's test runs its own on loopback.
+if [[ " ${missing[*]} " == *" openssh-server "* ]] && [ -d /run/systemd/system ]; then
+  systemctl disable --now ssh.service || true
 fi

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IDENTITY_PATTERN } from '../push/staging.js';
 
 const absolutePath = z.string().regex(/^\/./, 'must be an absolute path');
 const absolutePathOrEmpty = z.string().regex(/^(\/.*)?$/, 'must be an absolute path');
@@ -80,7 +81,7 @@ export const configSchema = z
       .describe('Login shell in the sandbox (SSH, VS Code and JetBrains terminals, tmux): bash or zsh; applies at the next start'),
     'push.identity': z
       .string()
-      .regex(/^$|^[A-Za-z0-9][\w.@+-]{0,63}$/, 'must be a name such as alice or alice@example.com, or empty')
+      .regex(new RegExp(`^$|${IDENTITY_PATTERN.source}`), 'must be a name such as alice or alice@example.com, or empty')
       .default('')
       .describe('Who you are in push approval requests and staging refs; empty: your user name on this machine'),
     'push.staging': z

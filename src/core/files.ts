@@ -9,16 +9,19 @@ export const MAX_FILE_BYTES = 1024 * 1024;
 
 /**
  * Writes a file atomically: a temporary file beside it, fsync, rename. A crash
- * leaves either the old or the new content, never half. A symlinked target
- * (dotfiles managers) is written through, so the link survives.
+ * leaves either the old or the new content, never half. The file gets exactly
+ * `mode`, whatever the umask. A symlinked target (dotfiles managers) is written
+ * through, so the link survives; `replaceLink` replaces the link itself instead
+ * (a file another program owns may be its target).
  */
-export async function writeFileAtomic(path: string, content: string, mode = 0o600): Promise<void> {
-  const target = await realpath(path).catch(() => path);
+export async function writeFileAtomic(path: string, content: string, mode = 0o600, options: { replaceLink?: boolean } = {}): Promise<void> {
+  const target = options.replaceLink ? path : await realpath(path).catch(() => path);
   await mkdir(dirname(target), { recursive: true, mode: 0o700 });
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(content);
+    await handle.chmod(mode);
     await handle.sync();
   } finally {
     await handle.close();

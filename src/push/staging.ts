@@ -18,13 +18,21 @@ export type StagingMode = z.infer<typeof StagingMode>;
 
 const PREFIX: Record<StagingMode, string> = { refs: 'refs/aibox/staging/', branches: 'refs/heads/aibox/staging/' };
 
+/** Who may push: a name such as alice or alice@example.com (one ref name component, never a `/`). */
+export const IDENTITY_PATTERN = /^[A-Za-z0-9][\w.@+-]{0,63}$/;
+
+/** Where every identity's staging namespace lives. */
+export function stagingRoot(mode: StagingMode): string {
+  return PREFIX[mode];
+}
+
 /** 20261127T205501Z: sorts as time, valid in a ref name. */
 export function stamp(at: Date): string {
   return at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
 export function stagingPrefix(mode: StagingMode, identity: string): string {
-  return `${PREFIX[mode]}${identity}/`;
+  return `${stagingRoot(mode)}${identity}/`;
 }
 
 export function stagingRef(mode: StagingMode, identity: string, at: Date, target: string, deletion = false): string {

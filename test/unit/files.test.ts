@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { loadConfig } from '../../src/config/store.js';
-import { MAX_FILE_BYTES, readRegularFile } from '../../src/core/files.js';
+import { MAX_FILE_BYTES, readRegularFile, writeFileAtomic } from '../../src/core/files.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { readYamlFile } from '../../src/core/yaml-file.js';
 import { failsWith } from '../helpers/errors.js';
@@ -64,5 +64,31 @@ describe('reading config and policy files', { timeout: 10_000 }, () => {
     const paths = resolvePaths({ HOME: home });
     await mkdir(join(paths.configDir, 'config.yaml'), { recursive: true });
     await assert.rejects(loadConfig(paths), invalidFile(/config.yaml is a directory/));
+  });
+});
+
+describe('writing files atomically', () => {
+  it('gives the file exactly its mode, whatever the umask (a git hook must be executable by the server)', async () => {
+    const dir = await scratch();
+    const previous = process.umask(0o077);
+    try {
+      await writeFileAtomic(join(dir, 'hook'), '#!/bin/sh\n', 0o755);
+    } finally {
+      process.umask(previous);
+    }
+    assert.equal((await lstat(join(dir, 'hook'))).mode & 0o777, 0o755);
+  });
+
+  it('writes through a symlink, or with replaceLink replaces the link and leaves its target alone', async () => {
+    const dir = await scratch();
+    await writeFile(join(dir, 'target'), 'old\n');
+    await symlink(join(dir, 'target'), join(dir, 'through'));
+    await writeFileAtomic(join(dir, 'through'), 'new\n');
+    assert.equal(await readlink(join(dir, 'through')), join(dir, 'target'));
+    assert.equal(await readFile(join(dir, 'target'), 'utf8'), 'new\n');
+    await symlink(join(dir, 'target'), join(dir, 'replaced'));
+    await writeFileAtomic(join(dir, 'replaced'), 'mine\n', 0o644, { replaceLink: true });
+    assert.ok((await lstat(join(dir, 'replaced'))).isFile());
+    assert.equal(await readFile(join(dir, 'target'), 'utf8'), 'new\n');
   });
 });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { AiboxError } from '../../core/errors.js';
 import { createApiToken, defaultDatabase, isPostgres, openStore, readServiceConfig, serveApprovals, type ServiceConfig } from '../../push/service/index.js';
+import { DEFAULT_IDENTITY_ENV, DEFAULT_PROTECT, DEFAULT_SERVICE_IDENTITY, installHook, parseHookPolicy, type HookPolicyInput } from '../../push/hook/index.js';
 import { DEFAULT_TOKEN_DAYS, TokenRole } from '../../push/store/index.js';
 import { contextFor } from '../app.js';
 
@@ -65,5 +66,25 @@ export function registerApprovals(program: Command): void {
       } finally {
         await store.close();
       }
+    });
+  approvals
+    .command('install-hook')
+    .description("Install the pre-receive hook that enforces staging on a self-hosted git server's bare repository (docs/push.md)")
+    .argument('<bare-repo>', 'the bare repository the git server serves, such as /srv/git/app.git')
+    .option('--service-identity <name>', "the approval service's git identity: the only one that may update protected refs and delete others' staging refs", DEFAULT_SERVICE_IDENTITY)
+    .option('--protect <pattern>', `a ref only the service may update, * matching any characters (repeatable; default: ${DEFAULT_PROTECT.join(' ')})`, (value: string, previous: string[] = []) => [...previous, value])
+    .option('--identity-env <var>', 'the environment variable in which the git server names the authenticated pusher', DEFAULT_IDENTITY_ENV)
+    .option('--namespace <mode>', 'the staging namespace: refs (refs/aibox/staging/) or branches (refs/heads/aibox/staging/), as push.staging', 'refs')
+    .option('--force', 'replace a pre-receive hook aibox did not write (kept as pre-receive.aibox-bak)')
+    .action(async (repository: string, options: HookPolicyInput & { force?: boolean }, command: Command) => {
+      const { ctx } = contextFor(command);
+      const hook = await installHook(ctx.run, { repository, policy: parseHookPolicy(options), force: Boolean(options.force) });
+      const lines = [
+        `Installed the aibox pre-receive hook: ${hook.path}`,
+        `  pusher from $${hook.identityEnv}; each pushes only to ${hook.stagingRoot}<pusher>/<UTC time>/<target>`,
+        `  only ${hook.serviceIdentity} updates ${hook.protect.join(', ')} and deletes others' staging refs; every other ref is refused`,
+        ...(hook.backup ? [`  the hook that was there is kept as ${hook.backup}`] : []),
+      ];
+      ctx.out.result({ hook }, lines.join('\n'));
     });
 }
