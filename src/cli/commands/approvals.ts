@@ -14,16 +14,17 @@ export function registerApprovals(program: Command): void {
   const dbOption = ['--db <file>', 'SQLite file or postgres:// URL (default: the data dir, approvals/approvals.db)'] as const;
   approvals
     .command('serve')
-    .description('Serve the approval API (JSON under /v1) until stopped')
+    .description('Serve the approval API (JSON under /v1) and its dashboard (/dashboard/) until stopped')
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
+    .option('--public-url <url>', 'the dashboard URL people open, when a proxy stands in front (https: makes its cookies Secure)')
     .option(...dbOption)
-    .action(async (options: DbOptions & { listen: string }, command: Command) => {
+    .action(async (options: DbOptions & { listen: string; publicUrl?: string }, command: Command) => {
       const { ctx } = contextFor(command);
       const db = options.db ?? defaultDatabase(ctx.paths.dataDir);
       const store = await openStore(db);
       const workDir = /^postgres(ql)?:\/\//.test(db) ? join(ctx.paths.dataDir, 'approvals') : dirname(db);
-      const { server, address } = await serveApprovals({ run: ctx.run, store, workDir, listen: options.listen });
-      ctx.out.info(`approval service listening on ${address} (database ${db})`);
+      const { server, address, dashboard } = await serveApprovals({ run: ctx.run, store, workDir, listen: options.listen, ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}) });
+      ctx.out.info(`approval service listening on ${address} (database ${db}); dashboard ${dashboard}`);
       await new Promise<void>((resolve) => {
         const stop = () => server.close(() => resolve());
         process.once('SIGTERM', stop);

@@ -4,7 +4,8 @@ import type { Server } from 'node:http';
 import { AiboxError } from '../../core/errors.js';
 import type { Runner } from '../../core/runner.js';
 import { openApprovalStore, type ApprovalStore, type CreatedToken, type TokenRole } from '../store/index.js';
-import { promotionGit } from './git.js';
+import { createDashboard } from '../dashboard/index.js';
+import { promotionGit, reviewGit } from './git.js';
 import { createApprovalServer } from './http.js';
 import { DEFAULT_TTL_MS } from './requests.js';
 
@@ -38,24 +39,37 @@ export interface ServeOptions {
   /** The service's own files: the scratch repository and the request URLs. */
   workDir: string;
   listen: string;
+  /** The dashboard's URL as people open it, when a proxy stands in front (https makes its cookies Secure). */
+  publicUrl?: string;
 }
 
-/** Starts the service; resolves with the server and its address once it listens. */
-export async function serveApprovals(options: ServeOptions): Promise<{ server: Server; address: string }> {
+export function parsePublicUrl(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.pathname !== '/') throw new AiboxError('USAGE', `--public-url: expected an http(s) URL of a host's root such as https://approvals.example.com (got ${JSON.stringify(value)})`);
+  return url.href;
+}
+
+/** Starts the service; resolves with the server, its address and the dashboard's URL once it listens. */
+export async function serveApprovals(options: ServeOptions): Promise<{ server: Server; address: string; dashboard: string }> {
   const { host, port } = parseListen(options.listen);
-  const server = createApprovalServer({
-    store: options.store,
-    git: promotionGit(options.run, join(options.workDir, 'scratch.git')),
-    now: () => new Date(),
-    ttlMs: DEFAULT_TTL_MS,
-  });
+  const scratch = join(options.workDir, 'scratch.git');
+  const deps = { store: options.store, git: promotionGit(options.run, scratch), now: () => new Date(), ttlMs: DEFAULT_TTL_MS };
+  const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrl(options.publicUrl);
+  const dashboard = await createDashboard({ service: deps, review: reviewGit(options.run, scratch), workDir: options.workDir, ...(publicUrl ? { publicUrl } : {}) });
+  const server = createApprovalServer(deps, dashboard);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? new AiboxError('CONFLICT', `${options.listen} is in use`, 'choose another port with --listen HOST:PORT') : error),
     );
     server.listen(port, host, resolve);
   });
-  return { server, address: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };
+  const address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return { server, address, dashboard: new URL('/dashboard/', publicUrl ?? address).href };
 }
 
 export async function createApiToken(store: ApprovalStore, name: string, role: TokenRole): Promise<CreatedToken> {
