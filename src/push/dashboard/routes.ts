@@ -6,7 +6,7 @@ import { HTTP_STATUS } from '../service/http-status.js';
 import { approveRequest, getRequest, listRequests, ReasonBody, rejectRequest, type Caller, type ServiceDeps } from '../service/requests.js';
 import { parseInput, RequestId } from '../store/model.js';
 import { loadChanges } from './changes.js';
-import { STYLE_PATH, type Viewer } from './html.js';
+import { STYLE_PATH } from './html.js';
 import { errorPage, listPage, loginPage } from './pages.js';
 import { requestPage } from './request-page.js';
 import { cameOverHttps, readForm, redirect, send, sendHtml } from './respond.js';
@@ -39,16 +39,15 @@ class Forbidden extends Error {}
 
 export function dashboardHandler(deps: DashboardDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
-    let viewer: Viewer | undefined;
+    // A session is what the page header shows (a Viewer); the domain gets a Caller of it.
+    const session = readSession(deps.key, parseCookies(req.headers.cookie).get(SESSION_COOKIE), deps.service.now());
     try {
-      const session = readSession(deps.key, parseCookies(req.headers.cookie).get(SESSION_COOKIE), deps.service.now());
-      viewer = session && { name: session.name, role: session.role, csrf: session.csrf };
       await route(deps, req, res, session);
     } catch (error) {
       if (res.headersSent) return void res.destroy();
       const [status] = error instanceof Forbidden ? [403] : (error instanceof AiboxError && HTTP_STATUS[error.code]) || [500];
       const title = status === 403 ? 'Not allowed' : status === 404 ? 'Not found' : status === 409 ? 'Already decided' : status >= 500 ? 'It did not work' : 'Bad request';
-      sendHtml(res, status, errorPage(viewer, title, error instanceof Error ? error.message : String(error)));
+      sendHtml(res, status, errorPage(session, title, error instanceof Error ? error.message : String(error)));
     }
   };
 }
@@ -65,23 +64,22 @@ async function route(deps: DashboardDeps, req: IncomingMessage, res: ServerRespo
     if (method === 'GET') return redirect(res, '/dashboard/login');
     throw new Forbidden('You are not logged in (or your session expired): log in and try again.');
   }
+  const caller: Caller = { name: session.name, role: session.role };
   if (method === 'POST') {
     const form = await readForm(req);
     if (!sameSecret(session.csrf, CsrfForm.safeParse(form).data?.csrf ?? '')) throw new Forbidden('This form does not come from your session (its CSRF token is missing or wrong): reload the page and try again.');
-    return decide(deps, res, { name: session.name, role: session.role }, path, form, secure);
+    return decide(deps, res, caller, path, form, secure);
   }
-  const viewer: Viewer = { name: session.name, role: session.role, csrf: session.csrf };
-  const caller: Caller = { name: session.name, role: session.role };
   const now = deps.service.now();
   if (method === 'GET' && path === '/dashboard/') {
     const showAll = url.searchParams.get('all') === '1';
-    return sendHtml(res, 200, listPage(viewer, await listRequests(deps.service, caller, showAll ? undefined : 'pending'), now, showAll));
+    return sendHtml(res, 200, listPage(session, await listRequests(deps.service, caller, showAll ? undefined : 'pending'), now, showAll));
   }
   const id = requestIdOf(path);
   if (method !== 'GET' || !id) throw new AiboxError('NOT_FOUND', `There is no page ${path}.`);
   const request = await getRequest(deps.service, caller, id);
   const canDecide = caller.role !== 'developer' && request.pusher !== caller.name && (request.state === 'pending' || request.state === 'approved');
-  sendHtml(res, 200, requestPage({ viewer, request, changes: await loadChanges(deps.review, request), now, canDecide }));
+  sendHtml(res, 200, requestPage({ viewer: session, request, changes: await loadChanges(deps.review, request), now, canDecide }));
 }
 
 /** The id of /dashboard/requests/<id>[/<action>], or undefined. */
