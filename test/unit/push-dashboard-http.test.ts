@@ -132,7 +132,7 @@ describe('dashboard routes', () => {
     const denied = await post('/dashboard/requests/rules-1/approve', alice.cookie, { csrf: alice.csrf });
     const page = await denied.text();
     assert.equal(denied.status, 403);
-    assert.match(page, /role="alert">approving a push needs a approver token; alice has a developer token/);
+    assert.match(page, /<title>Not allowed[^]*role="alert">[^<]*alice[^<]*<\/p>/, 'the domain\'s reason, naming the caller');
     assert.doesNotMatch(page, /\n\s+at /);
     const carol = await logIn('carol');
     const noReason = await post('/dashboard/requests/rules-1/reject', carol.cookie, { csrf: carol.csrf, reason: '' });

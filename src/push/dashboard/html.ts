@@ -39,6 +39,7 @@ export interface Viewer {
 }
 
 export const STYLE_PATH = '/dashboard/style.css';
+export const ICON_PATH = '/dashboard/icon.svg';
 
 /** The page shell: one stylesheet, no script at all. */
 export function page(title: string, viewer: Viewer | undefined, body: SafeHtml): string {
@@ -58,6 +59,7 @@ export function page(title: string, viewer: Viewer | undefined, body: SafeHtml):
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · aibox approvals</title>
 <link rel="stylesheet" href="${STYLE_PATH}">
+<link rel="icon" href="${ICON_PATH}" type="image/svg+xml">
 </head>
 <body>
 <header><span class="brand">aibox approvals</span>${header}</header>

@@ -12,7 +12,7 @@ export function loginPage(csrf: string, error?: string): string {
   <input type="hidden" name="csrf" value="${csrf}">
   <label for="token">API token</label>
   <input id="token" name="token" type="password" autocomplete="off" required spellcheck="false">
-  <p class="hint">The secret of your <code>aibox approvals token create</code> token. It is checked once and never stored in your browser.</p>
+  <p class="hint">The secret of your <code>aibox approvals token create</code> token. It is checked once: your browser keeps a 12-hour session, never the token.</p>
   <button type="submit">Log in</button>
 </form>`,
   );

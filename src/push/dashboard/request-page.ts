@@ -120,7 +120,7 @@ function diff(view: { text: string; truncated: boolean }): SafeHtml {
     return kind ? html`<span class="${kind}">${line}</span>\n` : html`${line}\n`;
   });
   return html`<section aria-labelledby="diff"><h2 id="diff">Diff</h2>
-${view.text === '' ? html`<p class="empty">No changes to files.</p>` : html`<pre class="diff"><code>${lines}</code></pre>`}
+${view.text === '' ? html`<p class="empty">No changes to files.</p>` : html`<pre class="diff" tabindex="0" aria-label="Diff"><code>${lines}</code></pre>`}
 ${view.truncated ? notice('warn', `The diff is longer than ${MAX_DIFF_BYTES / 1024} KB: cut there. Fetch the staging ref to read all of it.`) : ''}
 </section>`;
 }

@@ -6,12 +6,12 @@ import { HTTP_STATUS } from '../service/http-status.js';
 import { approveRequest, getRequest, listRequests, ReasonBody, rejectRequest, type Caller, type ServiceDeps } from '../service/requests.js';
 import { parseInput, RequestId } from '../store/model.js';
 import { loadChanges } from './changes.js';
-import { STYLE_PATH } from './html.js';
+import { ICON_PATH, STYLE_PATH } from './html.js';
 import { errorPage, listPage, loginPage } from './pages.js';
 import { requestPage } from './request-page.js';
 import { cameOverHttps, readForm, redirect, send, sendHtml } from './respond.js';
 import { cookie, csrfFor, issueSession, LOGIN_COOKIE, newNonce, parseCookies, readSession, sameSecret, SESSION_COOKIE, SESSION_TTL_MS, type Session } from './session.js';
-import { STYLE_CSS } from './style.js';
+import { ICON_SVG, STYLE_CSS } from './style.js';
 
 /**
  * The dashboard's pages and forms. Every decision goes through the same domain
@@ -59,6 +59,7 @@ async function route(deps: DashboardDeps, req: IncomingMessage, res: ServerRespo
   const secure = cameOverHttps(req, deps.publicUrl);
   if (method === 'GET' && (path === '/' || path === '/dashboard')) return redirect(res, '/dashboard/');
   if (method === 'GET' && path === STYLE_PATH) return send(res, 200, STYLE_CSS, 'text/css; charset=utf-8');
+  if (method === 'GET' && path === ICON_PATH) return send(res, 200, ICON_SVG, 'image/svg+xml');
   if (path === '/dashboard/login') return method === 'POST' ? logIn(deps, req, res, secure) : session ? redirect(res, '/dashboard/') : showLogin(deps, res, secure);
   if (!session) {
     if (method === 'GET') return redirect(res, '/dashboard/login');

@@ -1,8 +1,13 @@
 /**
- * The dashboard's one stylesheet, served as /dashboard/style.css (the CSP
- * allows styles from the service itself only; the bundle is one file, so the
- * CSS lives here as text). Plain, readable, dark mode from the system.
+ * The dashboard's stylesheet and icon, served as /dashboard/style.css and
+ * /dashboard/icon.svg (the CSP allows styles and images from the service itself
+ * only; the bundle is one file, so they live here as text). Plain, readable,
+ * dark mode from the system.
  */
+
+/** A check mark in a rounded square (without it, browsers ask the API for /favicon.ico). */
+export const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1f5fbf"/><path d="M4 8.5l2.5 2.5L12 5.5" stroke="#fff" stroke-width="2" fill="none"/></svg>`;
+
 export const STYLE_CSS = `:root { color-scheme: light dark; --fg: #1d2330; --muted: #5b6475; --bg: #fff; --card: #f5f7fa; --line: #d8dde6;
   --accent: #1f5fbf; --ok: #136c2e; --warn: #8a5a00; --bad: #b3261e; --add: #e6f6ea; --del: #fdecea; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e6e9ef; --muted: #a3abb9; --bg: #14171c; --card: #1d2128; --line: #333a45;
@@ -24,6 +29,7 @@ th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--
 th { color: var(--muted); font-weight: 600; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 1rem; margin: 0 0 1rem; max-width: 40rem; }
 form.inline { display: inline; }
+.card p { margin-top: 0; }
 label { display: block; font-weight: 600; margin-bottom: .25rem; }
 input[type=password], textarea { width: 100%; padding: .5rem; font: inherit; color: inherit; background: var(--bg); border: 1px solid var(--line); border-radius: 4px; }
 button { font: inherit; padding: .45rem 1rem; margin-top: .5rem; border: 0; border-radius: 4px; background: var(--accent); color: var(--bg); cursor: pointer; }
