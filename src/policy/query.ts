@@ -2,7 +2,7 @@ import { AiboxError } from '../core/errors.js';
 import { layerClass, type EffectivePolicy } from './effective.js';
 import { globMatch, pathCovers, pathProblem } from './match.js';
 import { canonicalRepo, type UrlRewrite } from './repo-url.js';
-import { strictness, type RiskClass } from './schema.js';
+import { strictness, type PolicyLayerData, type RiskClass } from './schema.js';
 
 export type Question =
   | { kind: 'egress'; host: string; port: number }
@@ -120,4 +120,30 @@ export function parseQuestion(kind: string, subject: string, rewrites: readonly 
     default:
       throw new AiboxError('USAGE', `unknown policy question "${kind}"`, 'use one of: egress, expose, git-push, pack');
   }
+}
+
+/** Who may approve a review-required push to a repository, and whether a moved target may be merged. */
+export interface PushReview {
+  approvers: string[];
+  merge: boolean;
+  /** The rule that decided, e.g. tools.git_push.rules[1] (repo "…"), or the section's defaults. */
+  rule: string;
+}
+
+export const DEFAULT_APPROVERS = ['team-lead'];
+
+/**
+ * The approval service's question, answered from one layer (the org policy it
+ * runs under): the first rule matching the repository that says, else the
+ * section's `approvers` / `merge`, else team-lead and no merge.
+ */
+export function pushReview(layer: PolicyLayerData, repo: string): PushReview {
+  const section = layer.tools?.git_push;
+  const index = section?.rules.findIndex((rule) => globMatch(rule.repo, repo, 'repo')) ?? -1;
+  const rule = section?.rules[index];
+  return {
+    approvers: rule?.approvers ?? section?.approvers ?? DEFAULT_APPROVERS,
+    merge: rule?.merge ?? section?.merge ?? false,
+    rule: rule ? `tools.git_push.rules[${index}] (repo "${rule.repo}")` : 'tools.git_push',
+  };
 }

@@ -51,10 +51,27 @@ const egressRuleSchema = z
   })
   .strict();
 
+/**
+ * A role that may approve review-required pushes, as the approval service's
+ * tokens carry it (`aibox approvals token create NAME --role team-lead`).
+ * `developer` is the pusher's role and can never approve.
+ */
+export const ApproverRole = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a role name such as team-lead: lowercase letters, digits and "-"')
+  .refine((role) => role !== 'developer', 'developer is the pushing role; an approver role is another name, such as team-lead');
+
+/** Who approves, and whether a target that moved may be merged: per rule, else the section's. */
+const reviewFields = {
+  approvers: z.array(ApproverRole).min(1).optional().describe('roles whose tokens may approve (default: team-lead)'),
+  merge: z.boolean().optional().describe('on approval, merge when the target moved meanwhile (default: false, the request needs a rebase)'),
+};
+
 const gitPushRuleSchema = z
   .object({
     repo: repoPattern.describe('repository pattern, e.g. git.example.com/acme/*'),
     class: z.enum(RISK_CLASSES),
+    ...reviewFields,
   })
   .strict();
 
@@ -77,7 +94,7 @@ export const policyLayerSchema = z
     tools: z
       .object({
         git_push: z
-          .object({ default: z.enum(RISK_CLASSES).optional(), rules: z.array(gitPushRuleSchema).default([]) })
+          .object({ default: z.enum(RISK_CLASSES).optional(), rules: z.array(gitPushRuleSchema).default([]), ...reviewFields })
           .strict()
           .optional(),
       })

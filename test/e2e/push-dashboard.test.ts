@@ -106,13 +106,17 @@ describe('the approval dashboard in a real browser', { timeout: 120_000 }, () =>
     git(['push', '-q', url(), ...['main', 'reject', 'own', 'xss'].map((branch) => `HEAD:refs/heads/${branch}`)]);
 
     const db = join(user.home, 'approvals.db');
-    for (const [name, role] of [['alice', 'developer'], ['carol', 'approver']] as const) {
+    for (const [name, role] of [['alice', 'developer'], ['carol', 'team-lead']] as const) {
       const created = execFileSync(process.execPath, [AIBOX, 'approvals', 'token', 'create', name, '--role', role, '--db', db, '--json'], { env: user.env, encoding: 'utf8' });
       tokens[name] = (JSON.parse(created) as { token: { secret: string } }).token.secret;
     }
+    // A policy of its own: whatever /etc/aibox/policy.yaml says on this machine, team-lead approves here.
+    const config = join(user.home, 'approvals.yaml');
+    await writeFile(join(user.home, 'policy.yaml'), 'version: 1\ntools:\n  git_push:\n    approvers: [team-lead]\n');
+    await writeFile(config, `policy: ${join(user.home, 'policy.yaml')}\n`);
     const port = await freePort();
     site = `http://127.0.0.1:${port}`;
-    service = spawn(process.execPath, [AIBOX, 'approvals', 'serve', '--listen', `127.0.0.1:${port}`, '--db', db], { env: user.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    service = spawn(process.execPath, [AIBOX, 'approvals', 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--db', db], { env: user.env, stdio: ['ignore', 'ignore', 'pipe'] });
     service.stderr?.on('data', (chunk: Buffer) => (serviceLog += chunk.toString()));
     for (let attempt = 0; attempt < 100 && !serviceLog.includes('listening on'); attempt++) await sleep(100);
     assert.match(serviceLog, new RegExp(`dashboard http://127\\.0\\.0\\.1:${port}/dashboard/`));

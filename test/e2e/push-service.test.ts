@@ -100,7 +100,7 @@ describe('aibox approvals serve: register, approve, reject, cancel against a rea
     git(['push', '-q', url(), ...['main', 'other', 'reject', 'cancel', 'moved', 'self', 'landed'].map((branch) => `HEAD:refs/heads/${branch}`)]);
 
     db = join(user.home, 'approvals.db');
-    for (const [name, role, key] of [['alice', 'developer', 'alice'], ['bob', 'developer', 'bob'], ['carol', 'approver', 'carol'], ['alice', 'approver', 'alice-approver']] as const) {
+    for (const [name, role, key] of [['alice', 'developer', 'alice'], ['bob', 'developer', 'bob'], ['carol', 'team-lead', 'carol'], ['alice', 'team-lead', 'alice-approver'], ['dave', 'security', 'dave']] as const) {
       const created = execFileSync(process.execPath, [CLI, 'approvals', 'token', 'create', name, '--role', role, '--db', db, '--json'], { env: user.env, encoding: 'utf8' });
       const token = (JSON.parse(created) as { token: { name: string; role: string; secret: string } }).token;
       assert.deepEqual([token.name, token.role], [name, role]);
@@ -148,7 +148,7 @@ describe('aibox approvals serve: register, approve, reject, cancel against a rea
     assert.deepEqual(after.history.map((event) => event.state), ['pending', 'approved', 'promoting', 'promoted']);
   });
 
-  it('nobody approves their own push (403), a developer cannot approve (403), a forged or missing token is 401', async () => {
+  it('nobody approves their own push (403), a developer or a role the policy does not name cannot approve (403), a forged or missing token is 401', async () => {
     const own = await register('alice', 'self');
     const self = await call('POST', `/v1/requests/${own.id}/approve`, tokens['alice-approver']);
     assert.equal(self.status, 403);
@@ -156,6 +156,9 @@ describe('aibox approvals serve: register, approve, reject, cancel against a rea
     const developer = await call('POST', `/v1/requests/${own.id}/approve`, tokens.bob);
     assert.equal(developer.status, 403);
     assert.equal((developer.json.error as { code: string }).code, 'forbidden');
+    const wrongRole = await call('POST', `/v1/requests/${own.id}/approve`, tokens.dave);
+    assert.equal(wrongRole.status, 403, 'the policy names team-lead (its default), not security');
+    assert.match((wrongRole.json.error as { message: string }).message, /needs the role team-lead \(tools\.git_push\); dave has security/);
     const forged = await call('POST', `/v1/requests/${own.id}/approve`, `${tokens.carol?.slice(0, -4)}AAAA`);
     assert.equal(forged.status, 401);
     assert.equal((forged.json.error as { code: string }).code, 'unauthorized');

@@ -245,14 +245,14 @@ export function describeApprovalStore(backend: StoreBackend): void {
       });
     });
 
-    it('keeps tokens only hashed and verifies them', async () => {
-      await withStore(backend, async (store, _clock, database) => {
+    it('keeps tokens only hashed, verifies them, and lets them expire', async () => {
+      await withStore(backend, async (store, clock, database) => {
         const dev = await store.createToken('alice', 'developer');
-        const approver = await store.createToken('carol', 'approver');
+        const approver = await store.createToken('carol', 'team-lead', 2);
         assert.match(dev.secret, /^aibox_[A-Za-z0-9_-]{43}$/);
         assert.notEqual(dev.secret, approver.secret);
         assert.deepEqual(await store.verifyToken(dev.secret), { name: 'alice', role: 'developer' });
-        assert.deepEqual(await store.verifyToken(approver.secret), { name: 'carol', role: 'approver' });
+        assert.deepEqual(await store.verifyToken(approver.secret), { name: 'carol', role: 'team-lead' });
         assert.equal(await store.verifyToken(`${dev.secret.slice(0, -1)}${dev.secret.endsWith('A') ? 'B' : 'A'}`), undefined, 'forged');
         assert.equal(await store.verifyToken(''), undefined);
         assert.equal(await store.verifyToken("aibox_' OR 1=1 --"), undefined);
@@ -263,7 +263,12 @@ export function describeApprovalStore(backend: StoreBackend): void {
           assert.ok(!dump.includes(secret), 'no secret in the database');
           assert.ok(!dump.includes(secret.slice(6)), 'not even without its prefix');
         }
-        await assert.rejects(store.createToken('alice', 'root' as 'service'), usage(/token: role: /));
+        await assert.rejects(store.createToken('alice', 'Root Role'), usage(/token: role: /));
+        await assert.rejects(store.createToken('alice', 'team-lead', 0), usage(/token: days: must be at least 1 day/));
+
+        clock.advance(2 * 86_400_000);
+        assert.deepEqual(await store.verifyToken(approver.secret), { expiredAt: approver.expiresAt });
+        assert.deepEqual(await store.verifyToken(dev.secret), { name: 'alice', role: 'developer' }, 'the default lifetime is longer');
       });
     });
 

@@ -30,13 +30,17 @@ describe('dashboard routes', () => {
   const gitCalls: string[] = [];
   const tokens: Record<string, string> = {};
 
+  /** A remote where main is at sha(1) and every staging ref at sha(2). */
   const git: PromotionGit = {
-    remoteSha: async (_url, ref) => (ref === 'refs/heads/main' ? sha(1) : undefined),
+    remoteSha: async (_url, ref) => (ref === 'refs/heads/main' ? sha(1) : sha(2)),
     fetchRef: async () => sha(2),
+    contains: async () => false,
+    merge: async () => undefined,
     promote: async (step) => (gitCalls.push(`promote ${step.targetRef}`), { ok: true, detail: '' }),
     deleteRef: async (_url, ref) => void gitCalls.push(`delete ${ref}`),
+    stagingRefs: async () => [],
   };
-  const review: ReviewGit = { missing: async () => [], fetchCommits: async () => true, log: async () => ({ commits: [], more: false }), diff: async () => ({ text: '', truncated: false }) };
+  const reviewFake: ReviewGit = { missing: async () => [], fetchCommits: async () => true, log: async () => ({ commits: [], more: false }), diff: async () => ({ text: '', truncated: false }) };
 
   async function open(id: string): Promise<void> {
     await store.createRequest(pushRequest(id, { url: 'https://git.example.com/acme/app', createdAt: '2026-11-27T12:00:00.000Z', oldSha: sha(1), newSha: sha(2), commitRange: undefined }));
@@ -69,9 +73,10 @@ describe('dashboard routes', () => {
   before(async () => {
     store = await openSqliteStore(join(await mkdtemp(join(tmpdir(), 'aibox-dashboard-')), 'approvals.db'));
     await store.migrate();
-    for (const [name, role] of [['alice', 'developer'], ['carol', 'approver']] as const) tokens[name] = (await store.createToken(name, role)).secret;
-    const service: ServiceDeps = { store, git, now: () => NOW, ttlMs: 48 * 3600_000 };
-    const server = createApprovalServer(service, dashboardHandler({ service, review, key: Buffer.alloc(32, 1) }));
+    for (const [name, role] of [['alice', 'developer'], ['carol', 'team-lead'], ['dave', 'security']] as const) tokens[name] = (await store.createToken(name, role)).secret;
+    const review = () => ({ approvers: ['team-lead'], merge: false, rule: 'tools.git_push' });
+    const service: ServiceDeps = { store, git, now: () => NOW, ttlMs: 48 * 3600_000, review, promotionTimeoutMs: 60_000 };
+    const server = createApprovalServer(service, dashboardHandler({ service, review: reviewFake, key: Buffer.alloc(32, 1) }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     site = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     close = () => server.close();
@@ -126,8 +131,13 @@ describe('dashboard routes', () => {
     assert.deepEqual(gitCalls.splice(0), ['promote refs/heads/main']);
   });
 
-  it('holds the domain rules: a developer cannot decide, a reason is required; errors are pages without a stack', async () => {
+  it('holds the domain rules: a developer or a role the policy does not name cannot decide, a reason is required; errors are pages without a stack', async () => {
     await open('rules-1');
+    const dave = await logIn('dave');
+    const page1 = await (await fetch(`${site}/dashboard/requests/rules-1`, { headers: { cookie: dave.cookie } })).text();
+    assert.match(page1, /Deciding pushes to git\.example\.com\/acme\/app needs the role team-lead \(tools\.git_push\); you have security\./);
+    assert.doesNotMatch(page1, /\/approve"/, 'no buttons for a role the policy does not name');
+    assert.equal((await post('/dashboard/requests/rules-1/approve', dave.cookie, { csrf: dave.csrf })).status, 403);
     const alice = await logIn('alice');
     const denied = await post('/dashboard/requests/rules-1/approve', alice.cookie, { csrf: alice.csrf });
     const page = await denied.text();

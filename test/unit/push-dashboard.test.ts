@@ -22,7 +22,7 @@ function request(overrides: Partial<PushRequest> = {}): PushRequest {
 }
 
 const commit = (message: string): CommitInfo => ({ sha: sha(2), author: 'Alice <alice@example.com>', date: '2026-11-27T12:00:00+00:00', message });
-const viewer = { name: 'carol', role: 'approver', csrf: 'csrf-token-of-carol' };
+const viewer = { name: 'carol', role: 'team-lead', csrf: 'csrf-token-of-carol' };
 
 function view(overrides: Partial<RequestView> = {}): RequestView {
   return { viewer, request: request(), changes: { kind: 'update', commits: [commit('Fix it')], moreCommits: false, diff: { text: '', truncated: false } }, now: NOW, canDecide: true, ...overrides };
@@ -61,8 +61,9 @@ describe('dashboard HTML', () => {
     assert.match(open, /action="\/dashboard\/requests\/req-1\/reject"/);
     const readOnly = requestPage(view({ viewer: { ...viewer, name: 'alice', role: 'developer' }, canDecide: false }));
     assert.doesNotMatch(readOnly, /\/approve"|\/reject"/);
-    const own = requestPage(view({ viewer: { ...viewer, name: 'alice' }, canDecide: false }));
-    assert.match(own, /You pushed this: another approver decides it/);
+    const own = requestPage(view({ canDecide: false, whyNot: `You pushed this <b>` }));
+    assert.match(own, /<p class="hint">You pushed this &lt;b&gt;<\/p>/);
+    assert.doesNotMatch(own, /\/approve"/);
     const retry = requestPage(view({ request: request({ state: 'approved' }) }));
     assert.match(retry, /\/approve"/);
     assert.doesNotMatch(retry, /\/reject"/, 'an approved request is only promoted, not rejected');
@@ -97,12 +98,12 @@ describe('dashboard HTML', () => {
 
 describe('dashboard sessions', () => {
   const key = Buffer.alloc(32, 7);
-  const carol = { name: 'carol', role: 'approver' as const };
+  const carol = { name: 'carol', role: 'team-lead' };
 
   it('reads back what it issued, with a CSRF token of its own', () => {
     const value = issueSession(key, carol, NOW);
     const session = readSession(key, value, NOW);
-    assert.deepEqual([session?.name, session?.role, session?.expiresAt.getTime()], ['carol', 'approver', NOW.getTime() + SESSION_TTL_MS]);
+    assert.deepEqual([session?.name, session?.role, session?.expiresAt.getTime()], ['carol', 'team-lead', NOW.getTime() + SESSION_TTL_MS]);
     const other = readSession(key, issueSession(key, carol, NOW), NOW);
     assert.ok(session && other && session.csrf !== other.csrf, 'two logins, two CSRF tokens');
     assert.equal(readSession(key, value, NOW)?.csrf, session.csrf, 'stable within a session');
@@ -112,7 +113,7 @@ describe('dashboard sessions', () => {
     const value = issueSession(key, { name: 'alice', role: 'developer' }, NOW);
     const [body = ''] = value.split('.');
     const payload = JSON.parse(Buffer.from(body, 'base64url').toString()) as Record<string, unknown>;
-    const promoted = Buffer.from(JSON.stringify({ ...payload, r: 'approver' })).toString('base64url');
+    const promoted = Buffer.from(JSON.stringify({ ...payload, r: 'team-lead' })).toString('base64url');
     assert.equal(readSession(key, `${promoted}.${value.split('.')[1]}`, NOW), undefined, 'a changed role breaks the signature');
     assert.equal(readSession(Buffer.alloc(32, 8), value, NOW), undefined, 'another key');
     for (const bad of [undefined, '', 'x', `${value}.x`, `${body}.`, '.abc']) assert.equal(readSession(key, bad, NOW), undefined, String(bad));

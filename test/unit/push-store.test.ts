@@ -54,3 +54,29 @@ describe('openApprovalStore', () => {
     assert.ok((await stat(path)).size > 0);
   });
 });
+
+describe('migration 3', () => {
+  it('keeps tokens of an older database for the record, approver as team-lead, but expired', async () => {
+    const path = await sqliteFile();
+    const { createRequire } = await import('node:module');
+    const Database = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
+    const { SCHEMA_VERSION_TABLE } = await import('../../src/push/store/migrations.js');
+    const { hashSecret, newSecret } = await import('../../src/push/store/tokens.js');
+    const secret = newSecret();
+    const old = new Database(path);
+    old.exec(SCHEMA_VERSION_TABLE);
+    for (const migration of MIGRATIONS.slice(0, 2)) {
+      for (const statement of migration.statements) old.exec(statement);
+      old.prepare('INSERT INTO schema_version VALUES (?, ?, ?)').run(migration.version, migration.description, '2026-01-01T00:00:00.000Z');
+    }
+    old.prepare('INSERT INTO tokens VALUES (?, ?, ?, ?, ?)').run('0123456789abcdef', 'carol', 'approver', hashSecret(secret), '2026-01-01T00:00:00.000Z');
+    old.close();
+
+    const store = await openSqliteStore(path);
+    assert.equal(await store.migrate(), MIGRATIONS.length);
+    assert.deepEqual(await store.verifyToken(secret), { expiredAt: '2026-01-01T00:00:00.000Z' });
+    const roles = new Database(path, { readonly: true }).prepare('SELECT role FROM tokens').all();
+    assert.deepEqual(roles, [{ role: 'team-lead' }]);
+    await store.close();
+  });
+});

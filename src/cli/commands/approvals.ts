@@ -1,35 +1,45 @@
 import type { Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { AiboxError } from '../../core/errors.js';
-import { createApiToken, DEFAULT_LISTEN, defaultDatabase, openStore, serveApprovals } from '../../push/service/index.js';
-import { TokenRole } from '../../push/store/index.js';
+import { createApiToken, defaultDatabase, isPostgres, openStore, readServiceConfig, serveApprovals, type ServiceConfig } from '../../push/service/index.js';
+import { DEFAULT_TOKEN_DAYS, TokenRole } from '../../push/store/index.js';
 import { contextFor } from '../app.js';
 
-interface DbOptions {
+interface ConfigOptions {
+  config?: string;
   db?: string;
+}
+
+/** The config file with the command line's overrides, and the database it names. */
+async function serviceSetup(options: ConfigOptions & { listen?: string }, dataDir: string): Promise<{ config: ServiceConfig; db: string }> {
+  const config = await readServiceConfig(options.config);
+  if (options.listen) config.listen = options.listen;
+  return { config, db: options.db ?? config.database ?? defaultDatabase(dataDir) };
 }
 
 export function registerApprovals(program: Command): void {
   const approvals = program.command('approvals').description('The approval service for review-required pushes (docs/push.md)');
-  const dbOption = ['--db <file>', 'SQLite file or postgres:// URL (default: the data dir, approvals/approvals.db)'] as const;
+  const configOption = ['--config <file>', 'the service config (approvals.yaml, docs/push.md); default: built-in defaults'] as const;
+  const dbOption = ['--db <file>', 'SQLite file or postgres:// URL (default: database in the config, else the data dir, approvals/approvals.db)'] as const;
   approvals
     .command('serve')
-    .description('Serve the approval API (JSON under /v1) and its dashboard (/dashboard/) until stopped')
-    .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
-    .option('--public-url <url>', 'the dashboard URL people open, when a proxy stands in front (https: makes its cookies Secure)')
+    .description('Serve the approval API (JSON under /v1) and its dashboard (/dashboard/), and run its background jobs (expiry, reconciling with the remotes) until stopped')
+    .option(...configOption)
+    .option('--listen <host:port>', 'address to listen on (default: listen in the config, else 127.0.0.1:7420)')
     .option(...dbOption)
-    .action(async (options: DbOptions & { listen: string; publicUrl?: string }, command: Command) => {
+    .action(async (options: ConfigOptions & { listen?: string }, command: Command) => {
       const { ctx } = contextFor(command);
-      const db = options.db ?? defaultDatabase(ctx.paths.dataDir);
+      const { config, db } = await serviceSetup(options, ctx.paths.dataDir);
       const store = await openStore(db);
-      const workDir = /^postgres(ql)?:\/\//.test(db) ? join(ctx.paths.dataDir, 'approvals') : dirname(db);
-      const { server, address, dashboard } = await serveApprovals({ run: ctx.run, store, workDir, listen: options.listen, ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}) });
-      ctx.out.info(`approval service listening on ${address} (database ${db}); dashboard ${dashboard}`);
+      const workDir = isPostgres(db) ? join(ctx.paths.dataDir, 'approvals') : dirname(db);
+      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      const service = await serveApprovals({ run: ctx.run, store, workDir, config, log });
+      ctx.out.info(`approval service listening on ${service.address} (database ${isPostgres(db) ? 'PostgreSQL' : db}); dashboard ${service.dashboard}`);
       await new Promise<void>((resolve) => {
-        const stop = () => server.close(() => resolve());
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
       });
+      await service.stop();
       await store.close();
     });
   const token = approvals.command('token').description('API tokens of the approval service');
@@ -37,16 +47,21 @@ export function registerApprovals(program: Command): void {
     .command('create')
     .description('Create a token; its secret is shown once')
     .argument('<name>', 'who uses it: a developer identity (their staging namespace) or an approver')
-    .requiredOption('--role <role>', 'developer or approver')
+    .requiredOption('--role <role>', 'developer, or an approver role of the policy (tools.git_push.approvers, default team-lead)')
+    .option('--days <n>', 'how long it is valid', String(DEFAULT_TOKEN_DAYS))
+    .option(...configOption)
     .option(...dbOption)
-    .action(async (name: string, options: DbOptions & { role: string }, command: Command) => {
+    .action(async (name: string, options: ConfigOptions & { role: string; days: string }, command: Command) => {
       const { ctx } = contextFor(command);
       const role = TokenRole.safeParse(options.role);
-      if (!role.success || role.data === 'service') throw new AiboxError('USAGE', `--role: expected developer or approver (got ${JSON.stringify(options.role)})`);
-      const store = await openStore(options.db ?? defaultDatabase(ctx.paths.dataDir));
+      if (!role.success) throw new AiboxError('USAGE', `--role: ${role.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(options.role)})`, 'use developer, or an approver role such as team-lead');
+      const days = Number(options.days);
+      if (!Number.isInteger(days) || days < 1 || days > 3660) throw new AiboxError('USAGE', `--days: expected a whole number of days from 1 to 3660 (got ${JSON.stringify(options.days)})`);
+      const { db } = await serviceSetup(options, ctx.paths.dataDir);
+      const store = await openStore(db);
       try {
-        const created = await createApiToken(store, name, role.data);
-        ctx.out.result({ token: created }, `Token for ${created.name} (${created.role}), shown once:\n${created.secret}`);
+        const created = await createApiToken(store, name, role.data, days);
+        ctx.out.result({ token: created }, `Token for ${created.name} (${created.role}, valid until ${created.expiresAt}), shown once:\n${created.secret}`);
       } finally {
         await store.close();
       }

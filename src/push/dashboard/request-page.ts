@@ -11,8 +11,10 @@ export interface RequestView {
   request: PushRequest;
   changes: Changes;
   now: Date;
-  /** The viewer may approve or reject it (an approver, not its pusher, the request still open). */
+  /** The viewer may approve or reject it (an approver role the policy names for it, not its pusher, the request still open). */
   canDecide: boolean;
+  /** Why an approver may not, when that is worth saying. */
+  whyNot?: string;
 }
 
 export function requestPage(view: RequestView): string {
@@ -70,10 +72,7 @@ ${row('Push options', request.pushOptions.length ? html`${request.pushOptions.ma
 
 function decision(view: RequestView): SafeHtml | '' {
   const { request, viewer } = view;
-  if (!view.canDecide) {
-    if (viewer.role !== 'developer' && request.pusher === viewer.name && request.state === 'pending') return html`<p class="hint">You pushed this: another approver decides it.</p>`;
-    return '';
-  }
+  if (!view.canDecide) return view.whyNot ? html`<p class="hint">${view.whyNot}</p>` : '';
   const action = (verb: string) => `/dashboard/requests/${encodeURIComponent(request.id)}/${verb}`;
   const reject =
     request.state === 'pending'

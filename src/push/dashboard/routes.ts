@@ -4,6 +4,7 @@ import { AiboxError } from '../../core/errors.js';
 import type { ReviewGit } from '../service/git.js';
 import { HTTP_STATUS } from '../service/http-status.js';
 import { approveRequest, getRequest, listRequests, ReasonBody, rejectRequest, type Caller, type ServiceDeps } from '../service/requests.js';
+import type { PushRequest } from '../store/index.js';
 import { parseInput, RequestId } from '../store/model.js';
 import { loadChanges } from './changes.js';
 import { ICON_PATH, STYLE_PATH } from './html.js';
@@ -79,8 +80,18 @@ async function route(deps: DashboardDeps, req: IncomingMessage, res: ServerRespo
   const id = requestIdOf(path);
   if (method !== 'GET' || !id) throw new AiboxError('NOT_FOUND', `There is no page ${path}.`);
   const request = await getRequest(deps.service, caller, id);
-  const canDecide = caller.role !== 'developer' && request.pusher !== caller.name && (request.state === 'pending' || request.state === 'approved');
-  sendHtml(res, 200, requestPage({ viewer: session, request, changes: await loadChanges(deps.review, request), now, canDecide }));
+  sendHtml(res, 200, requestPage({ viewer: session, request, changes: await loadChanges(deps.review, request), now, ...decision(deps.service, caller, request) }));
+}
+
+/** Whether the caller may decide the request, by the same rules approveRequest applies (it checks them again). */
+function decision(service: ServiceDeps, caller: Caller, request: PushRequest): { canDecide: boolean; whyNot?: string } {
+  if (caller.role === 'developer' || (request.state !== 'pending' && request.state !== 'approved')) return { canDecide: false };
+  if (request.pusher === caller.name) return { canDecide: false, whyNot: 'You pushed this: another approver decides it.' };
+  const review = service.review(request.repository);
+  if (!review.approvers.includes(caller.role)) {
+    return { canDecide: false, whyNot: `Deciding pushes to ${request.repository} needs the role ${review.approvers.join(' or ')} (${review.rule}); you have ${caller.role}.` };
+  }
+  return { canDecide: true };
 }
 
 /** The id of /dashboard/requests/<id>[/<action>], or undefined. */
@@ -120,6 +131,7 @@ async function logIn(deps: DashboardDeps, req: IncomingMessage, res: ServerRespo
   }
   const token = await deps.service.store.verifyToken(form.data.token);
   if (!token) return showLogin(deps, res, secure, 401, 'That token is not valid.');
+  if ('expiredAt' in token) return showLogin(deps, res, secure, 401, `That token expired at ${token.expiredAt}: ask for a new one (aibox approvals token create).`);
   const session = issueSession(deps.key, token, deps.service.now());
   redirect(res, '/dashboard/', [cookie(SESSION_COOKIE, session, { secure, maxAgeS: SESSION_TTL_MS / 1000 }), cookie(LOGIN_COOKIE, '', { secure, maxAgeS: 0 })]);
 }

@@ -11,8 +11,9 @@ import { Identity, TokenRole } from '../store/model.js';
  * an expiry and a random nonce; the CSRF token of a session is an HMAC of its
  * nonce. Stateless rather than a session table: no store schema change (both
  * databases, every replica), nothing to clean up, and a restart keeps people
- * logged in. What it gives up, revoking one session, is bounded by the 12 h
- * expiry; deleting <workDir>/dashboard.key and restarting logs everyone out.
+ * logged in. What it gives up, revoking one session (or ending it when its
+ * token expires), is bounded by the 12 h expiry; deleting
+ * <workDir>/dashboard.key and restarting logs everyone out.
  * The token's secret is never in the cookie: only what verifyToken returned.
  */
 

@@ -15,9 +15,19 @@ export interface PromotionGit {
   remoteSha(url: string, ref: string): Promise<string | undefined>;
   /** Fetches a ref of the remote into the scratch repository; returns its commit. */
   fetchRef(url: string, ref: string): Promise<string>;
+  /** Whether `ancestor` is in the history of `commit` (both in the scratch repository). */
+  contains(commit: string, ancestor: string): Promise<boolean>;
+  /**
+   * A merge commit of `theirs` into `ours` made by the service, or undefined when
+   * they conflict. Deterministic (fixed identity and date), so a promotion that
+   * crashed and runs again makes the same commit.
+   */
+  merge(ours: string, theirs: string, message: string, at: Date): Promise<string | undefined>;
   /** One atomic push with a lease on the target; false when the lease (or the remote) refused it. */
   promote(step: PromotionStep): Promise<{ ok: boolean; detail: string }>;
   deleteRef(url: string, ref: string): Promise<void>;
+  /** Every staging ref on the remote (both modes) with its commit. */
+  stagingRefs(url: string): Promise<{ ref: string; sha: string }[]>;
 }
 
 export interface PromotionStep {
@@ -26,9 +36,12 @@ export interface PromotionStep {
   targetRef: string;
   /** The lease: what the target must still be (null: must not exist). */
   oldSha: string | null;
-  /** false: the push deletes the target. */
-  update: boolean;
+  /** The commit the target gets (in the scratch repository), or null: the push deletes the target. */
+  source: string | null;
 }
+
+/** Who the service's merge commits are by. */
+const MERGE_IDENTITY = { name: 'aibox approvals', email: 'aibox-approvals@localhost' };
 
 const GIT_ENV = { GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
 
@@ -59,9 +72,32 @@ export function promotionGit(run: Runner, scratchDir: string): PromotionGit {
       await git(['fetch', '-q', '--no-write-fetch-head', '--', url, `+${ref}:${ref}`]);
       return (await git(['rev-parse', '--verify', `${ref}^{commit}`])).stdout.trim();
     },
+    async contains(commit, ancestor) {
+      return (await git(['merge-base', '--is-ancestor', ancestor, commit], true)).exitCode === 0;
+    },
+    async merge(ours, theirs, message, at) {
+      const tree = await git(['merge-tree', '--write-tree', '--no-messages', ours, theirs], true);
+      if (tree.exitCode !== 0) return undefined;
+      const date = `${Math.floor(at.getTime() / 1000)} +0000`;
+      const identity = { GIT_AUTHOR_NAME: MERGE_IDENTITY.name, GIT_AUTHOR_EMAIL: MERGE_IDENTITY.email, GIT_AUTHOR_DATE: date };
+      const env = { ...GIT_ENV, ...identity, GIT_COMMITTER_NAME: MERGE_IDENTITY.name, GIT_COMMITTER_EMAIL: MERGE_IDENTITY.email, GIT_COMMITTER_DATE: date };
+      const commit = await run('git', ['commit-tree', tree.stdout.trim().split('\n')[0] ?? '', '-p', ours, '-p', theirs, '-m', message], { cwd: scratchDir, env });
+      return commit.stdout.trim();
+    },
+    async stagingRefs(url) {
+      await ensureScratch();
+      const { stdout } = await git(['ls-remote', '--', url, 'refs/aibox/staging/*', 'refs/heads/aibox/staging/*']);
+      return stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [sha = '', ref = ''] = line.split('\t');
+          return { ref, sha };
+        });
+    },
     async promote(step) {
       await ensureScratch();
-      const source = step.update ? `${step.stagingRef}:${step.targetRef}` : `:${step.targetRef}`;
+      const source = step.source === null ? `:${step.targetRef}` : `${step.source}:${step.targetRef}`;
       const result = await git(['push', '--porcelain', '--atomic', `--force-with-lease=${step.targetRef}:${step.oldSha ?? ''}`, '--', step.url, source, `:${step.stagingRef}`], true);
       return { ok: result.exitCode === 0, detail: (result.stdout + result.stderr).trim() };
     },

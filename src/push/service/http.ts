@@ -52,6 +52,7 @@ async function authenticate(deps: ServiceDeps, req: IncomingMessage): Promise<Ca
   const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
   const token = match?.[1] ? await deps.store.verifyToken(match[1]) : undefined;
   if (!token) throw new Unauthorized(match ? 'the token is not valid' : 'no bearer token: send Authorization: Bearer <token>');
+  if ('expiredAt' in token) throw new Unauthorized(`the token expired at ${token.expiredAt}: ask for a new one (aibox approvals token create)`);
   return token;
 }
 

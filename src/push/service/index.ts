@@ -5,73 +5,118 @@ import { AiboxError } from '../../core/errors.js';
 import type { Runner } from '../../core/runner.js';
 import { openApprovalStore, type ApprovalStore, type CreatedToken, type TokenRole } from '../store/index.js';
 import { createDashboard } from '../dashboard/index.js';
+import { DEFAULT_LISTEN, reviewPolicy, type ServiceConfig } from './config.js';
 import { promotionGit, reviewGit } from './git.js';
 import { createApprovalServer } from './http.js';
-import { DEFAULT_TTL_MS } from './requests.js';
+import { runJobs, type JobReport } from './jobs.js';
+import type { ServiceDeps } from './requests.js';
 
 export { createApprovalServer } from './http.js';
 export { approveRequest, cancelRequest, createRequest, listRequests, rejectRequest, type Caller, type ServiceDeps } from './requests.js';
-
-export const DEFAULT_LISTEN = '127.0.0.1:7420';
-
-/** The SQLite file of the embedded service, unless --db names another (or a postgres:// URL). */
-export function defaultDatabase(dataDir: string): string {
-  return join(dataDir, 'approvals', 'approvals.db');
-}
+export { DEFAULT_LISTEN, defaultDatabase, readServiceConfig, type ServiceConfig } from './config.js';
+export { runJobs } from './jobs.js';
 
 export async function openStore(location: string): Promise<ApprovalStore> {
-  if (!/^postgres(ql)?:\/\//.test(location)) await mkdir(dirname(location), { recursive: true, mode: 0o700 });
+  if (!isPostgres(location)) await mkdir(dirname(location), { recursive: true, mode: 0o700 });
   const store = await openApprovalStore(location);
   await store.migrate();
   return store;
 }
 
+export function isPostgres(location: string): boolean {
+  return /^postgres(ql)?:\/\//.test(location);
+}
+
 export function parseListen(listen: string): { host: string; port: number } {
   const match = /^(.+):(\d{1,5})$/.exec(listen);
   const port = Number(match?.[2]);
-  if (!match?.[1] || !(port > 0 && port < 65536)) throw new AiboxError('USAGE', `--listen: expected HOST:PORT such as ${DEFAULT_LISTEN} (got ${JSON.stringify(listen)})`);
+  if (!match?.[1] || !(port > 0 && port < 65536)) throw new AiboxError('USAGE', `listen: expected HOST:PORT such as ${DEFAULT_LISTEN} (got ${JSON.stringify(listen)})`);
   return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 export interface ServeOptions {
   run: Runner;
   store: ApprovalStore;
-  /** The service's own files: the scratch repository and the request URLs. */
+  /** The service's own files: the scratch repository. */
   workDir: string;
-  listen: string;
-  /** The dashboard's URL as people open it, when a proxy stands in front (https makes its cookies Secure). */
-  publicUrl?: string;
+  config: ServiceConfig;
+  /** One line per thing the background jobs did or could not do. */
+  log: (line: string) => void;
 }
 
-export function parsePublicUrl(value: string): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  if (!url || !['http:', 'https:'].includes(url.protocol) || url.pathname !== '/') throw new AiboxError('USAGE', `--public-url: expected an http(s) URL of a host's root such as https://approvals.example.com (got ${JSON.stringify(value)})`);
-  return url.href;
+export interface RunningService {
+  server: Server;
+  address: string;
+  /** The dashboard's URL: under public_url when the config has one. */
+  dashboard: string;
+  /** Stops the jobs and the server; resolves when both are idle. */
+  stop(): Promise<void>;
 }
 
-/** Starts the service; resolves with the server, its address and the dashboard's URL once it listens. */
-export async function serveApprovals(options: ServeOptions): Promise<{ server: Server; address: string; dashboard: string }> {
-  const { host, port } = parseListen(options.listen);
+/** Starts the service and its background jobs; resolves once it listens. */
+export async function serveApprovals(options: ServeOptions): Promise<RunningService> {
+  const { config } = options;
+  const { host, port } = parseListen(config.listen);
   const scratch = join(options.workDir, 'scratch.git');
-  const deps = { store: options.store, git: promotionGit(options.run, scratch), now: () => new Date(), ttlMs: DEFAULT_TTL_MS };
-  const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrl(options.publicUrl);
-  const dashboard = await createDashboard({ service: deps, review: reviewGit(options.run, scratch), workDir: options.workDir, ...(publicUrl ? { publicUrl } : {}) });
+  const deps: ServiceDeps = {
+    store: options.store,
+    git: promotionGit(options.run, scratch),
+    now: () => new Date(),
+    ttlMs: config.expire_after,
+    review: await reviewPolicy(config.policy),
+    promotionTimeoutMs: config.promotion_timeout,
+  };
+  const dashboard = await createDashboard({ service: deps, review: reviewGit(options.run, scratch), workDir: options.workDir, ...(config.public_url ? { publicUrl: config.public_url } : {}) });
   const server = createApprovalServer(deps, dashboard);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new AiboxError('CONFLICT', `${options.listen} is in use`, 'choose another port with --listen HOST:PORT') : error),
+      reject(error.code === 'EADDRINUSE' ? new AiboxError('CONFLICT', `${config.listen} is in use`, 'choose another address: listen in the config, or --listen HOST:PORT') : error),
     );
     server.listen(port, host, resolve);
   });
+  const jobs = repeat(() => runJobs(deps, config.repositories).then((report) => logReport(report, options.log)), config.reconcile_every, options.log);
   const address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return { server, address, dashboard: new URL('/dashboard/', publicUrl ?? address).href };
+  return {
+    server,
+    address,
+    dashboard: new URL('/dashboard/', config.public_url ?? address).href,
+    async stop() {
+      await jobs.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
-export async function createApiToken(store: ApprovalStore, name: string, role: TokenRole): Promise<CreatedToken> {
-  return store.createToken(name, role);
+/** Runs `job` now and then `every` ms after each run ends, never two at once. */
+function repeat(job: () => Promise<void>, every: number, log: (line: string) => void): { stop(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const tick = () => {
+    running = job()
+      .catch((error: unknown) => log(`background jobs failed: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, every);
+      });
+  };
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+function logReport(report: JobReport, log: (line: string) => void): void {
+  for (const request of report.expired) log(`expired ${request.id} (${request.targetRef} of ${request.repository}, pushed by ${request.pusher})`);
+  for (const ref of report.registered) log(`registered ${ref}: staged while the service did not know it`);
+  for (const id of report.resumed) log(`resumed the promotion of ${id}`);
+  for (const ref of report.cleaned) log(`removed ${ref}: its request is finished`);
+  for (const problem of report.problems) log(`will retry: ${problem}`);
+}
+
+export async function createApiToken(store: ApprovalStore, name: string, role: TokenRole, days?: number): Promise<CreatedToken> {
+  return store.createToken(name, role, days);
 }

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { AiboxError } from '../../core/errors.js';
 import { canonicalRepo } from '../../policy/repo-url.js';
 import { parseStagingRef, requestId } from '../staging.js';
-import type { ApprovalStore, PushRequest, RequestState, TokenRole } from '../store/index.js';
+import { SERVICE_ACTOR, type ApprovalStore, type PushRequest, type RequestState, type TokenRole } from '../store/index.js';
 import type { PromotionGit } from './git.js';
+import type { PushReview } from '../../policy/query.js';
 
 /** Who calls the API: a verified token's name and role. */
 export interface Caller {
@@ -17,6 +18,10 @@ export interface ServiceDeps {
   now: () => Date;
   /** How long a request waits for a decision before it expires. */
   ttlMs: number;
+  /** Who may approve pushes to a repository, and whether a moved target may be merged (the org policy). */
+  review: (repository: string) => PushReview;
+  /** A promotion not finished after this long is taken for dead (its replica crashed) and run again. */
+  promotionTimeoutMs: number;
 }
 
 export const DEFAULT_TTL_MS = 48 * 3600_000;
@@ -36,12 +41,12 @@ export type CreateBody = z.infer<typeof CreateBody>;
 
 export const ReasonBody = z.object({ reason: z.string().min(1, 'must say why').max(4000) });
 
-function requireRole(caller: Caller, role: TokenRole, what: string): void {
-  if (caller.role !== role) throw new AiboxError('POLICY_DENIED', `${what} needs a ${role} token; ${caller.name} has a ${caller.role} token`);
+function requireDeveloper(caller: Caller, what: string): void {
+  if (caller.role !== 'developer') throw new AiboxError('POLICY_DENIED', `${what} needs a developer token; ${caller.name} has a ${caller.role} token`);
 }
 
 export async function createRequest(deps: ServiceDeps, caller: Caller, body: CreateBody): Promise<{ id: string; superseded: string[] }> {
-  requireRole(caller, 'developer', 'registering a push');
+  requireDeveloper(caller, 'registering a push');
   const staged = parseStagingRef(body.stagingRef, 'refs') ?? parseStagingRef(body.stagingRef, 'branches');
   if (!staged) throw new AiboxError('USAGE', `stagingRef: not a staging ref (got ${JSON.stringify(body.stagingRef)})`, 'staging refs look like refs/aibox/staging/<who>/<time>/<target>');
   if (staged.identity !== caller.name) throw new AiboxError('POLICY_DENIED', `stagingRef: ${body.stagingRef} belongs to ${staged.identity}, not to ${caller.name}`);
@@ -88,8 +93,15 @@ function wrongState(request: PushRequest, action: string): AiboxError {
 }
 
 async function decidable(deps: ServiceDeps, caller: Caller, id: string, action: 'approving' | 'rejecting'): Promise<PushRequest> {
-  requireRole(caller, 'approver', `${action} a push`);
+  if (caller.role === 'developer') throw new AiboxError('POLICY_DENIED', `${action} a push needs an approver's token; ${caller.name} has a developer token`);
   const request = await getRequest(deps, caller, id);
+  const review = deps.review(request.repository);
+  if (!review.approvers.includes(caller.role)) {
+    throw new AiboxError(
+      'POLICY_DENIED',
+      `${action} a push to ${request.repository} needs the role ${review.approvers.join(' or ')} (${review.rule}); ${caller.name} has ${caller.role}`,
+    );
+  }
   if (request.pusher === caller.name) throw new AiboxError('POLICY_DENIED', `nobody approves their own push: ${id} was pushed by ${caller.name}`);
   return request;
 }
@@ -115,34 +127,85 @@ export async function approveRequest(deps: ServiceDeps, caller: Caller, id: stri
   return promote(deps, promoting, caller.name);
 }
 
+/**
+ * Finishes what a crash (or a failed push) left: an approved request is
+ * promoted; one stuck in promoting for longer than the promotion timeout is
+ * promoted again (safe: promotion first checks whether the push landed).
+ * Returns whether it acted.
+ */
+export async function resumePromotion(deps: ServiceDeps, request: PushRequest): Promise<boolean> {
+  if (request.state === 'approved') {
+    const promoting = await deps.store.transition(request.id, ['approved'], 'promoting', SERVICE_ACTOR);
+    if (!promoting) return false;
+    await promote(deps, promoting, SERVICE_ACTOR);
+    return true;
+  }
+  const since = request.history.at(-1)?.at ?? request.createdAt;
+  if (request.state !== 'promoting' || deps.now().getTime() - new Date(since).getTime() < deps.promotionTimeoutMs) return false;
+  await promote(deps, request, SERVICE_ACTOR);
+  return true;
+}
+
 async function promote(deps: ServiceDeps, request: PushRequest, actor: string): Promise<PushRequest> {
-  const url = urlOf(request);
-  const finish = async (to: RequestState, reason?: string) => (await deps.store.transition(request.id, ['promoting'], to, actor, reason)) ?? request;
-  const target = await deps.git.remoteSha(url, request.targetRef);
-  // Idempotent: the target already has what was staged (a promotion that crashed after its push).
-  if (target === (request.newSha ?? undefined)) {
-    if (await deps.git.remoteSha(url, request.stagingRef)) await deps.git.deleteRef(url, request.stagingRef);
-    return finish('promoted');
-  }
-  if (target !== (request.oldSha ?? undefined)) {
-    return finish('needs-rebase', `${request.targetRef} moved: expected ${request.oldSha ?? 'no ref'}, found ${target ?? 'no ref'}; rebase and push again`);
-  }
   try {
-    const staged = await deps.git.fetchRef(url, request.stagingRef);
-    const expected = request.newSha ?? request.oldSha;
-    if (staged !== expected) return finish('needs-rebase', `${request.stagingRef} points at ${staged}, not at the recorded ${expected}; push again`);
-    const pushed = await deps.git.promote({ url, stagingRef: request.stagingRef, targetRef: request.targetRef, oldSha: request.oldSha, update: request.newSha !== null });
-    if (pushed.ok) return finish('promoted');
-    const now = await deps.git.remoteSha(url, request.targetRef);
-    if (now !== (request.oldSha ?? undefined)) {
-      return finish('needs-rebase', `${request.targetRef} moved: expected ${request.oldSha ?? 'no ref'}, found ${now ?? 'no ref'}; rebase and push again`);
-    }
-    throw new AiboxError('PROCESS_FAILED', `promoting ${request.id} failed: ${pushed.detail}`);
+    const outcome = await promotion(deps, request, urlOf(request));
+    return (await deps.store.transition(request.id, ['promoting'], outcome.state, actor, outcome.reason)) ?? request;
   } catch (error) {
-    // Back to approved, so that approving again retries.
+    // Back to approved, so that approving again (or the reconciler) retries.
     await deps.store.transition(request.id, ['promoting'], 'approved', actor, error instanceof Error ? error.message.slice(0, 4000) : 'promotion failed');
     throw error;
   }
+}
+
+interface Outcome {
+  state: 'promoted' | 'needs-rebase';
+  reason?: string;
+}
+
+/** Whether the push already reached its target: the target holds the staged commit (or is gone, for a deletion). */
+async function landed(deps: ServiceDeps, url: string, request: PushRequest, target: string | undefined): Promise<boolean> {
+  if (request.newSha === null || target === undefined) return request.newSha === null && target === undefined;
+  if (target === request.newSha) return true;
+  await deps.git.fetchRef(url, request.targetRef);
+  return deps.git.contains(target, request.newSha);
+}
+
+function moved(request: PushRequest, found: string | undefined): Outcome {
+  return { state: 'needs-rebase', reason: `${request.targetRef} moved: expected ${request.oldSha ?? 'no ref'}, found ${found ?? 'no ref'}; rebase and push again` };
+}
+
+/**
+ * The remote side of a promotion. Safe to run again after a crash at any point
+ * and against another replica doing the same: it first checks whether the push
+ * has landed, and its one push is atomic with a lease on the target.
+ */
+async function promotion(deps: ServiceDeps, request: PushRequest, url: string): Promise<Outcome> {
+  const target = await deps.git.remoteSha(url, request.targetRef);
+  const stillStaged = (await deps.git.remoteSha(url, request.stagingRef)) !== undefined;
+  if (await landed(deps, url, request, target)) {
+    if (stillStaged) await deps.git.deleteRef(url, request.stagingRef);
+    return { state: 'promoted' };
+  }
+  if (!stillStaged) return { state: 'needs-rebase', reason: `${request.stagingRef} is no longer on the remote; push again` };
+  const staged = await deps.git.fetchRef(url, request.stagingRef);
+  const expected = request.newSha ?? request.oldSha;
+  if (staged !== expected) return { state: 'needs-rebase', reason: `${request.stagingRef} points at ${staged}, not at the recorded ${expected}; push again` };
+  let step = { url, stagingRef: request.stagingRef, targetRef: request.targetRef, oldSha: request.oldSha, source: request.newSha };
+  let merged: string | undefined;
+  if (target !== (request.oldSha ?? undefined)) {
+    if (!deps.review(request.repository).merge || request.newSha === null || target === undefined) return moved(request, target);
+    const approvedAt = [...request.history].reverse().find((event) => event.state === 'approved')?.at ?? request.createdAt;
+    merged = await deps.git.merge(target, request.newSha, `Merge ${request.id} into ${request.targetRef.replace(/^refs\/heads\//, '')}\n\nStaged as ${request.stagingRef} by ${request.pusher}; approved with aibox.`, new Date(approvedAt));
+    if (!merged) return { state: 'needs-rebase', reason: `${request.targetRef} moved to ${target} and the push conflicts with it; rebase and push again` };
+    step = { ...step, oldSha: target, source: merged };
+  }
+  const pushed = await deps.git.promote(step);
+  if (pushed.ok) return { state: 'promoted', ...(merged ? { reason: `merged as ${merged}` } : {}) };
+  // Lost a race: another replica promoted it, or the target moved meanwhile.
+  const now = await deps.git.remoteSha(url, request.targetRef);
+  if (await landed(deps, url, request, now)) return { state: 'promoted' };
+  if (now !== step.oldSha && !merged) return moved(request, now);
+  throw new AiboxError('PROCESS_FAILED', `promoting ${request.id} failed: ${pushed.detail}`);
 }
 
 export async function rejectRequest(deps: ServiceDeps, caller: Caller, id: string, reason: string): Promise<PushRequest> {
@@ -154,7 +217,7 @@ export async function rejectRequest(deps: ServiceDeps, caller: Caller, id: strin
 }
 
 export async function cancelRequest(deps: ServiceDeps, caller: Caller, id: string): Promise<PushRequest> {
-  requireRole(caller, 'developer', 'cancelling a push');
+  requireDeveloper(caller, 'cancelling a push');
   const request = await getRequest(deps, caller, id);
   const cancelled = await deps.store.transition(id, ['pending'], 'cancelled', caller.name);
   if (!cancelled) throw wrongState((await deps.store.get(id)) ?? request, 'cancelled');

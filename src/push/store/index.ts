@@ -1,7 +1,7 @@
 import type { ApprovalStore, StoreOptions } from './store.js';
 
-export type { ApprovalStore, CreatedRequest, CreatedToken, RequestFilter, StoreOptions } from './store.js';
-export { HistoryEvent, NewPushRequest, PushRequest, REQUEST_STATES, RequestState, SUPERSEDABLE, TokenRole } from './model.js';
+export type { ApprovalStore, CreatedRequest, CreatedToken, RequestFilter, StoreOptions, TokenCheck } from './store.js';
+export { DEFAULT_TOKEN_DAYS, HistoryEvent, NewPushRequest, PushRequest, REQUEST_STATES, RequestState, SUPERSEDABLE, TokenRole } from './model.js';
 export { SERVICE_ACTOR } from './sql-store.js';
 
 /**

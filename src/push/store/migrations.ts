@@ -63,6 +63,25 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'the git URL a request is promoted on',
     statements: ['ALTER TABLE push_requests ADD COLUMN url TEXT'],
   },
+  {
+    version: 3,
+    description: 'token roles from the policy (approver becomes team-lead); tokens expire (older ones have)',
+    statements: [
+      'ALTER TABLE tokens RENAME TO tokens_v2',
+      `CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (length(role) BETWEEN 1 AND 63),
+        hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+      )`,
+      // Tokens made before expiry existed are kept for the record but expired: create new ones.
+      `INSERT INTO tokens (id, name, role, hash, created_at, expires_at)
+        SELECT id, name, CASE role WHEN 'approver' THEN 'team-lead' ELSE role END, hash, created_at, created_at FROM tokens_v2`,
+      'DROP TABLE tokens_v2',
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)`;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AiboxError } from '../../core/errors.js';
+import { ApproverRole } from '../../policy/schema.js';
 
 /**
  * What the approval service stores: push requests with their history, and
@@ -102,18 +103,16 @@ export const PushRequest = z
   .superRefine(checkRequest);
 export type PushRequest = z.infer<typeof PushRequest>;
 
-export const TokenRole = z.enum(['developer', 'approver', 'service']);
+/**
+ * `developer` pushes (registers, reads and cancels its own requests); any other
+ * role is an approver role (team-lead, security, …) that may decide the pushes
+ * the policy's `tools.git_push.approvers` gives it.
+ */
+export const TokenRole = z.union([z.literal('developer'), ApproverRole]);
 export type TokenRole = z.infer<typeof TokenRole>;
 
-/** A token as stored: only the sha256 of its secret (see tokens.ts for why that suffices). */
-export const StoredToken = z.object({
-  id: z.string().regex(/^[0-9a-f]{16}$/),
-  name: Identity,
-  role: TokenRole,
-  hash: z.string().regex(/^[0-9a-f]{64}$/),
-  createdAt: Timestamp,
-});
-export type StoredToken = z.infer<typeof StoredToken>;
+/** How long a new token is valid unless its creator says otherwise. */
+export const DEFAULT_TOKEN_DAYS = 90;
 
 /**
  * Validates what a caller hands the store. The message names the field, the

@@ -10,11 +10,13 @@ import {
   RequestId,
   RequestState,
   SUPERSEDABLE,
+  Timestamp,
   TokenRole,
+  DEFAULT_TOKEN_DAYS,
   parseInput,
   type HistoryEvent,
 } from './model.js';
-import type { ApprovalStore, CreatedRequest, CreatedToken, RequestFilter, StoreOptions } from './store.js';
+import type { ApprovalStore, CreatedRequest, CreatedToken, RequestFilter, StoreOptions, TokenCheck } from './store.js';
 import { hashSecret, looksLikeSecret, newSecret, newTokenId } from './tokens.js';
 
 /**
@@ -82,7 +84,7 @@ const EventRow = z.object({
 
 const IdRow = z.object({ id: z.string() });
 const VersionRow = z.object({ version: z.number().nullable() });
-const TokenRow = z.object({ name: z.string(), role: z.string() });
+const TokenRow = z.object({ name: z.string(), role: z.string(), expires_at: z.string() });
 
 const TransitionInput = z.object({
   id: RequestId,
@@ -99,7 +101,7 @@ const FilterInput = z.object({
   targetRef: z.string().max(1024).optional(),
 });
 
-const TokenInput = z.object({ name: Identity, role: TokenRole });
+const TokenInput = z.object({ name: Identity, role: TokenRole, days: z.number().int().min(1, 'must be at least 1 day').max(3660, 'must be at most 3660 days') });
 
 export class SqlApprovalStore implements ApprovalStore {
   private readonly now: () => Date;
@@ -259,22 +261,26 @@ export class SqlApprovalStore implements ApprovalStore {
     });
   }
 
-  async createToken(name: string, role: TokenInput['role']): Promise<CreatedToken> {
-    const valid = parseInput(TokenInput, { name, role }, 'token');
+  async createToken(name: string, role: TokenInput['role'], days: number = DEFAULT_TOKEN_DAYS): Promise<CreatedToken> {
+    const valid = parseInput(TokenInput, { name, role, days }, 'token');
     const secret = newSecret();
     const id = newTokenId();
+    const createdAt = this.now();
+    const expiresAt = new Date(createdAt.getTime() + valid.days * 86_400_000).toISOString();
     await this.driver.transaction((tx) =>
-      tx.query('INSERT INTO tokens (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)', [id, valid.name, valid.role, hashSecret(secret), this.now().toISOString()]),
+      tx.query('INSERT INTO tokens (id, name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)', [id, valid.name, valid.role, hashSecret(secret), createdAt.toISOString(), expiresAt]),
     );
-    return { id, name: valid.name, role: valid.role, secret };
+    return { id, name: valid.name, role: valid.role, secret, expiresAt };
   }
 
-  async verifyToken(secret: string): Promise<{ name: string; role: TokenInput['role'] } | undefined> {
+  async verifyToken(secret: string): Promise<TokenCheck | undefined> {
     if (typeof secret !== 'string' || !looksLikeSecret(secret)) return undefined;
-    const rows = await this.driver.transaction((tx) => tx.query('SELECT name, role FROM tokens WHERE hash = ?', [hashSecret(secret)]), { readOnly: true });
+    const rows = await this.driver.transaction((tx) => tx.query('SELECT name, role, expires_at FROM tokens WHERE hash = ?', [hashSecret(secret)]), { readOnly: true });
     const row = parseRows(TokenRow, rows, this.where)[0];
     if (!row) return undefined;
-    return parseStored(z.object({ name: Identity, role: TokenRole }), row, this.where, 'token');
+    const token = parseStored(z.object({ name: Identity, role: TokenRole, expires_at: Timestamp }), row, this.where, 'token');
+    if (token.expires_at <= this.now().toISOString()) return { expiredAt: token.expires_at };
+    return { name: token.name, role: token.role };
   }
 
   close(): Promise<void> {

@@ -19,7 +19,11 @@ export interface CreatedToken {
   role: TokenRole;
   /** Shown once: the store keeps only its hash. */
   secret: string;
+  expiresAt: string;
 }
+
+/** A known secret: who it is, or when it stopped being valid. */
+export type TokenCheck = { name: string; role: TokenRole } | { expiredAt: string };
 
 /**
  * The approval service's storage. The staging refs on the remote are the
@@ -65,11 +69,11 @@ export interface ApprovalStore {
    */
   upsertFromRemote(request: PushRequest): Promise<boolean>;
 
-  /** A new token; its secret is returned here once and stored only hashed. */
-  createToken(name: string, role: TokenRole): Promise<CreatedToken>;
+  /** A new token, valid for `days` (default DEFAULT_TOKEN_DAYS); its secret is returned here once and stored only hashed. */
+  createToken(name: string, role: TokenRole, days?: number): Promise<CreatedToken>;
 
-  /** The token's name and role, or undefined for an unknown or malformed secret. */
-  verifyToken(secret: string): Promise<{ name: string; role: TokenRole } | undefined>;
+  /** The token's name and role (or when it expired), or undefined for an unknown or malformed secret. */
+  verifyToken(secret: string): Promise<TokenCheck | undefined>;
 
   close(): Promise<void>;
 }
