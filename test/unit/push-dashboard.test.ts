@@ -8,7 +8,7 @@ import { escapeHtml, html } from '../../src/push/dashboard/html.js';
 import { listPage, loginPage } from '../../src/push/dashboard/pages.js';
 import { requestPage, type RequestView } from '../../src/push/dashboard/request-page.js';
 import { cookie, csrfFor, issueSession, loadSessionKey, parseCookies, readSession, sameSecret, SESSION_TTL_MS } from '../../src/push/dashboard/session.js';
-import type { CommitInfo, ReviewGit } from '../../src/push/service/git.js';
+import type { CommitInfo, ReviewGit } from '../../src/push/service/review-git.js';
 import { PushRequest } from '../../src/push/store/index.js';
 import { pushRequest } from '../helpers/push-store-suite.js';
 

@@ -1,5 +1,5 @@
 import { AiboxError } from '../../core/errors.js';
-import type { CommitInfo, ReviewGit } from '../service/git.js';
+import type { CommitInfo, ReviewGit } from '../service/review-git.js';
 import type { PushRequest } from '../store/index.js';
 
 /**

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ReviewGit } from '../service/git.js';
+import type { PageHandler } from '../service/http.js';
+import type { ReviewGit } from '../service/review-git.js';
 import type { ServiceDeps } from '../service/requests.js';
 import { dashboardHandler } from './routes.js';
 import { loadSessionKey } from './session.js';
@@ -21,7 +21,7 @@ export interface DashboardOptions {
   publicUrl?: string;
 }
 
-export async function createDashboard(options: DashboardOptions): Promise<(req: IncomingMessage, res: ServerResponse) => Promise<void>> {
+export async function createDashboard(options: DashboardOptions): Promise<PageHandler> {
   await mkdir(options.workDir, { recursive: true, mode: 0o700 });
   const key = await loadSessionKey(options.workDir);
   return dashboardHandler({ service: options.service, review: options.review, key, ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}) });

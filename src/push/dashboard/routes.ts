@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { AiboxError } from '../../core/errors.js';
-import type { ReviewGit } from '../service/git.js';
+import type { PageHandler } from '../service/http.js';
 import { HTTP_STATUS } from '../service/http-status.js';
 import { approveRequest, getRequest, listRequests, ReasonBody, rejectRequest, type Caller, type ServiceDeps } from '../service/requests.js';
+import type { ReviewGit } from '../service/review-git.js';
 import type { PushRequest } from '../store/index.js';
 import { parseInput, RequestId } from '../store/model.js';
 import { loadChanges } from './changes.js';
@@ -38,7 +39,7 @@ const LOGIN_FORM_TTL_S = 3600;
 /** A plain 403 page, for a form the session did not make. */
 class Forbidden extends Error {}
 
-export function dashboardHandler(deps: DashboardDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function dashboardHandler(deps: DashboardDeps): PageHandler {
   return async (req, res) => {
     // A session is what the page header shows (a Viewer); the domain gets a Caller of it.
     const session = readSession(deps.key, parseCookies(req.headers.cookie).get(SESSION_COOKIE), deps.service.now());
