@@ -24,7 +24,7 @@ export function registerApprovals(program: Command): void {
   const dbOption = ['--db <file>', 'SQLite file or postgres:// URL (default: database in the config, else the data dir, approvals/approvals.db)'] as const;
   approvals
     .command('serve')
-    .description('Serve the approval API (JSON under /v1) and run its background jobs (expiry, reconciling with the remotes) until stopped')
+    .description('Serve the approval API (JSON under /v1) and its dashboard (/dashboard/), and run its background jobs (expiry, reconciling with the remotes) until stopped')
     .option(...configOption)
     .option('--listen <host:port>', 'address to listen on (default: listen in the config, else 127.0.0.1:7420)')
     .option(...dbOption)
@@ -35,7 +35,7 @@ export function registerApprovals(program: Command): void {
       const workDir = isPostgres(db) ? join(ctx.paths.dataDir, 'approvals') : dirname(db);
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       const service = await serveApprovals({ run: ctx.run, store, workDir, config, log });
-      ctx.out.info(`approval service listening on ${service.address} (database ${isPostgres(db) ? 'PostgreSQL' : db})`);
+      ctx.out.info(`approval service listening on ${service.address} (database ${isPostgres(db) ? 'PostgreSQL' : db}); dashboard ${service.dashboard}`);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);

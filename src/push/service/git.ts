@@ -46,8 +46,9 @@ const MERGE_IDENTITY = { name: 'aibox approvals', email: 'aibox-approvals@localh
 
 const GIT_ENV = { GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
 
-export function promotionGit(run: Runner, scratchDir: string): PromotionGit {
-  const git = (args: string[], allowFailure = false) => run('git', args, { cwd: scratchDir, env: GIT_ENV, allowFailure });
+/** The scratch repository, created on first use, and git run in it (review-git.ts shares it). */
+export function scratchRepo(run: Runner, scratchDir: string, timeoutMs?: number) {
+  const git = (args: string[], allowFailure = false) => run('git', args, { cwd: scratchDir, env: GIT_ENV, allowFailure, ...(timeoutMs ? { timeoutMs } : {}) });
   let ready: Promise<void> | undefined;
   const initScratch = async () => {
     if (existsSync(join(scratchDir, 'HEAD'))) return;
@@ -58,6 +59,11 @@ export function promotionGit(run: Runner, scratchDir: string): PromotionGit {
   };
   // Kept once it worked; a failure is tried again by the next call.
   const ensureScratch = () => (ready ??= initScratch().catch((error: unknown) => ((ready = undefined), Promise.reject(error))));
+  return { git, ensureScratch };
+}
+
+export function promotionGit(run: Runner, scratchDir: string): PromotionGit {
+  const { git, ensureScratch } = scratchRepo(run, scratchDir);
   return {
     async remoteSha(url, ref) {
       await ensureScratch();

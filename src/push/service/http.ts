@@ -1,28 +1,26 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { AiboxError, type ErrorCode } from '../../core/errors.js';
+import { AiboxError } from '../../core/errors.js';
 import { parseInput, RequestState } from '../store/model.js';
+import { HTTP_STATUS } from './http-status.js';
 import { approveRequest, cancelRequest, createRequest, CreateBody, getRequest, listRequests, ReasonBody, rejectRequest, type Caller, type ServiceDeps } from './requests.js';
 
 /**
  * The approval service's JSON API under /v1, on node:http. Every call carries
  * `Authorization: Bearer <token>`; errors are `{error: {code, message}}`.
+ * `/` and `/dashboard/…` go to the web dashboard (push/dashboard/), which logs in on its own.
  */
 const MAX_BODY_BYTES = 64 * 1024;
 
-const HTTP_STATUS: Partial<Record<ErrorCode, [number, string]>> = {
-  USAGE: [400, 'bad-request'],
-  INVALID_FILE: [400, 'bad-request'],
-  POLICY_DENIED: [403, 'forbidden'],
-  NOT_FOUND: [404, 'not-found'],
-  CONFLICT: [409, 'wrong-state'],
-  PROCESS_FAILED: [502, 'git-failed'],
-};
-
 class Unauthorized extends Error {}
 
-export function createApprovalServer(deps: ServiceDeps): Server {
+/** The dashboard's handler: it answers every request it is given, errors included. */
+export type PageHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export function createApprovalServer(deps: ServiceDeps, dashboard?: PageHandler): Server {
   return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (dashboard && (path === '/' || path === '/dashboard' || path.startsWith('/dashboard/'))) return void dashboard(req, res);
     handle(deps, req, res).catch((error: unknown) => sendError(res, error));
   });
 }

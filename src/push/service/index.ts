@@ -4,8 +4,10 @@ import type { Server } from 'node:http';
 import { AiboxError } from '../../core/errors.js';
 import type { Runner } from '../../core/runner.js';
 import { openApprovalStore, type ApprovalStore, type CreatedToken, type TokenRole } from '../store/index.js';
+import { createDashboard } from '../dashboard/index.js';
 import { DEFAULT_LISTEN, reviewPolicy, type ServiceConfig } from './config.js';
 import { promotionGit } from './git.js';
+import { reviewGit } from './review-git.js';
 import { createApprovalServer } from './http.js';
 import { runJobs, type JobReport } from './jobs.js';
 import type { ServiceDeps } from './requests.js';
@@ -46,6 +48,8 @@ export interface ServeOptions {
 export interface RunningService {
   server: Server;
   address: string;
+  /** The dashboard's URL: under public_url when the config has one. */
+  dashboard: string;
   /** Stops the jobs and the server; resolves when both are idle. */
   stop(): Promise<void>;
 }
@@ -54,15 +58,17 @@ export interface RunningService {
 export async function serveApprovals(options: ServeOptions): Promise<RunningService> {
   const { config } = options;
   const { host, port } = parseListen(config.listen);
+  const scratch = join(options.workDir, 'scratch.git');
   const deps: ServiceDeps = {
     store: options.store,
-    git: promotionGit(options.run, join(options.workDir, 'scratch.git')),
+    git: promotionGit(options.run, scratch),
     now: () => new Date(),
     ttlMs: config.expire_after,
     review: await reviewPolicy(config.policy),
     promotionTimeoutMs: config.promotion_timeout,
   };
-  const server = createApprovalServer(deps);
+  const dashboard = await createDashboard({ service: deps, review: reviewGit(options.run, scratch), workDir: options.workDir, ...(config.public_url ? { publicUrl: config.public_url } : {}) });
+  const server = createApprovalServer(deps, dashboard);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? new AiboxError('CONFLICT', `${config.listen} is in use`, 'choose another address: listen in the config, or --listen HOST:PORT') : error),
@@ -70,9 +76,11 @@ export async function serveApprovals(options: ServeOptions): Promise<RunningServ
     server.listen(port, host, resolve);
   });
   const jobs = repeat(() => runJobs(deps, config.repositories).then((report) => logReport(report, options.log)), config.reconcile_every, options.log);
+  const address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     server,
-    address: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    address,
+    dashboard: new URL('/dashboard/', config.public_url ?? address).href,
     async stop() {
       await jobs.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
