@@ -3,12 +3,15 @@ import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
 import { AiboxError } from '../../core/errors.js';
 import type { Runner } from '../../core/runner.js';
+import { startNotifications, type NotifyLog } from '../notify/index.js';
 import { openApprovalStore, type ApprovalStore, type CreatedToken, type TokenRole } from '../store/index.js';
+import type { LoadedConfig } from './config.js';
 import { promotionGit } from './git.js';
 import { createApprovalServer } from './http.js';
 import { DEFAULT_TTL_MS } from './requests.js';
 
 export { createApprovalServer } from './http.js';
+export { loadServiceConfig, ServiceConfig, type LoadedConfig } from './config.js';
 export { approveRequest, cancelRequest, createRequest, listRequests, rejectRequest, type Caller, type ServiceDeps } from './requests.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7420';
@@ -38,24 +41,47 @@ export interface ServeOptions {
   /** The service's own files: the scratch repository and the request URLs. */
   workDir: string;
   listen: string;
+  /** From --config: the public URL and the notification channels. */
+  config?: LoadedConfig;
+  /** Where the service reports what it does in the background (notification deliveries). */
+  log: NotifyLog;
 }
 
-/** Starts the service; resolves with the server and its address once it listens. */
-export async function serveApprovals(options: ServeOptions): Promise<{ server: Server; address: string }> {
+export interface RunningService {
+  server: Server;
+  address: string;
+  /** Stops listening and sending notifications; resolves once both are done. */
+  close(): Promise<void>;
+}
+
+/** Starts the service; resolves once it listens. */
+export async function serveApprovals(options: ServeOptions): Promise<RunningService> {
   const { host, port } = parseListen(options.listen);
+  const address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const settings = options.config?.notify;
+  const notifications = settings && startNotifications({ store: options.store, settings, baseUrl: options.config?.publicUrl ?? address, log: options.log });
   const server = createApprovalServer({
     store: options.store,
     git: promotionGit(options.run, join(options.workDir, 'scratch.git')),
     now: () => new Date(),
     ttlMs: DEFAULT_TTL_MS,
+    ...(notifications ? { notify: notifications.notify } : {}),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new AiboxError('CONFLICT', `${options.listen} is in use`, 'choose another port with --listen HOST:PORT') : error),
-    );
-    server.listen(port, host, resolve);
-  });
-  return { server, address: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error.code === 'EADDRINUSE' ? new AiboxError('CONFLICT', `${options.listen} is in use`, 'choose another port with --listen HOST:PORT') : error),
+      );
+      server.listen(port, host, resolve);
+    });
+  } catch (error) {
+    await notifications?.stop();
+    throw error;
+  }
+  const close = async () => {
+    await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), notifications?.stop()]);
+  };
+  return { server, address, close };
 }
 
 export async function createApiToken(store: ApprovalStore, name: string, role: TokenRole): Promise<CreatedToken> {

@@ -3,6 +3,7 @@ import { AiboxError } from '../../core/errors.js';
 import { canonicalRepo } from '../../policy/repo-url.js';
 import { parseStagingRef, requestId } from '../staging.js';
 import type { ApprovalStore, PushRequest, RequestState, TokenRole } from '../store/index.js';
+import { eventOf, type Notify } from '../notify/index.js';
 import type { PromotionGit } from './git.js';
 
 /** Who calls the API: a verified token's name and role. */
@@ -17,6 +18,15 @@ export interface ServiceDeps {
   now: () => Date;
   /** How long a request waits for a decision before it expires. */
   ttlMs: number;
+  /** Tells people a request changed state (push/notify/: queues, never throws, never waits for a delivery). */
+  notify?: Notify;
+}
+
+/** Announces a request's new state, once its compare-and-set succeeded. */
+async function announce(deps: ServiceDeps, request: PushRequest | undefined): Promise<PushRequest | undefined> {
+  const event = request && eventOf(request, deps.now());
+  if (event) await deps.notify?.(event);
+  return request;
 }
 
 export const DEFAULT_TTL_MS = 48 * 3600_000;
@@ -53,7 +63,7 @@ export async function createRequest(deps: ServiceDeps, caller: Caller, body: Cre
   }
   const createdAt = deps.now();
   const id = requestId(body.stagingRef);
-  const { superseded } = await deps.store.createRequest({
+  const { request, superseded } = await deps.store.createRequest({
     id,
     repository: body.repository,
     url: body.url,
@@ -68,7 +78,8 @@ export async function createRequest(deps: ServiceDeps, caller: Caller, body: Cre
     createdAt: createdAt.toISOString(),
     expiresAt: new Date(createdAt.getTime() + deps.ttlMs).toISOString(),
   });
-  return { id, superseded: superseded.map((request) => request.id) };
+  for (const changed of [request, ...superseded]) await announce(deps, changed);
+  return { id, superseded: superseded.map((old) => old.id) };
 }
 
 export async function listRequests(deps: ServiceDeps, caller: Caller, state: RequestState | undefined): Promise<PushRequest[]> {
@@ -117,7 +128,7 @@ export async function approveRequest(deps: ServiceDeps, caller: Caller, id: stri
 
 async function promote(deps: ServiceDeps, request: PushRequest, actor: string): Promise<PushRequest> {
   const url = urlOf(request);
-  const finish = async (to: RequestState, reason?: string) => (await deps.store.transition(request.id, ['promoting'], to, actor, reason)) ?? request;
+  const finish = async (to: RequestState, reason?: string) => (await announce(deps, await deps.store.transition(request.id, ['promoting'], to, actor, reason))) ?? request;
   const target = await deps.git.remoteSha(url, request.targetRef);
   // Idempotent: the target already has what was staged (a promotion that crashed after its push).
   if (target === (request.newSha ?? undefined)) {
@@ -149,6 +160,7 @@ export async function rejectRequest(deps: ServiceDeps, caller: Caller, id: strin
   const request = await decidable(deps, caller, id, 'rejecting');
   const rejected = await deps.store.transition(id, ['pending'], 'rejected', caller.name, reason);
   if (!rejected) throw wrongState((await deps.store.get(id)) ?? request, 'rejected');
+  await announce(deps, rejected);
   await deps.git.deleteRef(urlOf(request), request.stagingRef);
   return rejected;
 }
@@ -158,6 +170,7 @@ export async function cancelRequest(deps: ServiceDeps, caller: Caller, id: strin
   const request = await getRequest(deps, caller, id);
   const cancelled = await deps.store.transition(id, ['pending'], 'cancelled', caller.name);
   if (!cancelled) throw wrongState((await deps.store.get(id)) ?? request, 'cancelled');
+  await announce(deps, cancelled);
   await deps.git.deleteRef(urlOf(request), request.stagingRef);
   return cancelled;
 }

@@ -1,7 +1,7 @@
 import type { ApprovalStore, StoreOptions } from './store.js';
 
 export type { ApprovalStore, CreatedRequest, CreatedToken, RequestFilter, StoreOptions } from './store.js';
-export { HistoryEvent, NewPushRequest, PushRequest, REQUEST_STATES, RequestState, SUPERSEDABLE, TokenRole } from './model.js';
+export { HistoryEvent, Identity, NewPushRequest, PushRequest, REQUEST_STATES, RequestState, SUPERSEDABLE, Timestamp, TokenRole } from './model.js';
 export { SERVICE_ACTOR } from './sql-store.js';
 export { AttemptOutcome, AttemptResult, CHANNEL_NAMES, ChannelName, Delivery, DeliveryAttempt, DeliveryClaim, DeliveryFilter, DeliveryState, MAX_DETAIL, NewDelivery } from './delivery-model.js';
 
