@@ -5,11 +5,12 @@
 # archive keyring, so it verifies the mirror's signature), zstd for tool pack layers. For the tests: docker-registry
 # (a real OCI registry; each test runs its own on loopback) and apache2-utils (htpasswd
 # makes its bcrypt logins), postgresql (the approval store's tests run a throwaway
-# cluster of their own), and python3, make and g++ for npm ci to build
+# cluster of their own), python3-aiosmtpd and openssl (the notification tests run a real
+# SMTP server with STARTTLS on loopback, with a certificate of their own), and python3, make and g++ for npm ci to build
 # better-sqlite3 from source when no prebuilt binary can be had. Installs only what is missing.
 set -euo pipefail
 
-packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql python3 make g++)
+packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql python3-aiosmtpd openssl python3 make g++)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
