@@ -94,7 +94,9 @@ export function describeOutbox(backend: StoreBackend): void {
         const rounds = await Promise.all(Array.from({ length: 6 }, (_, n) => claim(n % 2 ? one : two, `replica-${n % 2}`, clock, 5)));
         const claimed = rounds.flat().map((d) => d.id);
         assert.equal(new Set(claimed).size, claimed.length, 'no delivery claimed twice');
-        assert.equal(claimed.length, 20, 'all of them claimed');
+        // A claim that lost a race for a row skips it: the rest are claimed by the next ones.
+        for (let rest = await claim(one, 'replica-1', clock); rest.length > 0; rest = await claim(one, 'replica-1', clock)) claimed.push(...rest.map((d) => d.id));
+        assert.deepEqual(claimed.sort(), ids(queued), 'each claimed exactly once');
       });
     });
 

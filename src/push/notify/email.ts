@@ -1,3 +1,4 @@
+import type { Transporter } from 'nodemailer';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
 import { z } from 'zod';
 import { logDetail, type Channel, type SendResult } from './channel.js';
@@ -48,14 +49,15 @@ export function transportOptions(settings: EmailSettings, timeoutMs: number): SM
 
 export function emailChannel(settings: EmailSettings, baseUrl: string, timeoutMs: number): Channel {
   // nodemailer is loaded when the first mail goes out, not by every aibox command.
-  const transport = import('nodemailer').then((nodemailer) => nodemailer.createTransport(transportOptions(settings, timeoutMs)));
+  let transport: Promise<Transporter> | undefined;
+  const mailer = () => (transport ??= import('nodemailer').then((nodemailer) => nodemailer.createTransport(transportOptions(settings, timeoutMs))));
   return {
     name: 'email',
     accepts: (event) => recipientsOf(event, settings).length > 0,
     async send(event, deliveryId): Promise<SendResult> {
       const message = emailMessage(event, requestLink(baseUrl, event.request.id));
       try {
-        const info = SmtpInfo.parse(await (await transport).sendMail({ from: settings.from, to: recipientsOf(event, settings), ...message, headers: { 'X-Aibox-Delivery': deliveryId } }));
+        const info = SmtpInfo.parse(await (await mailer()).sendMail({ from: settings.from, to: recipientsOf(event, settings), ...message, headers: { 'X-Aibox-Delivery': deliveryId } }));
         return { ok: true, ...replyCode(info.response), detail: logDetail(info.response) };
       } catch (error) {
         const smtp = SmtpError.safeParse(error);
@@ -65,7 +67,7 @@ export function emailChannel(settings: EmailSettings, baseUrl: string, timeoutMs
         return { ok: false, retryable: responseCode === undefined || responseCode < 500, detail, ...(responseCode !== undefined ? { status: responseCode } : {}) };
       }
     },
-    close: () => void transport.then((t) => t.close()).catch(() => undefined),
+    close: () => void transport?.then((t) => t.close()).catch(() => undefined),
   };
 }
 
