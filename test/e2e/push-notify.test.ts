@@ -170,7 +170,7 @@ describe('approval notifications: email over SMTP, Slack Block Kit and a signed 
   }
 
   const mailTo = async (address: string, requestId: string, subject: RegExp) =>
-    (await mailbox(maildir)).find((mail) => mail.to.includes(address) && mail.body.includes(requestId) && subject.test(mail.subject)) ?? undefined;
+    (await mailbox(maildir)).find((mail) => mail.to.includes(address) && mail.body.includes(requestId) && subject.test(mail.subject));
 
   function signed(received: Received): boolean {
     const header = (name: string) => (typeof received.headers[name] === 'string' ? String(received.headers[name]) : undefined);
@@ -254,15 +254,15 @@ notify:
     const id = await register('main');
     const mail = await until('the approvers email', () => mailTo('carol@example.com', id, /Push waiting for approval/));
     assert.match(mail.body, /Open it: https:\/\/aibox\.example\.com\/dashboard\/requests\//);
-    const [slack] = await until('the Slack message', () => receiver.slackMessages(id).at(0) && receiver.slackMessages(id));
-    assert.equal(slack?.blocks[0]?.type, 'header');
+    const slack = await until('the Slack message', () => receiver.slackMessages(id)[0]);
+    assert.equal(slack.blocks[0]?.type, 'header');
     assert.ok(JSON.stringify(slack).includes(`https://aibox.example.com/dashboard/requests/${id}`));
-    const [hook] = await until('the webhook event', () => receiver.webhookEvents(id).at(0) && receiver.webhookEvents(id));
-    assert.equal(hook?.kind, 'pending');
-    assert.equal(hook?.json.event, 'pending');
-    assert.ok(hook && signed(hook.received), 'the signature verifies');
-    assert.match(String(hook?.received.headers['x-aibox-delivery']), /^[0-9a-f-]{36}$/);
-    assert.equal(hook?.json.request.url, undefined, 'the git URL is not sent');
+    const hook = await until('the webhook event', () => receiver.webhookEvents(id)[0]);
+    assert.equal(hook.kind, 'pending');
+    assert.equal(hook.json.event, 'pending');
+    assert.ok(signed(hook.received), 'the signature verifies');
+    assert.match(String(hook.received.headers['x-aibox-delivery']), /^[0-9a-f-]{36}$/);
+    assert.equal(hook.json.request.url, undefined, 'the git URL is not sent');
     assert.ok(!serviceLog.includes('e2e-slack-secret') && !serviceLog.includes(SMTP_PASSWORD), 'no secret in the service log');
 
     const approved = await call('POST', `/v1/requests/${id}/approve`, tokens.carol);
