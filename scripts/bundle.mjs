@@ -35,6 +35,8 @@ await build({
     js: "#!/usr/bin/env node\nimport { createRequire as __aiboxRequire } from 'node:module';\nconst require = __aiboxRequire(import.meta.url);",
   },
   define: { AIBOX_VERSION: JSON.stringify(version) },
+  // Loaded from node_modules only by the approval service, on the host, when it sends mail (like better-sqlite3).
+  external: ['nodemailer'],
   plugins: [englishOnlyZod],
   logLevel: 'warning',
 });

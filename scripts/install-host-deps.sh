@@ -7,11 +7,13 @@
 # makes its bcrypt logins), postgresql (the approval store's tests run a throwaway
 # cluster of their own), openssh-server (the push hook's test serves git over its own sshd
 # on loopback), chromium (the approval dashboard's tests drive it headless through
-# playwright-core), and python3, make and g++ for npm ci to build
-# better-sqlite3 from source when no prebuilt binary can be had. Installs only what is missing.
+# playwright-core), python3-aiosmtpd and openssl (the notification tests run a real SMTP
+# server with STARTTLS on loopback, with a certificate of their own), and python3, make
+# and g++ for npm ci to build better-sqlite3 from source when no prebuilt binary can be
+# had. Installs only what is missing.
 set -euo pipefail
 
-packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql openssh-server chromium python3 make g++)
+packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql openssh-server chromium python3-aiosmtpd openssl python3 make g++)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

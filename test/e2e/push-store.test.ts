@@ -4,7 +4,8 @@ import { AiboxError } from '../../src/core/errors.js';
 import { openApprovalStore } from '../../src/push/store/index.js';
 import { openPostgresStore } from '../../src/push/store/postgres.js';
 import { startPostgres, tableText, type PostgresServer } from '../helpers/push-store-postgres.js';
-import { describeApprovalStore, pushRequest } from '../helpers/push-store-suite.js';
+import { describeOutbox } from '../helpers/push-outbox-suite.js';
+import { describeApprovalStore, pushRequest, type StoreBackend } from '../helpers/push-store-suite.js';
 import { MIGRATIONS } from '../../src/push/store/migrations.js';
 
 // The same suite as the SQLite store's unit test, against a real PostgreSQL server.
@@ -22,7 +23,7 @@ after(async () => {
   await server?.stop();
 });
 
-describeApprovalStore({
+const postgres: StoreBackend = {
   name: 'PostgreSQL',
   async fresh() {
     const url = await running().createDatabase();
@@ -31,7 +32,9 @@ describeApprovalStore({
       dumpTokens: () => tableText(url, 'tokens'),
     };
   },
-});
+};
+describeApprovalStore(postgres);
+describeOutbox(postgres);
 
 describe('the PostgreSQL approval store', () => {
   it('two replicas superseding for the same target at once leave one pending request', async () => {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openApprovalStore } from '../../src/push/store/index.js';
 import { openSqliteStore } from '../../src/push/store/sqlite.js';
-import { describeApprovalStore, pushRequest } from '../helpers/push-store-suite.js';
+import { describeOutbox } from '../helpers/push-outbox-suite.js';
+import { describeApprovalStore, pushRequest, type StoreBackend } from '../helpers/push-store-suite.js';
 import { MIGRATIONS } from '../../src/push/store/migrations.js';
 
 async function sqliteFile(): Promise<string> {
@@ -18,7 +19,7 @@ async function rawBytes(path: string): Promise<string> {
   return Buffer.concat(parts).toString('latin1');
 }
 
-describeApprovalStore({
+const sqlite: StoreBackend = {
   name: 'SQLite',
   async fresh() {
     const path = await sqliteFile();
@@ -27,7 +28,9 @@ describeApprovalStore({
       dumpTokens: () => rawBytes(path),
     };
   },
-});
+};
+describeApprovalStore(sqlite);
+describeOutbox(sqlite);
 
 describe('the SQLite approval store file', () => {
   it('is private to its owner and in WAL mode', async () => {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { AiboxError } from '../../core/errors.js';
-import { createApiToken, defaultDatabase, isPostgres, openStore, readServiceConfig, serveApprovals, type ServiceConfig } from '../../push/service/index.js';
+import { deliveryLog, formatDeliveryLog } from '../../push/notify/index.js';
+import { createApiToken, defaultDatabase, isPostgres, openStore, readServiceConfig, serveApprovals, serviceSettings, type ServiceConfig } from '../../push/service/index.js';
 import { DEFAULT_IDENTITY_ENV, DEFAULT_PROTECT, DEFAULT_SERVICE_IDENTITY, installHook, parseHookPolicy, type HookPolicyInput } from '../../push/hook/index.js';
 import { DEFAULT_TOKEN_DAYS, TokenRole } from '../../push/store/index.js';
 import { contextFor } from '../app.js';
@@ -33,8 +34,10 @@ export function registerApprovals(program: Command): void {
       const { config, db } = await serviceSetup(options, ctx.paths.dataDir);
       const store = await openStore(db);
       const workDir = isPostgres(db) ? join(ctx.paths.dataDir, 'approvals') : dirname(db);
-      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      const service = await serveApprovals({ run: ctx.run, store, workDir, config, log });
+      const line = (text: string) => process.stderr.write(`${new Date().toISOString()} ${text}\n`);
+      const log = { info: line, warn: line };
+      const settings = await serviceSettings(config, ctx.env, options.config ?? 'the default config');
+      const service = await serveApprovals({ run: ctx.run, store, workDir, config: settings, log });
       ctx.out.info(`approval service listening on ${service.address} (database ${isPostgres(db) ? 'PostgreSQL' : db}); dashboard ${service.dashboard}`);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
@@ -42,6 +45,23 @@ export function registerApprovals(program: Command): void {
       });
       await service.stop();
       await store.close();
+    });
+  approvals
+    .command('deliveries')
+    .description('The notification delivery log: every attempt with its time, outcome and reply')
+    .option('--request <id>', 'only the notifications of this request')
+    .option(...configOption)
+    .option(...dbOption)
+    .action(async (options: ConfigOptions & { request?: string }, command: Command) => {
+      const { ctx } = contextFor(command);
+      const { db } = await serviceSetup(options, ctx.paths.dataDir);
+      const store = await openStore(db);
+      try {
+        const deliveries = await deliveryLog(store, options.request);
+        ctx.out.result({ deliveries }, formatDeliveryLog(deliveries));
+      } finally {
+        await store.close();
+      }
     });
   const token = approvals.command('token').description('API tokens of the approval service');
   token

@@ -3,9 +3,10 @@ import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
 import { AiboxError } from '../../core/errors.js';
 import type { Runner } from '../../core/runner.js';
+import { startNotifications, type NotifyLog } from '../notify/index.js';
 import { openApprovalStore, type ApprovalStore, type CreatedToken, type TokenRole } from '../store/index.js';
 import { createDashboard } from '../dashboard/index.js';
-import { DEFAULT_LISTEN, reviewPolicy, type ServiceConfig } from './config.js';
+import { DEFAULT_LISTEN, reviewPolicy, type ServiceSettings } from './config.js';
 import { promotionGit } from './git.js';
 import { reviewGit } from './review-git.js';
 import { createApprovalServer } from './http.js';
@@ -14,7 +15,7 @@ import type { ServiceDeps } from './requests.js';
 
 export { createApprovalServer } from './http.js';
 export { approveRequest, cancelRequest, createRequest, listRequests, rejectRequest, type Caller, type ServiceDeps } from './requests.js';
-export { DEFAULT_LISTEN, defaultDatabase, readServiceConfig, type ServiceConfig } from './config.js';
+export { DEFAULT_LISTEN, defaultDatabase, readServiceConfig, ServiceConfig, serviceSettings, type ServiceSettings } from './config.js';
 export { runJobs } from './jobs.js';
 
 export async function openStore(location: string): Promise<ApprovalStore> {
@@ -40,9 +41,9 @@ export interface ServeOptions {
   store: ApprovalStore;
   /** The service's own files: the scratch repository. */
   workDir: string;
-  config: ServiceConfig;
-  /** One line per thing the background jobs did or could not do. */
-  log: (line: string) => void;
+  config: ServiceSettings;
+  /** One line per thing done in the background (jobs, notification deliveries) or that failed there. */
+  log: NotifyLog;
 }
 
 export interface RunningService {
@@ -50,7 +51,7 @@ export interface RunningService {
   address: string;
   /** The dashboard's URL: under public_url when the config has one. */
   dashboard: string;
-  /** Stops the jobs and the server; resolves when both are idle. */
+  /** Stops the jobs, the notifications and the server; resolves when all are idle. */
   stop(): Promise<void>;
 }
 
@@ -59,6 +60,8 @@ export async function serveApprovals(options: ServeOptions): Promise<RunningServ
   const { config } = options;
   const { host, port } = parseListen(config.listen);
   const scratch = join(options.workDir, 'scratch.git');
+  const address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const notifications = config.notify && startNotifications({ store: options.store, settings: config.notify, baseUrl: config.public_url ?? address, log: options.log });
   const deps: ServiceDeps = {
     store: options.store,
     git: promotionGit(options.run, scratch),
@@ -66,23 +69,28 @@ export async function serveApprovals(options: ServeOptions): Promise<RunningServ
     ttlMs: config.expire_after,
     review: await reviewPolicy(config.policy),
     promotionTimeoutMs: config.promotion_timeout,
+    ...(notifications ? { notify: notifications.notify } : {}),
   };
   const dashboard = await createDashboard({ service: deps, review: reviewGit(options.run, scratch), workDir: options.workDir, ...(config.public_url ? { publicUrl: config.public_url } : {}) });
   const server = createApprovalServer(deps, dashboard);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new AiboxError('CONFLICT', `${config.listen} is in use`, 'choose another address: listen in the config, or --listen HOST:PORT') : error),
-    );
-    server.listen(port, host, resolve);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error.code === 'EADDRINUSE' ? new AiboxError('CONFLICT', `${config.listen} is in use`, 'choose another address: listen in the config, or --listen HOST:PORT') : error),
+      );
+      server.listen(port, host, resolve);
+    });
+  } catch (error) {
+    await notifications?.stop();
+    throw error;
+  }
   const jobs = repeat(() => runJobs(deps, config.repositories).then((report) => logReport(report, options.log)), config.reconcile_every, options.log);
-  const address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     server,
     address,
     dashboard: new URL('/dashboard/', config.public_url ?? address).href,
     async stop() {
-      await jobs.stop();
+      await Promise.all([jobs.stop(), notifications?.stop()]);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
@@ -91,13 +99,13 @@ export async function serveApprovals(options: ServeOptions): Promise<RunningServ
 }
 
 /** Runs `job` now and then `every` ms after each run ends, never two at once. */
-function repeat(job: () => Promise<void>, every: number, log: (line: string) => void): { stop(): Promise<void> } {
+function repeat(job: () => Promise<void>, every: number, log: NotifyLog): { stop(): Promise<void> } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
   const tick = () => {
     running = job()
-      .catch((error: unknown) => log(`background jobs failed: ${error instanceof Error ? error.message : String(error)}`))
+      .catch((error: unknown) => log.warn(`background jobs failed: ${error instanceof Error ? error.message : String(error)}`))
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, every);
       });
@@ -112,12 +120,12 @@ function repeat(job: () => Promise<void>, every: number, log: (line: string) => 
   };
 }
 
-function logReport(report: JobReport, log: (line: string) => void): void {
-  for (const request of report.expired) log(`expired ${request.id} (${request.targetRef} of ${request.repository}, pushed by ${request.pusher})`);
-  for (const ref of report.registered) log(`registered ${ref}: staged while the service did not know it`);
-  for (const id of report.resumed) log(`resumed the promotion of ${id}`);
-  for (const ref of report.cleaned) log(`removed ${ref}: its request is finished`);
-  for (const problem of report.problems) log(`will retry: ${problem}`);
+function logReport(report: JobReport, log: NotifyLog): void {
+  for (const request of report.expired) log.info(`expired ${request.id} (${request.targetRef} of ${request.repository}, pushed by ${request.pusher})`);
+  for (const ref of report.registered) log.info(`registered ${ref}: staged while the service did not know it`);
+  for (const id of report.resumed) log.info(`resumed the promotion of ${id}`);
+  for (const ref of report.cleaned) log.info(`removed ${ref}: its request is finished`);
+  for (const problem of report.problems) log.warn(`will retry: ${problem}`);
 }
 
 export async function createApiToken(store: ApprovalStore, name: string, role: TokenRole, days?: number): Promise<CreatedToken> {

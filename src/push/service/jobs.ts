@@ -1,7 +1,7 @@
 import { canonicalRepo } from '../../policy/repo-url.js';
 import { parseStagingRef, type StagedPush } from '../staging.js';
 import type { PushRequest, RequestState } from '../store/index.js';
-import { resumePromotion, type ServiceDeps } from './requests.js';
+import { announce, resumePromotion, type ServiceDeps } from './requests.js';
 
 /**
  * The service's background work, run at start and then every
@@ -28,6 +28,7 @@ export async function runJobs(deps: ServiceDeps, repositories: readonly string[]
   const report: JobReport = { expired: [], registered: [], resumed: [], cleaned: [], problems: [] };
   report.expired = await deps.store.expireDue(deps.now());
   for (const request of report.expired) {
+    await announce(deps, request);
     await attempt(report, `expired request ${request.id}`, () => deleteStaging(deps, request));
   }
   const known = await deps.store.list();

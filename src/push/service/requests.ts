@@ -4,6 +4,7 @@ import { AiboxError } from '../../core/errors.js';
 import { canonicalRepo } from '../../policy/repo-url.js';
 import { parseStagingRef, requestId } from '../staging.js';
 import { SERVICE_ACTOR, type ApprovalStore, type PushRequest, type RequestState, type TokenRole } from '../store/index.js';
+import { eventOf, type Notify } from '../notify/index.js';
 import type { PromotionGit } from './git.js';
 import type { PushReview } from '../../policy/query.js';
 
@@ -23,6 +24,15 @@ export interface ServiceDeps {
   review: (repository: string) => PushReview;
   /** A promotion not finished after this long is taken for dead (its replica crashed) and run again. */
   promotionTimeoutMs: number;
+  /** Tells people a request changed state (push/notify/: queues, never throws, never waits for a delivery). */
+  notify?: Notify;
+}
+
+/** Announces a request's new state, once its compare-and-set succeeded. */
+export async function announce(deps: ServiceDeps, request: PushRequest | undefined): Promise<PushRequest | undefined> {
+  const event = request && eventOf(request, deps.now());
+  if (event) await deps.notify?.(event);
+  return request;
 }
 
 export const DEFAULT_TTL_MS = 48 * 3600_000;
@@ -75,7 +85,9 @@ export async function createRequest(deps: ServiceDeps, caller: Caller, body: Cre
     expiresAt: new Date(createdAt.getTime() + deps.ttlMs).toISOString(),
   });
   try {
-    return { id, superseded: (await created).superseded.map((request) => request.id) };
+    const { request, superseded } = await created;
+    for (const changed of [request, ...superseded]) await announce(deps, changed);
+    return { id, superseded: superseded.map((old) => old.id) };
   } catch (error) {
     // Registering again (a retry, or after the reconciler found the staging ref first) is not an error.
     const known = await deps.store.get(id);
@@ -158,14 +170,13 @@ export async function resumePromotion(deps: ServiceDeps, request: PushRequest): 
 
 async function promote(deps: ServiceDeps, request: PushRequest, actor: string): Promise<PushRequest> {
   const url = urlOf(request);
+  const finish = async (to: RequestState, reason?: string) => (await announce(deps, await deps.store.transition(request.id, ['promoting'], to, actor, reason))) ?? request;
   try {
     const outcome = await promotion(deps, request, url);
-    return (await deps.store.transition(request.id, ['promoting'], outcome.state, actor, outcome.reason)) ?? request;
+    return finish(outcome.state, outcome.reason);
   } catch (error) {
     // Another promotion of it (a replica resuming one it took for crashed) may have landed it meanwhile.
-    if (await landed(deps, url, request, await deps.git.remoteSha(url, request.targetRef)).catch(() => false)) {
-      return (await deps.store.transition(request.id, ['promoting'], 'promoted', actor)) ?? request;
-    }
+    if (await landed(deps, url, request, await deps.git.remoteSha(url, request.targetRef)).catch(() => false)) return finish('promoted');
     // Back to approved, so that approving again (or the reconciler) retries.
     await deps.store.transition(request.id, ['promoting'], 'approved', actor, error instanceof Error ? error.message.slice(0, 4000) : 'promotion failed');
     throw error;
@@ -230,6 +241,7 @@ export async function rejectRequest(deps: ServiceDeps, caller: Caller, id: strin
   const request = await decidable(deps, caller, id, 'rejecting');
   const rejected = await deps.store.transition(id, ['pending'], 'rejected', caller.name, reason);
   if (!rejected) throw wrongState((await deps.store.get(id)) ?? request, 'rejected');
+  await announce(deps, rejected);
   await deps.git.deleteRef(urlOf(request), request.stagingRef);
   return rejected;
 }
@@ -239,6 +251,7 @@ export async function cancelRequest(deps: ServiceDeps, caller: Caller, id: strin
   const request = await getRequest(deps, caller, id);
   const cancelled = await deps.store.transition(id, ['pending'], 'cancelled', caller.name);
   if (!cancelled) throw wrongState((await deps.store.get(id)) ?? request, 'cancelled');
+  await announce(deps, cancelled);
   await deps.git.deleteRef(urlOf(request), request.stagingRef);
   return cancelled;
 }

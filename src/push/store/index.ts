@@ -1,8 +1,9 @@
 import type { ApprovalStore, StoreOptions } from './store.js';
 
 export type { ApprovalStore, CreatedRequest, CreatedToken, RequestFilter, StoreOptions, TokenCheck } from './store.js';
-export { DEFAULT_TOKEN_DAYS, HistoryEvent, NewPushRequest, PushRequest, REQUEST_STATES, RequestState, SUPERSEDABLE, TokenRole } from './model.js';
+export { DEFAULT_TOKEN_DAYS, HistoryEvent, Identity, NewPushRequest, PushRequest, REQUEST_STATES, RequestState, SUPERSEDABLE, Timestamp, TokenRole } from './model.js';
 export { SERVICE_ACTOR } from './sql-store.js';
+export { AttemptOutcome, AttemptResult, CHANNEL_NAMES, ChannelName, Delivery, DeliveryAttempt, DeliveryClaim, DeliveryFilter, DeliveryState, MAX_DETAIL, NewDelivery } from './delivery-model.js';
 
 /**
  * Opens the approval store a setting names: a postgres:// (or postgresql://)

@@ -82,6 +82,36 @@ export const MIGRATIONS: readonly Migration[] = [
       'DROP TABLE tokens_v2',
     ],
   },
+  {
+    version: 4,
+    description: 'the notification outbox and its delivery log',
+    statements: [
+      // One row per (event, channel). A replica sends a row only while it holds its lease (claimed_by until claimed_until).
+      `CREATE TABLE notification_outbox (
+        id TEXT PRIMARY KEY,
+        request_id TEXT NOT NULL REFERENCES push_requests (id),
+        kind TEXT NOT NULL CHECK (kind IN ${STATES}),
+        channel TEXT NOT NULL CHECK (channel IN ('slack', 'webhook', 'email')),
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+        created_at TEXT NOT NULL,
+        next_at TEXT NOT NULL,
+        claimed_by TEXT,
+        claimed_until TEXT
+      )`,
+      `CREATE INDEX notification_outbox_due ON notification_outbox (state, next_at)`,
+      `CREATE INDEX notification_outbox_request ON notification_outbox (request_id)`,
+      `CREATE TABLE notification_attempts (
+        delivery_id TEXT NOT NULL REFERENCES notification_outbox (id),
+        attempt INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('sent', 'retry', 'failed')),
+        status INTEGER,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (delivery_id, attempt)
+      )`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)`;

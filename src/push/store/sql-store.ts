@@ -16,8 +16,11 @@ import {
   parseInput,
   type HistoryEvent,
 } from './model.js';
+import type { AttemptResult, Delivery, DeliveryClaim, DeliveryFilter, NewDelivery } from './delivery-model.js';
+import { SqlDeliveries } from './sql-deliveries.js';
 import type { ApprovalStore, CreatedRequest, CreatedToken, RequestFilter, StoreOptions, TokenCheck } from './store.js';
 import { hashSecret, looksLikeSecret, newSecret, newTokenId } from './tokens.js';
+import { parseRows, parseStored, placeholders, withoutNulls } from './sql-rows.js';
 
 /**
  * The approval store's logic, written once over a minimal SQL driver that
@@ -105,6 +108,7 @@ const TokenInput = z.object({ name: Identity, role: TokenRole, days: z.number().
 
 export class SqlApprovalStore implements ApprovalStore {
   private readonly now: () => Date;
+  private readonly deliveries: SqlDeliveries;
 
   constructor(
     private readonly driver: SqlDriver,
@@ -113,6 +117,7 @@ export class SqlApprovalStore implements ApprovalStore {
     options: StoreOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
+    this.deliveries = new SqlDeliveries(driver, where);
   }
 
   async migrate(): Promise<number> {
@@ -283,6 +288,22 @@ export class SqlApprovalStore implements ApprovalStore {
     return { name: token.name, role: token.role };
   }
 
+  enqueueDeliveries(deliveries: readonly NewDelivery[]): Promise<void> {
+    return this.deliveries.enqueue(deliveries);
+  }
+
+  claimDeliveries(claim: DeliveryClaim): Promise<Delivery[]> {
+    return this.deliveries.claim(claim);
+  }
+
+  recordDeliveryAttempt(id: string, owner: string, result: AttemptResult): Promise<boolean> {
+    return this.deliveries.record(id, owner, result);
+  }
+
+  listDeliveries(filter?: DeliveryFilter): Promise<Delivery[]> {
+    return this.deliveries.list(filter);
+  }
+
   close(): Promise<void> {
     return this.driver.close();
   }
@@ -382,32 +403,10 @@ function requestValues(request: Omit<PushRequest, 'history'> & { history: unknow
   ];
 }
 
-/** Optional fields are absent, not undefined, in what the store returns; NULL stays only where the schema means it. */
-function withoutNulls(row: Record<string, unknown>, keep: readonly string[] = []): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(row).filter(([key, value]) => value !== null || keep.includes(key)));
-}
-
-function placeholders(count: number): string {
-  return Array.from({ length: count }, () => '?').join(', ');
-}
-
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
     return text;
   }
-}
-
-function parseRows<T extends z.ZodType>(schema: T, rows: unknown[], where: string): z.infer<T>[] {
-  return rows.map((row) => parseStored(schema, row, where, 'row'));
-}
-
-/** A row that does not fit the schema means the database was changed behind aibox's back. */
-function parseStored<T extends z.ZodType>(schema: T, data: unknown, where: string, what: string): z.infer<T> {
-  const result = schema.safeParse(data);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  throw new AiboxError('INVALID_FILE', `the approval database ${where} holds an invalid ${what}: ${field}${issue?.message ?? 'invalid'}`, 'restore it from a backup, or rebuild it from the staging refs');
 }

@@ -1,3 +1,4 @@
+import type { AttemptResult, Delivery, DeliveryClaim, DeliveryFilter, NewDelivery } from './delivery-model.js';
 import type { NewPushRequest, PushRequest, RequestState, TokenRole } from './model.js';
 
 export interface RequestFilter {
@@ -74,6 +75,26 @@ export interface ApprovalStore {
 
   /** The token's name and role (or when it expired), or undefined for an unknown or malformed secret. */
   verifyToken(secret: string): Promise<TokenCheck | undefined>;
+
+  /** Queues notifications (all or none), each due at once: its createdAt. */
+  enqueueDeliveries(deliveries: readonly NewDelivery[]): Promise<void>;
+
+  /**
+   * Leases up to `limit` due pending deliveries to `owner` until now + leaseMs,
+   * oldest due first. A row leased by another replica whose lease has not run
+   * out is skipped: two replicas never hold the same delivery at once.
+   */
+  claimDeliveries(claim: DeliveryClaim): Promise<Delivery[]>;
+
+  /**
+   * Appends one attempt to a delivery's log. If `owner` still holds the lease,
+   * the delivery becomes sent, failed, or pending again until nextAt (a retry),
+   * and its lease is released; returns whether that happened.
+   */
+  recordDeliveryAttempt(id: string, owner: string, result: AttemptResult): Promise<boolean>;
+
+  /** Oldest first, with their attempts. */
+  listDeliveries(filter?: DeliveryFilter): Promise<Delivery[]>;
 
   close(): Promise<void>;
 }
