@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { lockSchema } from '../packs/lockfile.js';
+import { StagedReport } from '../push/staging.js';
 
 /**
  * The channel from a terminal inside the sandbox to aibox on the host, for the
@@ -8,9 +9,11 @@ import { lockSchema } from '../packs/lockfile.js';
  * A small host process (`aibox broker`, started by `aibox start`) listens on a
  * Unix socket on the host and keeps an SSH connection to the sandbox that
  * forwards 127.0.0.1:SANDBOX_PORT in the sandbox to it (`ssh -R`). The sandbox
- * side can send exactly four kinds of request: install these pack specs with
- * this lock, enable these MCP packs, list the MCP packs there are, and ask
- * what the policy makes of a push to a URL (and who pushes). The host answers with the same code,
+ * side can send exactly six kinds of request: install these pack specs with
+ * this lock, enable these MCP packs, list the MCP packs there are, ask
+ * what the policy makes of a push to a URL (and who pushes), register
+ * staged pushes with the approval service and list this developer's requests
+ * there (with the host's token, which never enters the sandbox). The host answers with the same code,
  * policy and signature checks as on the host, into this instance only. So the
  * agent can ask for what the policy allows and the trusted keys signed, and
  * nothing else: no other verb, no path, no registry, no instance, no flag that
@@ -42,6 +45,8 @@ export const brokerRequestSchema = z.discriminatedUnion('op', [
     .strict(),
   z.object({ v: z.literal(1), op: z.literal('mcp-catalog') }).strict(),
   z.object({ v: z.literal(1), op: z.literal('push-check'), url: z.string().min(1).max(2048) }).strict(),
+  z.object({ v: z.literal(1), op: z.literal('push-requests') }).strict(),
+  z.object({ v: z.literal(1), op: z.literal('push-register'), url: z.string().min(1).max(2048), pushes: z.array(StagedReport).min(1).max(MAX_ITEMS) }).strict(),
 ]);
 
 export type BrokerRequest = z.infer<typeof brokerRequestSchema>;

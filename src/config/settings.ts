@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SecretRef } from '../core/secrets.js';
 import { IDENTITY_PATTERN } from '../push/staging.js';
 
 const absolutePath = z.string().regex(/^\/./, 'must be an absolute path');
@@ -88,6 +89,13 @@ export const configSchema = z
       .enum(['refs', 'branches'])
       .default('refs')
       .describe('Where review-required pushes are staged: refs (refs/aibox/staging/...), or branches (aibox/staging/..., for git hosts that refuse custom refs)'),
+    'push.service': z
+      .string()
+      .regex(/^$|^https?:\/\/[^\s]+$/, 'must be the approval service\'s http(s) URL, such as http://127.0.0.1:7420, or empty')
+      .default('')
+      .describe('The approval service each staged push is registered with (aibox approvals serve); empty: none, approvers find pushes on the remote'),
+    'push.token': SecretRef.default('env:AIBOX_PUSH_TOKEN')
+      .describe('Where your approval service token is (env:VARIABLE or file:/path, mode 600); read on the host, never inside the sandbox'),
     'policy.team': absolutePathOrEmpty
       .default('')
       .describe('Team policy layer, between the org policy and the project .aibox/policy.yaml'),

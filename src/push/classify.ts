@@ -6,7 +6,8 @@ import type { Context } from '../core/context.js';
 import { loadPolicyFor } from '../policy/load.js';
 import { decide } from '../policy/query.js';
 import { RISK_CLASSES } from '../policy/schema.js';
-import type { PushClass } from './remote-helper.js';
+import { registerOnHost, registerThroughHost, requestsOnHost, requestsThroughHost } from './register.js';
+import type { PushClass, PushHost } from './remote-helper.js';
 import { StagingMode } from './staging.js';
 
 const pushClassSchema = z.object({ riskClass: z.enum(RISK_CLASSES), explanation: z.string(), identity: z.string().min(1), staging: StagingMode });
@@ -29,6 +30,12 @@ export async function classifyThroughHost(ctx: Context, url: string): Promise<Pu
   return pushClassSchema.parse(await askHost(ctx, { v: 1, op: 'push-check', url }));
 }
 
-export function classifier(ctx: Context): (url: string) => Promise<PushClass> {
-  return ctx.env.AIBOX_SANDBOX === '1' ? (url) => classifyThroughHost(ctx, url) : (url) => classifyOnHost(ctx, url);
+/** The host's answers for the helper: asked directly on the host, through the broker inside the sandbox. */
+export function pushHost(ctx: Context): PushHost {
+  const inside = ctx.env.AIBOX_SANDBOX === '1';
+  return {
+    classify: (url) => (inside ? classifyThroughHost(ctx, url) : classifyOnHost(ctx, url)),
+    register: (url, pushes) => (inside ? registerThroughHost(ctx, url, pushes) : registerOnHost(ctx, url, pushes)),
+    requests: () => (inside ? requestsThroughHost(ctx) : requestsOnHost(ctx)),
+  };
 }

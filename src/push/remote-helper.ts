@@ -3,7 +3,8 @@ import type { Readable, Writable } from 'node:stream';
 import { AiboxError } from '../core/errors.js';
 import type { Runner } from '../core/runner.js';
 import type { RiskClass } from '../policy/schema.js';
-import { requestId, stagingRef, type StagingMode } from './staging.js';
+import type { KnownRequest } from './register.js';
+import { requestId, stagingRef, type StagedReport, type StagingMode } from './staging.js';
 
 /**
  * `git-remote-aibox`: the git remote helper every push in the sandbox goes
@@ -25,6 +26,16 @@ export interface PushClass {
   explanation: string;
   identity: string;
   staging: StagingMode;
+}
+
+/** What the helper asks the host (directly, or through the broker from inside the sandbox). */
+export interface PushHost {
+  /** What the policy makes of a push to the URL, and who pushes. */
+  classify(url: string): Promise<PushClass>;
+  /** Registers staged pushes with the approval service; the lines to show. Never fails a push. */
+  register(url: string, pushes: StagedReport[]): Promise<string[]>;
+  /** This developer's requests as the approval service has them, or a note saying why there are none. */
+  requests(): Promise<{ requests: KnownRequest[]; note?: string }>;
 }
 
 export interface HelperIo {
@@ -133,9 +144,20 @@ async function pushSafe(run: Runner, io: HelperIo, url: string, specs: Spec[], o
   });
 }
 
-async function stage(run: Runner, io: HelperIo, url: string, specs: Spec[], options: Options, cls: PushClass, now: Date): Promise<string[]> {
+/** The first staging ref name from `at` on, a second later each time, that the remote does not have. */
+function freeStagingRef(taken: ReadonlySet<string>, cls: PushClass, at: Date, target: string, deletion: boolean): string {
+  for (let offset = 0; ; offset += 1000) {
+    const ref = stagingRef(cls.staging, cls.identity, new Date(at.getTime() + offset), target, deletion);
+    if (!taken.has(ref)) return ref;
+  }
+}
+
+/** Tries this many times when another push took the same staging ref name meanwhile. */
+const STAGING_ATTEMPTS = 5;
+
+async function stage(run: Runner, io: HelperIo, url: string, specs: Spec[], options: Options, cls: PushClass, host: PushHost, now: Date): Promise<string[]> {
   const { refs } = await remoteRefs(run, url);
-  const staged: { spec: Spec; ref: string; commit: string }[] = [];
+  const pending: { spec: Spec; ref: string; commit: string; old: string }[] = [];
   const replies = new Map<string, string>();
   for (const spec of specs) {
     const current = refs.get(spec.dst) ?? '';
@@ -157,32 +179,57 @@ async function stage(run: Runner, io: HelperIo, url: string, specs: Spec[], opti
       }
       commit = parsed.stdout.trim();
     }
-    staged.push({ spec, ref: stagingRef(cls.staging, cls.identity, now, spec.dst, spec.src === ''), commit });
+    pending.push({ spec, ref: '', commit, old: current });
   }
   if (options.atomic && replies.size > 0) return specs.map((spec) => replies.get(spec.dst) ?? `error ${spec.dst} atomic push failed`);
-  if (staged.length > 0 && !options.dryRun) {
-    const result = await run('git', pushArgs(options, url, staged.map(({ ref, commit }) => `${commit}:${ref}`), false), { env: INNER_ENV, allowFailure: true });
-    for (const { spec, ref } of staged) {
-      const status = porcelainStatus(result.stdout, ref);
-      if (status !== '') replies.set(spec.dst, `error ${spec.dst} staging failed: ${status ?? (result.stderr.trim().split('\n').at(-1) || `git push exit ${result.exitCode}`)}`);
+  const staged: typeof pending = [];
+  const taken = new Set(refs.keys());
+  for (let attempt = 1; pending.length > 0 && !options.dryRun; attempt++) {
+    // Named afresh each round from the remote's refs and the names tried: never a staged push overwritten.
+    for (const item of pending) {
+      item.ref = freeStagingRef(taken, cls, now, item.spec.dst, item.spec.src === '');
+      taken.add(item.ref);
     }
+    const result = await run('git', pushArgs(options, url, pending.map(({ ref, commit }) => `${commit}:${ref}`), false), { env: INNER_ENV, allowFailure: true });
+    for (const item of pending.splice(0)) {
+      const status = porcelainStatus(result.stdout, item.ref);
+      if (status === '') staged.push(item);
+      // Another push took that name a moment ago: the next free one.
+      else if (status !== undefined && /already exists|fetch first|non-fast-forward/.test(status) && attempt < STAGING_ATTEMPTS) pending.push(item);
+      else replies.set(item.spec.dst, `error ${item.spec.dst} staging failed: ${status ?? (result.stderr.trim().split('\n').at(-1) || `git push exit ${result.exitCode}`)}`);
+    }
+  }
+  if (options.dryRun) {
+    for (const { spec } of pending) replies.set(spec.dst, `error ${spec.dst} review required: would be staged for approval (dry run, nothing staged)`);
+    return specs.map((spec) => replies.get(spec.dst) ?? `error ${spec.dst} not staged`);
   }
   for (const { spec, ref } of staged) {
-    if (replies.has(spec.dst)) continue;
     const id = requestId(ref);
-    const what = spec.src === '' ? `deletion of ${spec.dst}` : spec.dst;
-    if (options.dryRun) {
-      replies.set(spec.dst, `error ${spec.dst} review required: would be staged for approval (dry run, nothing staged)`);
-    } else {
-      io.err.write(`aibox: ${what} staged for approval as ${id} (${ref}); keep working, see: aibox push status\n`);
-      replies.set(spec.dst, `error ${spec.dst} staged for approval as ${id}, not pushed yet`);
-    }
+    io.err.write(`aibox: ${spec.src === '' ? `deletion of ${spec.dst}` : spec.dst} staged for approval as ${id} (${ref}); keep working, see: aibox push status\n`);
+    replies.set(spec.dst, `error ${spec.dst} staged for approval as ${id}, not pushed yet`);
   }
+  if (staged.length > 0) await register(io, url, host, staged, options);
   return specs.map((spec) => replies.get(spec.dst) ?? `error ${spec.dst} not staged`);
 }
 
+async function register(io: HelperIo, url: string, host: PushHost, staged: { spec: Spec; ref: string; commit: string; old: string }[], options: Options): Promise<void> {
+  const reports = staged.map(({ spec, ref, commit, old }) => ({
+    targetRef: spec.dst,
+    stagingRef: ref,
+    oldSha: old || null,
+    newSha: spec.src === '' ? null : commit,
+    force: spec.force,
+    pushOptions: options.pushOptions,
+  }));
+  try {
+    for (const line of await host.register(url, reports)) io.err.write(`${line}\n`);
+  } catch (error) {
+    io.err.write(`aibox: could not register with the approval service (${error instanceof Error ? error.message : String(error)}); the push stays staged\n`);
+  }
+}
+
 /** Runs the protocol on io until git closes it. `classify` says what the policy makes of the URL. */
-export async function runRemoteHelper(run: Runner, io: HelperIo, url: string, classify: (url: string) => Promise<PushClass>, now: () => Date = () => new Date()): Promise<void> {
+export async function runRemoteHelper(run: Runner, io: HelperIo, url: string, host: PushHost, now: () => Date = () => new Date()): Promise<void> {
   const options: Options = { dryRun: false, atomic: false, pushOptions: [], leases: new Map() };
   const write = (text: string) => io.output.write(text);
   let batch: Spec[] = [];
@@ -196,11 +243,11 @@ export async function runRemoteHelper(run: Runner, io: HelperIo, url: string, cl
     else if (line === '' && batch.length > 0) {
       const specs = batch;
       batch = [];
-      const cls = await classify(url);
+      const cls = await host.classify(url);
       let replies: string[];
       if (cls.riskClass === 'blocked') replies = specs.map((spec) => `error ${spec.dst} ${cls.explanation}`);
       else if (cls.riskClass === 'safe') replies = await pushSafe(run, io, url, specs, options);
-      else replies = await stage(run, io, url, specs, options, cls, now());
+      else replies = await stage(run, io, url, specs, options, cls, host, now());
       write(`${replies.join('\n')}\n\n`);
     } else if (line === '') break;
     else throw new AiboxError('USAGE', `git asked the aibox remote helper for "${line}", which it does not do`, 'aibox handles pushes only: fetch from the real URL');

@@ -62,3 +62,14 @@ export function parseStagingRef(ref: string, mode: StagingMode): StagedPush | un
   const stagedAt = `${time.slice(0, 4)}-${time.slice(4, 6)}-${time.slice(6, 8)}T${time.slice(9, 11)}:${time.slice(11, 13)}:${time.slice(13, 15)}Z`;
   return { id: requestId(ref), ref, identity, stagedAt, target: `refs/${target}`, deletion: Boolean(deletion) };
 }
+
+/** A staged push as the helper reports it for registration: the body of the service's POST /v1/requests, without the URL. */
+export const StagedReport = z.strictObject({
+  targetRef: z.string().min(1).max(1024),
+  stagingRef: z.string().min(1).max(1024),
+  oldSha: z.string().regex(/^[0-9a-f]{40}$/).nullable(),
+  newSha: z.string().regex(/^[0-9a-f]{40}$/).nullable(),
+  force: z.boolean(),
+  pushOptions: z.array(z.string().max(1024)).max(100),
+});
+export type StagedReport = z.infer<typeof StagedReport>;

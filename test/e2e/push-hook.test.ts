@@ -178,7 +178,7 @@ describe('aibox approvals install-hook: a real git server over SSH enforces the 
   it('the real approval service, with the service key, promotes and rejects through the hook', async () => {
     const db = join(user.home, 'approvals.db');
     const tokens: Record<string, string> = {};
-    for (const [name, role] of [['alice', 'developer'], ['carol', 'approver']] as const) {
+    for (const [name, role] of [['alice', 'developer'], ['carol', 'team-lead']] as const) {
       const created = await aibox(user, ['approvals', 'token', 'create', name, '--role', role, '--db', db, '--json']);
       assert.equal(created.code, 0, created.stderr);
       tokens[name] = (JSON.parse(created.stdout) as { token: { secret: string } }).token.secret;

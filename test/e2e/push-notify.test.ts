@@ -229,7 +229,7 @@ notify:
     await chmod(config, 0o600);
 
     db = join(user.home, 'approvals.db');
-    for (const [name, role] of [['alice', 'developer'], ['carol', 'approver']] as const) {
+    for (const [name, role] of [['alice', 'developer'], ['carol', 'team-lead']] as const) {
       const created = execFileSync(process.execPath, [AIBOX, 'approvals', 'token', 'create', name, '--role', role, '--db', db, '--json'], { env: user.env, encoding: 'utf8' });
       tokens[name] = (JSON.parse(created) as { token: { secret: string } }).token.secret;
     }

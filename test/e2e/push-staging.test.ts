@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { ORG_POLICY_PATH } from '../../src/policy/load.js';
+import { createToken, startService, type Service } from '../helpers/approvals.js';
 import { AIBOX, aibox, freePort, sshTo, testUser, type TestUser } from '../helpers/cli.js';
 
 describe('git push through git-remote-aibox: staged, direct or refused, as the policy says', { timeout: 5 * 60_000 }, () => {
@@ -102,8 +103,10 @@ describe('git push through git-remote-aibox: staged, direct or refused, as the p
 
     const status = await aibox(user, ['push', 'status', '--json'], { cwd: work, env });
     assert.equal(status.code, 0, status.stderr);
-    const pending = (JSON.parse(status.stdout) as { pending: { id: string; target: string; commit: string; remote: string }[] }).pending;
-    assert.deepEqual(pending.map(({ target, commit, remote }) => ({ target, commit, remote })), [{ target: 'refs/heads/main', commit: head, remote: 'origin' }]);
+    const listed = JSON.parse(status.stdout) as { pushes: { id: string; target: string; commit: string; remote: string; state: string }[]; note?: string };
+    const pending = listed.pushes;
+    assert.deepEqual(pending.map(({ target, commit, remote, state }) => ({ target, commit, remote, state })), [{ target: 'refs/heads/main', commit: head, remote: 'origin', state: 'staged' }]);
+    assert.match(listed.note ?? '', /no approval service is set/);
     assert.ok(push.err.includes(pending[0]?.id ?? '?'), 'status shows the id the push printed');
     const outside = await aibox(user, ['push', 'status'], { cwd: user.home, env });
     assert.equal(outside.code, 2);
@@ -171,6 +174,7 @@ describe('git push from inside a gVisor sandbox: the image routes it through git
   let base: string;
   let port: number;
   let savedPolicy: string | undefined;
+  let service: Service | undefined;
 
   const inside = (command: string) => sshTo(user, command);
   const serverRef = (repo: string, ref: string) => spawnSync('git', ['rev-parse', '--verify', '-q', ref], { cwd: join(base, 'team', `${repo}.git`), encoding: 'utf8' }).stdout.trim();
@@ -181,6 +185,13 @@ describe('git push from inside a gVisor sandbox: the image routes it through git
     for (const repo of ['app', 'free']) spawnSync('git', ['init', '-q', '--bare', '-b', 'main', join(base, 'team', `${repo}.git`)]);
     savedPolicy = existsSync(ORG_POLICY_PATH) ? await readFile(ORG_POLICY_PATH, 'utf8') : undefined;
     assert.equal((await aibox(user, ['config', 'set', 'push.identity', 'bob'])).code, 0);
+    // The approval service on the host; bob's token in a file only he reads, named by reference.
+    const db = join(user.home, 'approvals.db');
+    const tokenFile = join(user.home, 'push-token');
+    await writeFile(tokenFile, createToken(user, db, 'bob', 'developer'), { mode: 0o600 });
+    service = await startService(user, user.home, { database: db });
+    assert.equal((await aibox(user, ['config', 'set', 'push.service', service.api])).code, 0);
+    assert.equal((await aibox(user, ['config', 'set', 'push.token', `file:${tokenFile}`])).code, 0);
     const started = await aibox(user, ['start', '--port', String(await freePort())]);
     assert.equal(started.code, 0, started.stderr);
     // Reachable from the sandbox through podman's bridge only: the gateway address, not every interface.
@@ -201,13 +212,14 @@ describe('git push from inside a gVisor sandbox: the image routes it through git
 
   after(async () => {
     daemon?.kill();
+    await service?.stop();
     await aibox(user, ['rm', '--volumes']);
     await rm(user.home, { recursive: true, force: true });
     if (savedPolicy === undefined) await rm(ORG_POLICY_PATH, { force: true });
     else await writeFile(ORG_POLICY_PATH, savedPolicy);
   });
 
-  it('stages a push to a review-required repository, lists it, and lets a safe one through', () => {
+  it('stages a push to a review-required repository, registers it through the host, lists it, and lets a safe one through', () => {
     const head = inside('git -C /workspace/app rev-parse HEAD').stdout.trim();
     const push = inside('cd /workspace/app && git push origin HEAD:main');
     assert.equal(push.code, 1, push.stderr);
@@ -215,8 +227,10 @@ describe('git push from inside a gVisor sandbox: the image routes it through git
     assert.equal(serverRef('app', 'refs/heads/main'), '', 'main was not created');
     const status = inside('cd /workspace/app && aibox push status --json');
     assert.equal(status.code, 0, status.stderr);
-    const pending = (JSON.parse(status.stdout) as { pending: { target: string; commit: string }[] }).pending;
-    assert.deepEqual(pending.map(({ target, commit }) => ({ target, commit })), [{ target: 'refs/heads/main', commit: head }]);
+    const pushes = (JSON.parse(status.stdout) as { pushes: { target: string; commit: string; state: string }[] }).pushes;
+    assert.deepEqual(pushes.map(({ target, commit, state }) => ({ target, commit, state })), [{ target: 'refs/heads/main', commit: head, state: 'pending' }], 'the service has it: registered through the host');
+    assert.match(push.stderr, /aibox: [0-9a-f]{10} is registered with the approval service: approvers are told/);
+    assert.doesNotMatch(inside('env; cat ~/.config/aibox/config.yaml 2>/dev/null').stdout, /aibox_[A-Za-z0-9_-]{43}/, 'the token never enters the sandbox');
     const safe = inside('cd /workspace/app && git push free HEAD:main');
     assert.equal(safe.code, 0, safe.stderr);
     assert.equal(serverRef('free', 'refs/heads/main'), head);

@@ -1,23 +1,19 @@
 import type { Command } from 'commander';
-import { classifier } from '../../push/classify.js';
+import { pushHost } from '../../push/classify.js';
 import { runRemoteHelper } from '../../push/remote-helper.js';
-import { stagedPushes } from '../../push/status.js';
+import { pushStatus } from '../../push/status.js';
 import { contextFor } from '../app.js';
 
 export function registerPush(program: Command): void {
   const push = program.command('push').description('Pushes to review-required repositories: staged for approval, never lost (docs/push.md)');
   push
     .command('status')
-    .description("Your pushes waiting for approval on this repository's remotes (read from the remotes' staging refs)")
+    .description("Your pushes to this repository's remotes: staged (read from the remotes), and what the approval service made of them (pending, promoted, needs-rebase, rejected, expired, superseded, with the reason)")
     .action(async (_options: object, command: Command) => {
       const { ctx } = contextFor(command);
-      const rows = await stagedPushes(ctx.run, ctx.cwd, classifier(ctx));
-      ctx.out.result(
-        { pending: rows },
-        rows.length === 0
-          ? 'No pushes waiting for approval.'
-          : ['Waiting for approval:', ...rows.map((row) => `  ${row.id}  ${row.remote} ${row.deletion ? 'delete ' : ''}${row.target}  ${row.commit.slice(0, 12)}  staged ${row.stagedAt}`)].join('\n'),
-      );
+      const { rows, note } = await pushStatus(ctx.run, ctx.cwd, pushHost(ctx));
+      const lines = rows.map((row) => `  ${row.id}  ${row.state.padEnd(12)} ${row.remote} ${row.target}  ${row.at}${row.commit ? `  ${row.commit.slice(0, 12)}` : ''}${row.reason ? `\n              ${row.reason}` : ''}`);
+      ctx.out.result({ pushes: rows, ...(note ? { note } : {}) }, [rows.length === 0 ? 'No pushes waiting for approval or decided.' : 'Your pushes:', ...lines, ...(note ? [`(${note})`] : [])].join('\n'));
     });
   program
     .command('git-remote-aibox', { hidden: true })
@@ -26,6 +22,6 @@ export function registerPush(program: Command): void {
     .argument('<url>', 'the real URL')
     .action(async (_remote: string, url: string, _options: object, command: Command) => {
       const { ctx } = contextFor(command);
-      await runRemoteHelper(ctx.run, { input: process.stdin, output: process.stdout, err: process.stderr }, url, classifier(ctx));
+      await runRemoteHelper(ctx.run, { input: process.stdin, output: process.stdout, err: process.stderr }, url, pushHost(ctx));
     });
 }

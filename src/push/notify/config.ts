@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import { Duration } from '../../core/duration.js';
+import { SecretRef } from '../../core/secrets.js';
 import { Identity } from '../store/index.js';
 
 /**
  * The `notify:` section of the approval service's config file: which
  * channels are used, where they go, and how deliveries are retried. Secrets
- * are never in the file itself, only references (secrets.ts resolves them).
+ * are never in the file itself, only references (core/secrets.ts resolves them).
  */
-
-export const SecretRef = z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.*[^/])$/, 'must be a secret reference: env:VARIABLE or file:/absolute/path');
 
 const Email = z.email('must be an email address such as carol@example.com');
 

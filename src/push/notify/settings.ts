@@ -1,7 +1,7 @@
 import { AiboxError } from '../../core/errors.js';
 import type { RetryPolicy } from './backoff.js';
 import type { NotifyConfig } from './config.js';
-import { resolveSecret } from './secrets.js';
+import { resolveSecret } from '../../core/secrets.js';
 
 /** The `notify:` section with its secrets resolved: what the channels are built from, once, at service start. */
 export interface NotifySettings {

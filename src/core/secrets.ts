@@ -1,9 +1,13 @@
 import { stat } from 'node:fs/promises';
-import { AiboxError } from '../../core/errors.js';
-import { readRegularFile } from '../../core/files.js';
+import { z } from 'zod';
+import { AiboxError } from './errors.js';
+import { readRegularFile } from './files.js';
+
+/** Where a secret is, never the secret itself: an environment variable or a file only its owner may read. */
+export const SecretRef = z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.*[^/])$/, 'must be a secret reference: env:VARIABLE or file:/absolute/path');
 
 /**
- * Resolves a secret reference of the config file at service start:
+ * Resolves a secret reference (at service start, or when a setting is used):
  * `env:VARIABLE` or `file:/absolute/path` (a file only its owner may read).
  * Errors name the field and the reference, never a value.
  */
@@ -11,7 +15,7 @@ export async function resolveSecret(reference: string, field: string, env: NodeJ
   if (reference.startsWith('env:')) {
     const name = reference.slice(4);
     const value = env[name];
-    if (value === undefined || value === '') throw new AiboxError('MISSING_PREREQ', `${field}: the environment variable ${name} (from ${reference}) is not set`, `set ${name} in the service's environment, or use file:/path`);
+    if (value === undefined || value === '') throw new AiboxError('MISSING_PREREQ', `${field}: the environment variable ${name} (from ${reference}) is not set`, `set ${name} in the environment, or use file:/path`);
     return value;
   }
   const path = reference.slice(5);
