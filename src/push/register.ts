@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,21 +34,48 @@ const TIMEOUT_MS = 5000;
 
 type Attempt = { ok: true } | { ok: false; retry: boolean; why: string };
 
+/**
+ * One JSON call to the service. node:http rather than fetch: fetch's first use
+ * loads its client, which costs a push more than the call itself.
+ */
+function callService(method: 'GET' | 'POST', service: string, path: string, token: string, body?: object): Promise<{ status: number; json: unknown }> {
+  const url = new URL(path, service);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+      method,
+      timeout: TIMEOUT_MS,
+      headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer in ${TIMEOUT_MS / 1000} s`)));
+    request.on('error', reject);
+    request.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        let json: unknown;
+        try {
+          json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: response.statusCode ?? 0, json });
+      });
+    });
+    request.end(payload);
+  });
+}
+
 async function post(service: string, token: string, body: object): Promise<Attempt> {
   try {
-    const response = await fetch(new URL('/v1/requests', service), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-    if (response.ok) return { ok: true };
-    const answer = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
-    const why = `HTTP ${response.status}: ${answer.error?.message ?? response.statusText}`;
-    return { ok: false, retry: response.status === 408 || response.status === 429 || response.status >= 500, why };
+    const { status, json } = await callService('POST', service, '/v1/requests', token, body);
+    if (status >= 200 && status < 300) return { ok: true };
+    const message = z.object({ error: z.object({ message: z.string() }) }).safeParse(json);
+    const why = `HTTP ${status}: ${message.success ? message.data.error.message : 'no readable answer'}`;
+    return { ok: false, retry: status === 408 || status === 429 || status >= 500, why };
   } catch (error) {
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : '';
-    return { ok: false, retry: true, why: cause || (error instanceof Error ? error.message : String(error)) };
+    return { ok: false, retry: true, why: error instanceof Error ? error.message : String(error) };
   }
 }
 
@@ -151,9 +180,9 @@ export async function requestsOnHost(ctx: Context): Promise<{ requests: KnownReq
   const service = await serviceOf(ctx, await loadConfig(ctx.paths));
   if (typeof service === 'string') return { requests: [], note: service };
   try {
-    const response = await fetch(new URL('/v1/requests', service.url), { headers: { authorization: `Bearer ${service.token}` }, signal: AbortSignal.timeout(TIMEOUT_MS) });
-    if (!response.ok) return { requests: [], note: `the approval service at ${service.url} answered HTTP ${response.status}` };
-    const body = z.object({ requests: z.array(KnownRequest) }).safeParse(await response.json());
+    const { status, json } = await callService('GET', service.url, '/v1/requests', service.token);
+    if (status !== 200) return { requests: [], note: `the approval service at ${service.url} answered HTTP ${status}` };
+    const body = z.object({ requests: z.array(KnownRequest) }).safeParse(json);
     return body.success ? { requests: body.data.requests } : { requests: [], note: `the approval service at ${service.url} sent an answer aibox cannot read` };
   } catch (error) {
     return { requests: [], note: `the approval service at ${service.url} did not answer (${error instanceof Error ? error.message : String(error)})` };

@@ -155,8 +155,7 @@ function freeStagingRef(taken: ReadonlySet<string>, cls: PushClass, at: Date, ta
 /** Tries this many times when another push took the same staging ref name meanwhile. */
 const STAGING_ATTEMPTS = 5;
 
-async function stage(run: Runner, io: HelperIo, url: string, specs: Spec[], options: Options, cls: PushClass, host: PushHost, now: Date): Promise<string[]> {
-  const { refs } = await remoteRefs(run, url);
+async function stage(run: Runner, io: HelperIo, url: string, specs: Spec[], options: Options, cls: PushClass, host: PushHost, now: Date, refs: Map<string, string>): Promise<string[]> {
   const pending: { spec: Spec; ref: string; commit: string; old: string }[] = [];
   const replies = new Map<string, string>();
   for (const spec of specs) {
@@ -233,12 +232,17 @@ export async function runRemoteHelper(run: Runner, io: HelperIo, url: string, ho
   const options: Options = { dryRun: false, atomic: false, pushOptions: [], leases: new Map() };
   const write = (text: string) => io.output.write(text);
   let batch: Spec[] = [];
+  // The refs git was given for this push (list for-push): what its own checks saw, read once.
+  let listed: Awaited<ReturnType<typeof remoteRefs>> | undefined;
   for await (const line of createInterface({ input: io.input, crlfDelay: Infinity })) {
     if (line === 'capabilities') write('push\noption\n\n');
     else if (line.startsWith('option ')) {
       const [, name = '', ...rest] = line.split(' ');
       write(setOption(options, name, rest.join(' ')) ? 'ok\n' : 'unsupported\n');
-    } else if (line === 'list' || line === 'list for-push') write(`${(await remoteRefs(run, url)).lines.map((ref) => `${ref}\n`).join('')}\n`);
+    } else if (line === 'list' || line === 'list for-push') {
+      listed = await remoteRefs(run, url);
+      write(`${listed.lines.map((ref) => `${ref}\n`).join('')}\n`);
+    }
     else if (line.startsWith('push ')) batch.push(parseSpec(line.slice(5)));
     else if (line === '' && batch.length > 0) {
       const specs = batch;
@@ -247,7 +251,7 @@ export async function runRemoteHelper(run: Runner, io: HelperIo, url: string, ho
       let replies: string[];
       if (cls.riskClass === 'blocked') replies = specs.map((spec) => `error ${spec.dst} ${cls.explanation}`);
       else if (cls.riskClass === 'safe') replies = await pushSafe(run, io, url, specs, options);
-      else replies = await stage(run, io, url, specs, options, cls, host, now());
+      else replies = await stage(run, io, url, specs, options, cls, host, now(), (listed ??= await remoteRefs(run, url)).refs);
       write(`${replies.join('\n')}\n\n`);
     } else if (line === '') break;
     else throw new AiboxError('USAGE', `git asked the aibox remote helper for "${line}", which it does not do`, 'aibox handles pushes only: fetch from the real URL');

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { AiboxError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/files.js';
 import { deliveryLog, formatDeliveryLog } from '../../push/notify/index.js';
 import { createApiToken, defaultDatabase, isPostgres, openStore, readServiceConfig, serveApprovals, serviceSettings, type ServiceConfig } from '../../push/service/index.js';
 import { DEFAULT_IDENTITY_ENV, DEFAULT_PROTECT, DEFAULT_SERVICE_IDENTITY, installHook, parseHookPolicy, type HookPolicyInput } from '../../push/hook/index.js';
@@ -70,9 +71,10 @@ export function registerApprovals(program: Command): void {
     .argument('<name>', 'who uses it: a developer identity (their staging namespace) or an approver')
     .requiredOption('--role <role>', 'developer, or an approver role of the policy (tools.git_push.approvers, default team-lead)')
     .option('--days <n>', 'how long it is valid', String(DEFAULT_TOKEN_DAYS))
+    .option('--secret-file <file>', 'write the secret to FILE (mode 600, for push.token file:FILE) instead of showing it')
     .option(...configOption)
     .option(...dbOption)
-    .action(async (name: string, options: ConfigOptions & { role: string; days: string }, command: Command) => {
+    .action(async (name: string, options: ConfigOptions & { role: string; days: string; secretFile?: string }, command: Command) => {
       const { ctx } = contextFor(command);
       const role = TokenRole.safeParse(options.role);
       if (!role.success) throw new AiboxError('USAGE', `--role: ${role.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(options.role)})`, 'use developer, or an approver role such as team-lead');
@@ -82,7 +84,13 @@ export function registerApprovals(program: Command): void {
       const store = await openStore(db);
       try {
         const created = await createApiToken(store, name, role.data, days);
-        ctx.out.result({ token: created }, `Token for ${created.name} (${created.role}, valid until ${created.expiresAt}), shown once:\n${created.secret}`);
+        const about = `Token for ${created.name} (${created.role}, valid until ${created.expiresAt})`;
+        if (options.secretFile === undefined) ctx.out.result({ token: created }, `${about}, shown once:\n${created.secret}`);
+        else {
+          await writeFileAtomic(resolve(ctx.cwd, options.secretFile), `${created.secret}\n`);
+          const { secret: _kept, ...shown } = created;
+          ctx.out.result({ token: { ...shown, secretFile: resolve(ctx.cwd, options.secretFile) } }, `${about}: its secret is in ${resolve(ctx.cwd, options.secretFile)} (mode 600)`);
+        }
       } finally {
         await store.close();
       }
