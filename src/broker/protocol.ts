@@ -9,11 +9,11 @@ import { StagedReport } from '../push/staging.js';
  * A small host process (`aibox broker`, started by `aibox start`) listens on a
  * Unix socket on the host and keeps an SSH connection to the sandbox that
  * forwards 127.0.0.1:SANDBOX_PORT in the sandbox to it (`ssh -R`). The sandbox
- * side can send exactly six kinds of request: install these pack specs with
+ * side can send exactly seven kinds of request: install these pack specs with
  * this lock, enable these MCP packs, list the MCP packs there are, ask
- * what the policy makes of a push to a URL (and who pushes), register
- * staged pushes with the approval service and list this developer's requests
- * there (with the host's token, which never enters the sandbox). The host answers with the same code,
+ * what the policy makes of a push to a URL (and who pushes), and, with the
+ * approval service, register staged pushes, list this developer's requests and
+ * cancel one (with the host's token, which never enters the sandbox). The host answers with the same code,
  * policy and signature checks as on the host, into this instance only. So the
  * agent can ask for what the policy allows and the trusted keys signed, and
  * nothing else: no other verb, no path, no registry, no instance, no flag that
@@ -46,6 +46,7 @@ export const brokerRequestSchema = z.discriminatedUnion('op', [
   z.object({ v: z.literal(1), op: z.literal('mcp-catalog') }).strict(),
   z.object({ v: z.literal(1), op: z.literal('push-check'), url: z.string().min(1).max(2048) }).strict(),
   z.object({ v: z.literal(1), op: z.literal('push-requests') }).strict(),
+  z.object({ v: z.literal(1), op: z.literal('push-cancel'), id: z.string().regex(/^[0-9a-f]{10}$/, 'a push request id: 10 hex digits') }).strict(),
   z.object({ v: z.literal(1), op: z.literal('push-register'), url: z.string().min(1).max(2048), pushes: z.array(StagedReport).min(1).max(MAX_ITEMS) }).strict(),
 ]);
 

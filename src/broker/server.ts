@@ -12,7 +12,7 @@ import type { Instance } from '../sandbox/instance.js';
 import { enableMcpPacks, mcpCatalog } from '../mcp/host.js';
 import { installPacks, packStoreOf } from '../packs/install.js';
 import { classifyOnHost } from '../push/classify.js';
-import { registerOnHost, requestsOnHost } from '../push/register.js';
+import { cancelOnHost, registerOnHost, requestsOnHost } from '../push/register.js';
 import { parsePackSpec } from '../packs/manifest.js';
 import { brokerFiles } from './process.js';
 import { brokerRequestSchema, MAX_REQUEST_BYTES, SANDBOX_PORT, type BrokerRequest } from './protocol.js';
@@ -50,6 +50,7 @@ async function handle(ctx: Context, instance: Instance, request: BrokerRequest):
   if (request.op === 'push-check') return classifyOnHost(ctx, request.url);
   if (request.op === 'push-register') return registerOnHost(ctx, request.url, request.pushes);
   if (request.op === 'push-requests') return requestsOnHost(ctx);
+  if (request.op === 'push-cancel') return cancelOnHost(ctx, request.id);
   const config = await loadConfig(ctx.paths);
   const policy = await loadPolicyFor(ctx, config);
   policy.warnings.forEach((warning) => ctx.out.warn(warning));

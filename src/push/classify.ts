@@ -6,7 +6,7 @@ import type { Context } from '../core/context.js';
 import { loadPolicyFor } from '../policy/load.js';
 import { decide } from '../policy/query.js';
 import { RISK_CLASSES } from '../policy/schema.js';
-import { registerOnHost, registerThroughHost, requestsOnHost, requestsThroughHost } from './register.js';
+import { cancelOnHost, cancelThroughHost, registerOnHost, registerThroughHost, requestsOnHost, requestsThroughHost } from './register.js';
 import type { PushClass, PushHost } from './remote-helper.js';
 import { StagingMode } from './staging.js';
 
@@ -37,5 +37,6 @@ export function pushHost(ctx: Context): PushHost {
     classify: (url) => (inside ? classifyThroughHost(ctx, url) : classifyOnHost(ctx, url)),
     register: (url, pushes) => (inside ? registerThroughHost(ctx, url, pushes) : registerOnHost(ctx, url, pushes)),
     requests: () => (inside ? requestsThroughHost(ctx) : requestsOnHost(ctx)),
+    cancel: (id) => (inside ? cancelThroughHost(ctx, id) : cancelOnHost(ctx, id)),
   };
 }

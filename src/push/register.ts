@@ -9,6 +9,7 @@ import { askHost } from '../broker/client.js';
 import type { Config } from '../config/settings.js';
 import { loadConfig } from '../config/store.js';
 import type { Context } from '../core/context.js';
+import { AiboxError } from '../core/errors.js';
 import { readRegularFile, writeFileAtomic } from '../core/files.js';
 import { resolveSecret } from '../core/secrets.js';
 import { canonicalRepo } from '../policy/repo-url.js';
@@ -192,4 +193,22 @@ export async function requestsOnHost(ctx: Context): Promise<{ requests: KnownReq
 /** The same, from inside the sandbox. */
 export async function requestsThroughHost(ctx: Context): Promise<{ requests: KnownRequest[]; note?: string }> {
   return z.object({ requests: z.array(KnownRequest), note: z.string().optional() }).parse(await askHost(ctx, { v: 1, op: 'push-requests' }));
+}
+
+/** Withdraws one of this developer's pending requests (the service deletes its staging ref); the line to show. */
+export async function cancelOnHost(ctx: Context, id: string): Promise<string> {
+  const service = await serviceOf(ctx, await loadConfig(ctx.paths));
+  if (typeof service === 'string') throw new AiboxError('MISSING_PREREQ', `cannot cancel ${id}: ${service}`, 'set push.service and push.token (docs/push.md)');
+  const { status, json } = await callService('POST', service.url, `/v1/requests/${encodeURIComponent(id)}/cancel`, service.token).catch((error: unknown) => {
+    throw new AiboxError('PROCESS_FAILED', `the approval service at ${service.url} did not answer: ${error instanceof Error ? error.message : String(error)}`, 'try again when it is up');
+  });
+  if (status === 200) return `Cancelled ${id}: its staging ref is removed; your commits stay in your repository.`;
+  const message = z.object({ error: z.object({ message: z.string() }) }).safeParse(json);
+  const code = status === 404 ? 'NOT_FOUND' : status === 409 ? 'CONFLICT' : status === 401 || status === 403 ? 'POLICY_DENIED' : 'PROCESS_FAILED';
+  throw new AiboxError(code, `cannot cancel ${id}: ${message.success ? message.data.error.message : `HTTP ${status}`}`, 'see your requests: aibox push status');
+}
+
+/** The same, from inside the sandbox. */
+export async function cancelThroughHost(ctx: Context, id: string): Promise<string> {
+  return z.string().parse(await askHost(ctx, { v: 1, op: 'push-cancel', id }));
 }

@@ -36,6 +36,8 @@ export interface PushHost {
   register(url: string, pushes: StagedReport[]): Promise<string[]>;
   /** This developer's requests as the approval service has them, or a note saying why there are none. */
   requests(): Promise<{ requests: KnownRequest[]; note?: string }>;
+  /** Withdraws one of this developer's pending requests; the line to show. */
+  cancel(id: string): Promise<string>;
 }
 
 export interface HelperIo {

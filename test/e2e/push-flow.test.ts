@@ -110,8 +110,25 @@ describe('fifty pushes from five developers to three branches, all at once', { t
     assert.equal(states.filter((state) => state === 'superseded').length, DEVELOPERS * PUSHES_EACH - DEVELOPERS * BRANCHES.length);
   });
 
+  it('a developer cancels one of theirs with aibox push cancel; bad or finished ids are refused in one line', async () => {
+    const dev = developers[1] as Developer;
+    const mine = [...(await requestsByRef(service.api, approver)).values()].find((request) => request.pusher === dev.name && request.state === 'pending');
+    const cancel = (id: string) => aibox(dev.user, ['push', 'cancel', id], { cwd: dev.work, env: dev.env });
+    const done = await cancel(mine?.id ?? '');
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /Cancelled [0-9a-f]{10}: its staging ref is removed/);
+    assert.equal(server.refs('app').has(mine?.stagingRef ?? ''), false);
+    const again = await cancel(mine?.id ?? '');
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /cannot cancel [0-9a-f]{10}: request [0-9a-f]{10} is cancelled: it cannot be cancelled/);
+    const garbage = await cancel('../etc');
+    assert.equal(garbage.code, 2);
+    assert.match(garbage.stderr, /not a push request id: "\.\.\/etc"/);
+  });
+
   it('approving them all: one promoted per branch, the rest need a rebase and keep their staged commit', async () => {
     const pending = [...(await requestsByRef(service.api, approver)).values()].filter((request) => request.state === 'pending');
+    assert.equal(pending.length, DEVELOPERS * BRANCHES.length - 1, 'all but the cancelled one');
     const decided = await Promise.all(pending.map((request) => call(service.api, 'POST', `/v1/requests/${request.id}/approve`, approver).then((answer) => answer.json.request as ApiRequest & { targetRef: string; newSha: string })));
     for (const branch of BRANCHES) {
       const onBranch = decided.filter((request) => request.targetRef === `refs/heads/${branch}`);

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -148,7 +149,7 @@ describe('aibox approvals serve: register, approve, reject, cancel against a rea
     assert.deepEqual(after.history.map((event) => event.state), ['pending', 'approved', 'promoting', 'promoted']);
   });
 
-  it('nobody approves their own push (403), a developer or a role the policy does not name cannot approve (403), a forged or missing token is 401', async () => {
+  it('nobody approves their own push (403), a developer or a role the policy does not name cannot approve (403), a forged, expired or missing token is 401', async () => {
     const own = await register('alice', 'self');
     const self = await call('POST', `/v1/requests/${own.id}/approve`, tokens['alice-approver']);
     assert.equal(self.status, 403);
@@ -159,6 +160,15 @@ describe('aibox approvals serve: register, approve, reject, cancel against a rea
     const wrongRole = await call('POST', `/v1/requests/${own.id}/approve`, tokens.dave);
     assert.equal(wrongRole.status, 403, 'the policy names team-lead (its default), not security');
     assert.match((wrongRole.json.error as { message: string }).message, /needs the role team-lead \(tools\.git_push\); dave has security/);
+    // An expired token (its expiry moved into the past in the service's own database).
+    const expired = execFileSync(process.execPath, [CLI, 'approvals', 'token', 'create', 'erin', '--role', 'team-lead', '--db', db, '--json'], { env: user.env, encoding: 'utf8' });
+    const erin = JSON.parse(expired) as { token: { id: string; secret: string } };
+    const database = new (createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3'))(db);
+    database.prepare('UPDATE tokens SET expires_at = ? WHERE id = ?').run('2026-01-01T00:00:00.000Z', erin.token.id);
+    database.close();
+    const stale = await call('POST', `/v1/requests/${own.id}/approve`, erin.token.secret);
+    assert.equal(stale.status, 401);
+    assert.match((stale.json.error as { message: string }).message, /the token expired at 2026-01-01T00:00:00\.000Z/);
     const forged = await call('POST', `/v1/requests/${own.id}/approve`, `${tokens.carol?.slice(0, -4)}AAAA`);
     assert.equal(forged.status, 401);
     assert.equal((forged.json.error as { code: string }).code, 'unauthorized');

@@ -48,6 +48,7 @@ describe('git-remote-aibox protocol', () => {
       classify: async () => ({ riskClass: cls, explanation: 'because', identity: 'alice', staging: 'refs' }),
       register: async (_url, pushes) => (registered.push(...pushes), [`registered ${pushes.length}`]),
       requests: async () => ({ requests: [] }),
+      cancel: async (id) => `cancelled ${id}`,
     };
     const input = new PassThrough();
     const output = new PassThrough();
