@@ -6,6 +6,7 @@ import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
 import { installHint } from '../core/runner.js';
 import { writeFileIfChanged } from '../core/files.js';
+import { enforceEgress, removeEgress, stopEgress } from '../egress/index.js';
 import { ensureImage, planCurrentImage } from '../image/build.js';
 import type { EffectivePolicy } from '../policy/effective.js';
 import { loadPolicyFor } from '../policy/load.js';
@@ -81,12 +82,21 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
     await writeSshEntries(ctx, instance, current.port, true);
     await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
     await writeSshEntries(ctx, instance, current.port);
-    if (existing.State.Running) return { outcome: 'already-running', state: current };
+    if (existing.State.Running) {
+      // The allowlist may have changed since: the proxy gets it, the rules are made sure of.
+      await enforce(ctx, instance, config, policy, current.toolpacks);
+      return { outcome: 'already-running', state: current };
+    }
     requireAllowedRuntime(policy, current.runtime);
     await requireFreePort(current.port);
     // podman recorded aibox's gVisor wrapper as the runtime: make sure it is still there.
     if (current.runtime === 'gvisor') await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir);
     await podman.start(instance.name);
+    // A start makes a new network namespace: the egress rules go into it before anyone logs in.
+    await enforce(ctx, instance, config, policy, current.toolpacks).catch(async (error: unknown) => {
+      await podman.stop(instance.name).catch(() => undefined);
+      throw error;
+    });
     await waitUntilReachable(ctx, instance, current.port);
     const shell = await setUpShell(ctx, instance, config);
     return { outcome: 'started', state: current, shell };
@@ -143,6 +153,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
   ctx.out.progress(`starting ${instance.name} (${runtime.kind})…`);
   try {
     await podman.runContainer(args);
+    await enforce(ctx, instance, config, policy, toolpacks);
     await writeState(instance.dir, next);
     await writeSshEntries(ctx, instance, port);
   } catch (error) {
@@ -155,6 +166,20 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
   await waitUntilReachable(ctx, instance, port);
   const shell = await setUpShell(ctx, instance, config);
   return { outcome: 'created', state: next, shell };
+}
+
+/** Egress enforcement of the running sandbox (egress/): never a sandbox without it. */
+async function enforce(ctx: Context, instance: Instance, config: Config, policy: EffectivePolicy, toolpacks: string | undefined): Promise<void> {
+  ctx.out.progress(`enforcing the egress allowlist of ${instance.name}…`);
+  const toolpacksDir = toolpacks ?? (await new Podman(ctx.run).inspectVolume(`${instance.name}-toolpacks`))?.mountpoint;
+  if (!toolpacksDir) throw new AiboxError('MISSING_PREREQ', `${instance.name} has no toolpacks volume for its proxy settings`, `re-create it (volumes are kept): ${aiboxCommand(instance, 'rm')} && ${aiboxCommand(instance, 'start')}`);
+  await enforceEgress(ctx, instance.name, config, policy, toolpacksDir);
+}
+
+/** After a restart outside `start` (new network namespace): the egress rules again, with the policy as it is now. */
+async function enforceAfterRestart(ctx: Context, instance: Instance, toolpacks: string | undefined): Promise<void> {
+  const config = await loadConfig(ctx.paths);
+  await enforce(ctx, instance, config, await loadPolicyFor(ctx, config), toolpacks);
 }
 
 /** Login shell and dotfiles, inside the sandbox as dev; a failure is one warning, never a failed start. */
@@ -231,8 +256,12 @@ async function stop(ctx: Context, instance: Instance): Promise<'stopped' | 'not-
   const info = await ownContainer(podman, instance);
   if (!info) throw notFound(instance);
   await closeMultiplexedConnection(ctx, instance);
-  if (!info.State.Running) return 'not-running';
+  if (!info.State.Running) {
+    await stopEgress(ctx, instance.name);
+    return 'not-running';
+  }
   await podman.stop(instance.name);
+  await stopEgress(ctx, instance.name);
   return 'stopped';
 }
 
@@ -280,6 +309,7 @@ async function remove(ctx: Context, instance: Instance, withVolumes: boolean): P
       await podman.remove(instance.name);
       done.push(`container ${instance.name}`);
     }
+    await removeEgress(ctx, instance.name);
     for (const volume of volumes) {
       await podman.removeVolume(volume.name);
       done.push(`volume ${volume.name}`);
@@ -385,7 +415,10 @@ export function upgradeSandbox(ctx: Context, instance: Instance, options: { forc
     } catch (error) {
       await podman.remove(instance.name).catch(() => undefined);
       await podman.rename(previousName(instance), instance.name);
-      if (info.State.Running) await podman.start(instance.name);
+      if (info.State.Running) {
+        await podman.start(instance.name);
+        await enforceAfterRestart(ctx, instance, (await readState(instance.dir))?.toolpacks);
+      }
       throw error;
     }
     await podman.remove(previousName(instance));
@@ -415,6 +448,7 @@ async function rotate(ctx: Context, instance: Instance): Promise<{ fingerprint: 
   ctx.out.progress(`restarting ${instance.name} so it serves the new key…`);
   await podman.stop(instance.name);
   await podman.start(instance.name);
+  await enforceAfterRestart(ctx, instance, state?.toolpacks);
   await waitUntilReachable(ctx, instance, port);
   return { fingerprint, restarted: true };
 }

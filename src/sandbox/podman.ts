@@ -10,7 +10,9 @@ const containerSchema = z.object({
   OCIRuntime: z.string(),
   EffectiveCaps: z.array(z.string()).nullish(),
   BoundingCaps: z.array(z.string()).nullish(),
-  State: z.object({ Status: z.string(), Running: z.boolean() }),
+  State: z.object({ Status: z.string(), Running: z.boolean(), Pid: z.number().nullish() }),
+  /** The default bridge's address and gateway (egress: the proxy's address, where published ports arrive from). */
+  NetworkSettings: z.object({ IPAddress: z.string().nullish(), Gateway: z.string().nullish() }).nullish(),
   Config: z.object({ User: z.string().nullish(), Labels: z.record(z.string(), z.string()).nullish() }),
   HostConfig: z.object({
     CapAdd: z.array(z.string()).nullish(),

@@ -7,6 +7,7 @@ import type { EffectivePolicy } from '../../policy/effective.js';
 import { loadPolicyFor } from '../../policy/load.js';
 import { decide, parseQuestion } from '../../policy/query.js';
 import { loadGitRewrites } from '../../policy/repo-url.js';
+import { applyPolicy } from '../../sandbox/apply-policy.js';
 import { contextFor } from '../app.js';
 
 async function effectivePolicy(ctx: Context): Promise<EffectivePolicy> {
@@ -43,6 +44,19 @@ export function registerPolicy(program: Command): void {
         stringify({ sandbox: { runtimes: effective.runtimes.value } }).trim(),
       ];
       ctx.out.result({ policy: effective }, human.join('\n'));
+    });
+  policy
+    .command('apply')
+    .description("Push the effective policy's egress allowlist to the sandbox's proxy (no restart)")
+    .action(async (_options: object, command: Command) => {
+      const { ctx, instance } = contextFor(command);
+      const result = await applyPolicy(ctx, instance);
+      const human = {
+        reloaded: `${instance.name}'s proxy now enforces ${result.rules} network.egress rule(s) from ${result.origin}`,
+        unchanged: `${instance.name}'s proxy already enforces ${result.rules} network.egress rule(s) from ${result.origin}`,
+        'not-running': `${instance.name}'s proxy is not running; its next start enforces ${result.rules} network.egress rule(s) from ${result.origin}`,
+      }[result.outcome];
+      ctx.out.result({ instance: instance.name, ...result }, human);
     });
   policy
     .command('check')

@@ -1,0 +1,105 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../config/settings.js';
+import type { Context } from '../core/context.js';
+import { AiboxError } from '../core/errors.js';
+import { writeFileIfChanged } from '../core/files.js';
+import { ensureImage, planCurrentImage } from '../image/build.js';
+import type { EffectivePolicy } from '../policy/effective.js';
+import { Podman } from '../sandbox/podman.js';
+import { SANDBOX_SSH_PORT } from '../sandbox/spec.js';
+import { nftRuleset } from './nft-rules.js';
+import { ensureProxyImage, LABEL_EGRESS, ownProxy, proxyName, reconfigureProxy, startProxy, writeProxyConfig } from './proxy.js';
+import { proxyEnvFile } from './proxy-env.js';
+import { PROXY_PORT, squidFiles, type SquidFiles } from './squid-config.js';
+
+/**
+ * Egress enforcement of one sandbox, from the host: its proxy (config from the
+ * effective policy), the nftables ruleset in its network namespace (which a
+ * container restart recreates, so it is applied after every start), and the proxy
+ * environment file its shells source.
+ */
+
+export interface EgressReport {
+  proxy: string;
+  /** http://ADDRESS:PORT, as the sandbox's shells get it. */
+  proxyUrl: string;
+  rules: number;
+}
+
+/** The proxy's files for the effective policy. */
+export function proxyFilesFor(policy: EffectivePolicy): SquidFiles {
+  const origin = policy.egress.origin;
+  const index = policy.layers.findIndex((layer) => layer.origin === origin);
+  const upper = policy.layers.slice(0, Math.max(index, 0)).map((layer) => layer.origin);
+  return squidFiles({ rules: policy.egress.value, origin, upper });
+}
+
+/** Address of a running container on podman's default bridge. */
+function bridgeAddress(name: string, address: string | null | undefined): string {
+  if (address) return address;
+  throw new AiboxError('PROCESS_FAILED', `container ${name} has no address on podman's bridge network`, `aibox needs podman's default network: podman network inspect podman`);
+}
+
+/**
+ * Starts (or reconfigures) the sandbox's proxy, then locks the running sandbox's
+ * network namespace to it and writes its shells' proxy variables. Called after
+ * every `podman start`/`run` of the sandbox and by `aibox start` on a running one.
+ */
+export async function enforceEgress(ctx: Context, instance: string, config: Config, policy: EffectivePolicy, toolpacksDir: string): Promise<EgressReport> {
+  const podman = new Podman(ctx.run);
+  const plan = await planCurrentImage(config);
+  if (!(await podman.imageExists(plan.systemTag)) && (await ensureImage(ctx, plan))) ctx.out.info(`Built image ${plan.tag}`);
+  const image = await ensureProxyImage(ctx, plan.systemTag);
+  const changed = await writeProxyConfig(podman, instance, proxyFilesFor(policy));
+  const before = await ownProxy(podman, instance);
+  const proxy = await startProxy(ctx, instance, image);
+  if (changed && before?.State.Running && proxy.Id === before.Id) await reconfigureProxy(ctx, instance);
+  const sandbox = await podman.inspectContainer(instance);
+  const pid = sandbox?.State.Pid;
+  if (!sandbox?.State.Running || !pid) throw new AiboxError('PROCESS_FAILED', `${instance} is not running, so its egress rules cannot be applied`, `see why: podman logs ${instance}`);
+  const proxyAddress = bridgeAddress(proxyName(instance), proxy.NetworkSettings?.IPAddress);
+  const gateway = bridgeAddress(instance, sandbox.NetworkSettings?.Gateway);
+  await applyRuleset(ctx, pid, nftRuleset({ proxy: { address: proxyAddress, port: PROXY_PORT }, gateway, sshPort: SANDBOX_SSH_PORT }));
+  const proxyUrl = `http://${proxyAddress}:${PROXY_PORT}`;
+  await writeProxyEnv(toolpacksDir, proxyUrl);
+  return { proxy: proxyName(instance), proxyUrl, rules: policy.egress.value.length };
+}
+
+/** Replaces the `inet aibox` table in the network namespace of the process `pid` (one nft transaction). */
+export async function applyRuleset(ctx: Context, pid: number, ruleset: string): Promise<void> {
+  await ctx.run('nsenter', ['--target', String(pid), '--net', 'nft', '-f', '-'], { input: ruleset });
+}
+
+/** `/opt/toolpacks/.aibox/proxy.sh` in the sandbox: root's folder and file in the packs volume, which dev only reads. */
+async function writeProxyEnv(toolpacksDir: string, proxyUrl: string): Promise<void> {
+  const dir = join(toolpacksDir, '.aibox');
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await writeFileIfChanged(join(dir, 'proxy.sh'), proxyEnvFile(proxyUrl), 0o644);
+}
+
+/**
+ * `aibox policy apply`: the proxy's config from the effective policy, and squid told
+ * to re-read it; the sandbox keeps running. Whether a running proxy took it.
+ */
+export async function reloadEgress(ctx: Context, instance: string, policy: EffectivePolicy): Promise<'reloaded' | 'unchanged' | 'not-running'> {
+  const podman = new Podman(ctx.run);
+  const changed = await writeProxyConfig(podman, instance, proxyFilesFor(policy));
+  const proxy = await ownProxy(podman, instance);
+  if (!proxy?.State.Running) return 'not-running';
+  if (!changed) return 'unchanged';
+  await reconfigureProxy(ctx, instance);
+  return 'reloaded';
+}
+
+export async function stopEgress(ctx: Context, instance: string): Promise<void> {
+  const podman = new Podman(ctx.run);
+  if ((await ownProxy(podman, instance))?.State.Running) await podman.stop(proxyName(instance));
+}
+
+/** Removes the proxy container and its config volume. */
+export async function removeEgress(ctx: Context, instance: string): Promise<void> {
+  const podman = new Podman(ctx.run);
+  if (await ownProxy(podman, instance)) await podman.remove(proxyName(instance));
+  if ((await podman.inspectVolume(proxyName(instance)))?.labels[LABEL_EGRESS] === instance) await podman.removeVolume(proxyName(instance));
+}

@@ -1,0 +1,60 @@
+import { AiboxError } from '../core/errors.js';
+
+/**
+ * The nftables ruleset aibox puts into a sandbox's network namespace from the host
+ * (pure). Inbound: loopback, replies, and the SSH port from podman's gateway only
+ * (the published 127.0.0.1 port arrives from there). Outbound: loopback, replies,
+ * and the sandbox's own proxy; everything else is dropped, named explicitly where a
+ * reader (and `aibox doctor`) looks for it: podman's gateway (host services),
+ * link-local and cloud metadata, UDP (DNS included). One `nft -f` transaction replaces
+ * the table, so re-applying is atomic and idempotent.
+ */
+
+export const NFT_TABLE = 'aibox';
+
+export interface NftInput {
+  /** The proxy's address on podman's bridge. */
+  proxy: { address: string; port: number };
+  /** podman's gateway on the sandbox's network: where published ports arrive from. */
+  gateway: string;
+  sshPort: number;
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Refuses anything but a dotted IPv4 address: the ruleset is text, and these come from podman. */
+function ipv4(what: string, value: string): string {
+  const parts = IPV4.exec(value)?.slice(1).map(Number);
+  if (!parts || parts.some((part) => part > 255)) {
+    throw new AiboxError('PROCESS_FAILED', `${what} from podman is not an IPv4 address: "${value}"`, 'aibox needs podman\'s default IPv4 bridge network: check podman network inspect podman');
+  }
+  return value;
+}
+
+export function nftRuleset(input: NftInput): string {
+  const proxy = ipv4('the proxy address', input.proxy.address);
+  const gateway = ipv4('the gateway address', input.gateway);
+  return [
+    // Declaring then deleting makes the first apply and every later one the same transaction.
+    `table inet ${NFT_TABLE}`,
+    `delete table inet ${NFT_TABLE}`,
+    `table inet ${NFT_TABLE} {`,
+    '  chain input {',
+    '    type filter hook input priority filter; policy drop;',
+    '    iif "lo" accept',
+    '    ct state established,related accept',
+    `    ip saddr ${gateway} tcp dport ${input.sshPort} accept comment "ssh from the published loopback port"`,
+    '  }',
+    '  chain output {',
+    '    type filter hook output priority filter; policy drop;',
+    '    oif "lo" accept',
+    '    ip daddr 169.254.0.0/16 drop comment "link-local, cloud metadata"',
+    '    ct state established,related accept',
+    `    ip daddr ${proxy} tcp dport ${input.proxy.port} accept comment "the egress proxy"`,
+    `    ip daddr ${gateway} drop comment "host services"`,
+    '    meta l4proto udp drop comment "UDP, DNS included: the proxy resolves"',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}

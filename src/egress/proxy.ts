@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Context } from '../core/context.js';
+import { AiboxError } from '../core/errors.js';
+import { writeFileIfChanged } from '../core/files.js';
+import { packageRoot } from '../image/package-root.js';
+import { containerUlimits } from '../sandbox/host.js';
+import { Podman, type ContainerInfo } from '../sandbox/podman.js';
+import { DENY_PAGE, PROXY_CONFIG_DIR, type SquidFiles } from './squid-config.js';
+
+/**
+ * The egress proxy of one sandbox: Debian's squid in its own hardened container
+ * (`<instance>-egress`, runc, no capability, read-only root, user proxy), on podman's
+ * default bridge, its config in a volume of the same name that aibox writes from the host.
+ */
+
+/** Marks the proxy container and its config volume: the value is the sandbox instance. */
+export const LABEL_EGRESS = 'dev.aibox.egress';
+const PROXY_REPOSITORY = 'localhost/aibox-proxy';
+
+export function proxyName(instance: string): string {
+  return `${instance}-egress`;
+}
+
+/** localhost/aibox-proxy:<hash of the system image and the Containerfile>. */
+export async function proxyImageTag(systemTag: string): Promise<string> {
+  const containerfile = await readFile(join(packageRoot(), 'images', 'proxy', 'Containerfile'));
+  return `${PROXY_REPOSITORY}:${createHash('sha256').update(`${systemTag}\0`).update(containerfile).digest('hex').slice(0, 16)}`;
+}
+
+/** Builds the proxy image FROM the sandbox image's system stage unless it exists (one apt-get install, ~15 s). */
+export async function ensureProxyImage(ctx: Context, systemTag: string): Promise<string> {
+  const tag = await proxyImageTag(systemTag);
+  const podman = new Podman(ctx.run);
+  if (await podman.imageExists(tag)) return tag;
+  ctx.out.progress(`building the egress proxy image ${tag}…`);
+  await ctx.run('podman', [
+    'build', '--runtime', 'runc', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=8192:8192',
+    '--build-arg', `SYSTEM=${systemTag}`, '--tag', tag, join(packageRoot(), 'images', 'proxy'),
+  ]);
+  return tag;
+}
+
+/** The `podman run` arguments of a proxy (pure). */
+export function proxyRunArgs(instance: string, image: string, ulimits: { nofile: number; nproc: number }): string[] {
+  const name = proxyName(instance);
+  return [
+    '--detach',
+    '--name', name,
+    '--runtime', 'runc',
+    '--cap-drop', 'ALL',
+    '--security-opt', 'no-new-privileges',
+    '--read-only',
+    '--read-only-tmpfs',
+    '--pids-limit', '256',
+    '--memory', '256m',
+    '--cpus', '1',
+    '--ulimit', `nofile=${ulimits.nofile}:${ulimits.nofile}`,
+    '--ulimit', `nproc=${ulimits.nproc}:${ulimits.nproc}`,
+    '--volume', `${name}:${PROXY_CONFIG_DIR}:ro`,
+    '--label', `${LABEL_EGRESS}=${instance}`,
+    image,
+  ];
+}
+
+/** Writes squid.conf and the deny page into the proxy's config volume (created when absent). Whether anything changed. */
+export async function writeProxyConfig(podman: Podman, instance: string, files: SquidFiles): Promise<boolean> {
+  const name = proxyName(instance);
+  let volume = await podman.inspectVolume(name);
+  if (volume && volume.labels[LABEL_EGRESS] !== instance) {
+    throw new AiboxError('CONFLICT', `volume ${name} was not made by aibox for ${instance}'s egress proxy`, `remove it if it is yours: podman volume rm ${name}`);
+  }
+  if (!volume) {
+    await podman.createVolume(name, { [LABEL_EGRESS]: instance });
+    volume = await podman.inspectVolume(name);
+  }
+  if (!volume) throw new AiboxError('PROCESS_FAILED', `podman did not create volume ${name}`, 'check podman: podman volume ls');
+  // squid runs as user proxy: the folder and files are root's, readable by all.
+  await mkdir(volume.mountpoint, { recursive: true, mode: 0o755 });
+  const conf = await writeFileIfChanged(join(volume.mountpoint, 'squid.conf'), files['squid.conf'], 0o644);
+  const page = await writeFileIfChanged(join(volume.mountpoint, DENY_PAGE), files[DENY_PAGE], 0o644);
+  return conf || page;
+}
+
+/** The proxy container, or undefined; one without aibox's label for this instance is refused. */
+export async function ownProxy(podman: Podman, instance: string): Promise<ContainerInfo | undefined> {
+  const info = await podman.inspectContainer(proxyName(instance));
+  if (info && info.Config.Labels?.[LABEL_EGRESS] !== instance) {
+    throw new AiboxError('CONFLICT', `container ${proxyName(instance)} was not made by aibox (it lacks the label ${LABEL_EGRESS}=${instance})`, `remove it if it is yours: podman rm ${proxyName(instance)}`);
+  }
+  return info;
+}
+
+/** Tells a running squid to re-read its config (new ACLs apply to new requests; open tunnels stay). */
+export async function reconfigureProxy(ctx: Context, instance: string): Promise<void> {
+  await ctx.run('podman', ['exec', proxyName(instance), '/usr/sbin/squid', '-k', 'reconfigure', '-f', `${PROXY_CONFIG_DIR}/squid.conf`]);
+}
+
+/** Creates or starts the proxy; returns it running. */
+export async function startProxy(ctx: Context, instance: string, image: string): Promise<ContainerInfo> {
+  const podman = new Podman(ctx.run);
+  const existing = await ownProxy(podman, instance);
+  if (existing && existing.ImageName !== image) await podman.remove(proxyName(instance));
+  if (!existing || existing.ImageName !== image) await podman.runContainer(proxyRunArgs(instance, image, await containerUlimits()));
+  else if (!existing.State.Running) await podman.start(proxyName(instance));
+  const info = await ownProxy(podman, instance);
+  if (!info?.State.Running) throw new AiboxError('PROCESS_FAILED', `the egress proxy ${proxyName(instance)} did not start`, `see why: podman logs ${proxyName(instance)}`);
+  return info;
+}
