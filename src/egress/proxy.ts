@@ -92,9 +92,13 @@ export async function ownProxy(podman: Podman, instance: string): Promise<Contai
   return info;
 }
 
-/** Tells a running squid to re-read its config (new ACLs apply to new requests; open tunnels stay). */
+/**
+ * Tells a running squid to re-read its config (new ACLs apply to new requests; open
+ * tunnels stay): SIGHUP, what `squid -k reconfigure` sends, which refuses to signal
+ * squid as the container's PID 1.
+ */
 export async function reconfigureProxy(ctx: Context, instance: string): Promise<void> {
-  await ctx.run('podman', ['exec', proxyName(instance), '/usr/sbin/squid', '-k', 'reconfigure', '-f', `${PROXY_CONFIG_DIR}/squid.conf`]);
+  await ctx.run('podman', ['kill', '--signal', 'HUP', proxyName(instance)]);
 }
 
 /** Creates or starts the proxy; returns it running. */
