@@ -16,6 +16,7 @@ import { gvisorWrapperPath } from '../sandbox/runtime.js';
 import { readState } from '../sandbox/state.js';
 import { parseBlocks } from '../ssh/config-block.js';
 import { findShellConflicts } from '../shell/index.js';
+import { egressCheck } from '../egress/index.js';
 
 export interface Check {
   name: string;
@@ -145,6 +146,7 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
       if (!info?.State.Running) return { name: 'shell', status: 'ok', detail: `${instance.name} is not running (dotfiles are checked while it runs)` };
       return { name: 'shell', ...(await findShellConflicts(ctx.run, instance.sshConfig, instance.name)) };
     }],
+    ['egress', async () => ({ name: 'egress', ...(await egressCheck(ctx, instance.name, await container)) })],
     ['policy', async () => {
       const { layers, warnings } = await policy;
       const detail = `layers: ${layers.map((layer) => layer.origin).join(' > ')}`;

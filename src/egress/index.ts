@@ -4,3 +4,4 @@ export { nftRuleset, NFT_TABLE } from './nft-rules.js';
 export { squidFiles, hostAcl, PROXY_PORT, DENY_PAGE } from './squid-config.js';
 export { proxyEnvFile } from './proxy-env.js';
 export { proxyName, LABEL_EGRESS } from './proxy.js';
+export { egressCheck } from './check.js';

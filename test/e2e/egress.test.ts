@@ -87,6 +87,9 @@ describe('the sandbox reaches only what the policy allows', () => {
     assert.equal(ruleset.match(/policy drop;/g)?.length, 2, ruleset);
     assert.match(ruleset, /ip daddr 169\.254\.0\.0\/16 drop/);
     assert.match(ruleset, /udp drop/);
+    const doctor = JSON.parse((await aibox(user, ['doctor', '--json'], { cwd: project })).stdout);
+    const egress = doctor.checks.find((check: { name: string }) => check.name === 'egress');
+    assert.equal(egress?.status, 'ok', JSON.stringify(egress));
   });
 
   it('an allowed host answers through the proxy over HTTP, in every shell', () => {
@@ -113,6 +116,15 @@ describe('the sandbox reaches only what the policy allows', () => {
     const udp = inside(`/opt/aibox/node/bin/node -e "const s=require('dgram').createSocket('udp4');s.on('message',()=>{console.log('answer');process.exit(0)});s.on('error',(e)=>{console.log(e.code);process.exit(3)});s.send('x',5353,'${web}');setTimeout(()=>{console.log('timeout');process.exit(2)},3000)"`);
     assert.notEqual(udp.stdout.trim(), 'answer', 'UDP to the test resolver port');
     assert.notEqual(inside('getent hosts example.com').code, 0, 'no DNS from inside');
+  });
+
+  it('doctor fails when the rules are gone; start puts them back', async () => {
+    const pid = inspect(user.name, '{{.State.Pid}}');
+    assert.equal(host('nsenter', ['--target', pid, '--net', 'nft', 'delete', 'table', 'inet', 'aibox']).code, 0);
+    const doctor = JSON.parse((await aibox(user, ['doctor', '--json'], { cwd: project })).stdout);
+    assert.equal(doctor.checks.find((check: { name: string }) => check.name === 'egress')?.status, 'fail');
+    assert.equal((await aibox(user, ['start'], { cwd: project })).code, 0);
+    assert.notEqual(inside(`curl -s -m 5 --noproxy '*' http://${web}:8080/`).code, 0);
   });
 
   it('dev cannot change the rules or the proxy settings', () => {
