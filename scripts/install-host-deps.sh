@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the host programs aibox needs (Debian/Ubuntu, as root): podman and
 # runc to run the sandbox, runsc (gVisor) for isolation, OpenSSH client to
-# connect, debootstrap to build the base image locally (with gpgv and the Debian
+# connect, nftables (aibox puts the egress rules into each sandbox's network namespace), debootstrap to build the base image locally (with gpgv and the Debian
 # archive keyring, so it verifies the mirror's signature), zstd for tool pack layers. For the tests: docker-registry
 # (a real OCI registry; each test runs its own on loopback) and apache2-utils (htpasswd
 # makes its bcrypt logins), postgresql (the approval store's tests run a throwaway
@@ -13,7 +13,7 @@
 # had. Installs only what is missing.
 set -euo pipefail
 
-packages=(podman runc uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql openssh-server chromium python3-aiosmtpd openssl python3 make g++)
+packages=(podman runc nftables uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql openssh-server chromium python3-aiosmtpd openssl python3 make g++)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
