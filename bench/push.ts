@@ -15,12 +15,12 @@
  *   npm run bench:push
  */
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { stagingRef } from '../src/push/staging.js';
-import { call, createToken, git, startGitServer, startService, type Service } from '../test/helpers/approvals.js';
-import { AIBOX, aibox, testUser, type TestUser } from '../test/helpers/cli.js';
+import { call, createToken, git, installRemoteHelper, startGitServer, startService, type Service } from '../test/helpers/approvals.js';
+import { aibox, testUser, type TestUser } from '../test/helpers/cli.js';
 import { startPostgres } from '../test/helpers/push-store-postgres.js';
 import { load, machine, median } from './common.js';
 
@@ -79,12 +79,7 @@ async function main(): Promise<void> {
   const service = await startService(admin, admin.home, { database: db, reconcile_every: '1h' });
   for (const [key, value] of [['push.identity', 'alice'], ['push.service', service.api], ['push.token', `file:${tokenFile}`]] as const) await aibox(admin, ['config', 'set', key, value]);
 
-  const bin = join(admin.home, 'bin');
-  await mkdir(bin);
-  await writeFile(join(bin, 'git-remote-aibox'), `#!/bin/sh\nexec "${process.execPath}" "${AIBOX}" git-remote-aibox "$@"\n`);
-  await chmod(join(bin, 'git-remote-aibox'), 0o755);
-  const systemConfig = join(admin.home, 'gitconfig');
-  await writeFile(systemConfig, '[url "aibox::"]\n\tpushInsteadOf = ""\n');
+  const helper = await installRemoteHelper(admin.home);
   const work = join(admin.home, 'work');
   await mkdir(work);
   git(admin, ['init', '-q', '-b', 'main'], work);
@@ -92,7 +87,7 @@ async function main(): Promise<void> {
   git(admin, ['push', '-q', server.url('app'), 'HEAD:refs/heads/main'], work);
   git(admin, ['push', '-q', server.url('plain'), 'HEAD:refs/heads/main'], work);
   const identity = { GIT_AUTHOR_NAME: 'A', GIT_AUTHOR_EMAIL: 'a@example.com', GIT_COMMITTER_NAME: 'A', GIT_COMMITTER_EMAIL: 'a@example.com' };
-  const helperEnv = { ...admin.env, ...identity, PATH: `${bin}:${process.env.PATH ?? ''}`, GIT_CONFIG_SYSTEM: systemConfig };
+  const helperEnv = { ...admin.env, ...identity, ...helper.env };
   const plainEnv = { ...admin.env, ...identity, GIT_CONFIG_NOSYSTEM: '1' };
 
   const staged: number[] = [];

@@ -6,68 +6,37 @@
  * through plain forms; forged forms are refused and attacker text stays text.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { stagingRef } from '../../src/push/staging.js';
-import { AIBOX, freePort, testUser, type TestUser } from '../helpers/cli.js';
+import { call, createToken, startGitServer, startService, WorkTree, type ApiRequest, type GitServer, type Service } from '../helpers/approvals.js';
+import { testUser, type TestUser } from '../helpers/cli.js';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('the approval dashboard in a real browser', { timeout: 120_000 }, () => {
   let user: TestUser;
-  let daemon: ChildProcess;
-  let service: ChildProcess;
-  let serviceLog = '';
+  let server: GitServer;
+  let service: Service;
   let browser: Browser;
   /** The approver's session, shared by the tests after the one that tests logging in and out. */
   let approver: Page | undefined;
-  let base: string;
-  let work: string;
-  let gitPort: number;
+  let tree: WorkTree;
   let site: string;
   let first: string;
   const tokens: Record<string, string> = {};
-  let clock = Date.UTC(2026, 10, 27, 12, 0, 0);
-
-  const repository = '127.0.0.1/team/app';
-  const gitEnv = () => ({ ...user.env, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'A', GIT_AUTHOR_EMAIL: 'a@example.com', GIT_COMMITTER_NAME: 'A', GIT_COMMITTER_EMAIL: 'a@example.com' });
-  const url = () => `git://127.0.0.1:${gitPort}/team/app.git`;
-
-  function git(args: string[]): string {
-    const result = spawnSync('git', args, { cwd: work, env: gitEnv(), encoding: 'utf8', timeout: 60_000 });
-    assert.equal(result.status, 0, `git ${args.join(' ')}: ${result.stderr}`);
-    return result.stdout.trim();
-  }
-
-  function serverRefs(): Map<string, string> {
-    const out = spawnSync('git', ['for-each-ref', '--format=%(refname) %(objectname)'], { cwd: join(base, 'team', 'app.git'), encoding: 'utf8' }).stdout;
-    return new Map(out.split('\n').filter(Boolean).map((line) => line.split(' ') as [string, string]));
-  }
 
   /** A commit on `first` that adds a line to a file, pushed to alice's staging ref for <branch> as the helper would, and registered with her token. */
   async function register(branch: string, message: string, line: string): Promise<{ id: string; ref: string; sha: string }> {
-    git(['checkout', '-q', '--detach', first]);
-    await writeFile(join(work, 'notes.txt'), `first\n${line}\n`);
-    git(['add', 'notes.txt']);
-    git(['commit', '-q', '-m', message]);
-    const sha = git(['rev-parse', 'HEAD']);
-    clock += 1000;
-    const ref = stagingRef('refs', 'alice', new Date(clock), `refs/heads/${branch}`);
-    git(['push', '-q', url(), `HEAD:${ref}`]);
-    const body = { repository, url: url(), targetRef: `refs/heads/${branch}`, stagingRef: ref, oldSha: first, newSha: sha, force: false, pushOptions: [] };
-    const response = await fetch(`${site}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const json = (await response.json()) as { id: string };
-    assert.equal(response.status, 201, JSON.stringify(json));
-    return { id: json.id, ref, sha };
+    const { ref, sha, body } = tree.stage('alice', branch, first, { name: 'notes.txt', text: `first\n${line}\n` }, message);
+    const created = await call(site, 'POST', '/v1/requests', tokens.alice, body);
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    return { id: String(created.json.id), ref, sha };
   }
 
   async function stateOf(id: string): Promise<string> {
-    const response = await fetch(`${site}/v1/requests/${id}`, { headers: { authorization: `Bearer ${tokens.carol}` } });
-    return ((await response.json()) as { request: { state: string } }).request.state;
+    return ((await call(site, 'GET', `/v1/requests/${id}`, tokens.carol)).json.request as ApiRequest).state;
   }
 
   /** A fresh browser context logged in with a token, on the list page. */
@@ -90,36 +59,17 @@ describe('the approval dashboard in a real browser', { timeout: 120_000 }, () =>
 
   before(async () => {
     user = await testUser('e2e-dashboard');
-    base = join(user.home, 'srv');
-    await mkdir(join(base, 'team'), { recursive: true });
-    spawnSync('git', ['init', '-q', '--bare', '-b', 'main', join(base, 'team', 'app.git')]);
-    gitPort = await freePort();
-    daemon = spawn('git', ['daemon', '--reuseaddr', `--base-path=${base}`, '--export-all', '--enable=receive-pack', '--listen=127.0.0.1', `--port=${gitPort}`, base], { stdio: 'ignore' });
-    for (let attempt = 0; attempt < 50 && spawnSync('git', ['ls-remote', url()], { env: gitEnv() }).status !== 0; attempt++) await sleep(100);
-    work = join(user.home, 'work');
-    await mkdir(work);
-    git(['init', '-q', '-b', 'main']);
-    await writeFile(join(work, 'notes.txt'), 'first\n');
-    git(['add', 'notes.txt']);
-    git(['commit', '-q', '-m', 'first']);
-    first = git(['rev-parse', 'HEAD']);
-    git(['push', '-q', url(), ...['main', 'reject', 'own', 'xss'].map((branch) => `HEAD:refs/heads/${branch}`)]);
+    server = await startGitServer(user, ['app']);
+    ({ tree, first } = await WorkTree.create(user, server.url('app'), '127.0.0.1/team/app', ['main', 'reject', 'own', 'xss'], { name: 'notes.txt', text: 'first\n' }));
 
     const db = join(user.home, 'approvals.db');
-    for (const [name, role] of [['alice', 'developer'], ['carol', 'team-lead']] as const) {
-      const created = execFileSync(process.execPath, [AIBOX, 'approvals', 'token', 'create', name, '--role', role, '--db', db, '--json'], { env: user.env, encoding: 'utf8' });
-      tokens[name] = (JSON.parse(created) as { token: { secret: string } }).token.secret;
-    }
+    for (const [name, role] of [['alice', 'developer'], ['carol', 'team-lead']] as const) tokens[name] = createToken(user, db, name, role);
     // A policy of its own: whatever /etc/aibox/policy.yaml says on this machine, team-lead approves here.
-    const config = join(user.home, 'approvals.yaml');
-    await writeFile(join(user.home, 'policy.yaml'), 'version: 1\ntools:\n  git_push:\n    approvers: [team-lead]\n');
-    await writeFile(config, `policy: ${join(user.home, 'policy.yaml')}\n`);
-    const port = await freePort();
-    site = `http://127.0.0.1:${port}`;
-    service = spawn(process.execPath, [AIBOX, 'approvals', 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--db', db], { env: user.env, stdio: ['ignore', 'ignore', 'pipe'] });
-    service.stderr?.on('data', (chunk: Buffer) => (serviceLog += chunk.toString()));
-    for (let attempt = 0; attempt < 100 && !serviceLog.includes('listening on'); attempt++) await sleep(100);
-    assert.match(serviceLog, new RegExp(`dashboard http://127\\.0\\.0\\.1:${port}/dashboard/`));
+    const policy = join(user.home, 'policy.yaml');
+    await writeFile(policy, 'version: 1\ntools:\n  git_push:\n    approvers: [team-lead]\n');
+    service = await startService(user, user.home, { database: db, policy });
+    site = service.api;
+    assert.match(service.log(), new RegExp(`dashboard ${site.replace(/\./g, '\\.')}/dashboard/`));
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   });
 
@@ -127,8 +77,8 @@ describe('the approval dashboard in a real browser', { timeout: 120_000 }, () =>
 
   after(async () => {
     await browser?.close();
-    service?.kill('SIGTERM');
-    daemon?.kill();
+    await service?.stop();
+    server?.stop();
     await rm(user.home, { recursive: true, force: true });
   });
 
@@ -166,7 +116,7 @@ describe('the approval dashboard in a real browser', { timeout: 120_000 }, () =>
 
     assert.equal(await submit(page, 'Approve and promote'), 303);
     assert.match((await page.getByRole('status').textContent()) ?? '', new RegExp(`Approved and promoted: refs/heads/main is now ${request.sha}`));
-    const refs = serverRefs();
+    const refs = server.refs('app');
     assert.equal(refs.get('refs/heads/main'), request.sha, 'main is the staged commit');
     assert.equal(refs.has(request.ref), false, 'the staging ref is gone');
     assert.equal(await page.getByRole('button', { name: 'Approve and promote' }).count(), 0, 'nothing left to decide');
@@ -186,8 +136,8 @@ describe('the approval dashboard in a real browser', { timeout: 120_000 }, () =>
     await page.getByLabel('Reason for rejecting').fill('needs a test <b>first</b>');
     assert.equal(await submit(page, 'Reject'), 303);
     assert.equal(await page.getByRole('status').textContent(), 'Rejected by carol: needs a test <b>first</b>');
-    assert.equal(serverRefs().has(request.ref), false, 'the staging ref is gone');
-    assert.equal(serverRefs().get('refs/heads/reject'), first, 'the target did not move');
+    assert.equal(server.refs('app').has(request.ref), false, 'the staging ref is gone');
+    assert.equal(server.refs('app').get('refs/heads/reject'), first, 'the target did not move');
     assert.equal(await stateOf(request.id), 'rejected');
     assert.match((await page.locator('pre.message').textContent()) ?? '', /Something risky/, 'the commits stay readable after the staging ref is gone');
   });
@@ -215,8 +165,8 @@ describe('the approval dashboard in a real browser', { timeout: 120_000 }, () =>
     assert.equal(anonymous.status, 403, 'no session');
 
     assert.equal(await stateOf(request.id), 'pending');
-    assert.equal(serverRefs().get(request.ref), request.sha, 'the staging ref stays');
-    assert.equal(serverRefs().get('refs/heads/own'), first, 'the target did not move');
+    assert.equal(server.refs('app').get(request.ref), request.sha, 'the staging ref stays');
+    assert.equal(server.refs('app').get('refs/heads/own'), first, 'the target did not move');
     await developer.context.close();
   });
 

@@ -9,11 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { call, createToken, git, requestsByRef, startGitServer, startService, type ApiRequest, type GitServer, type Service } from '../helpers/approvals.js';
-import { AIBOX, aibox, testUser, type TestUser } from '../helpers/cli.js';
+import { call, createToken, git, installRemoteHelper, requestsByRef, startGitServer, startService, type ApiRequest, type GitServer, type Service } from '../helpers/approvals.js';
+import { aibox, testUser, type TestUser } from '../helpers/cli.js';
 
 const DEVELOPERS = 5;
 const PUSHES_EACH = 10;
@@ -57,12 +57,7 @@ describe('fifty pushes from five developers to three branches, all at once', { t
     service = await startService(admin, admin.home, { database: db });
 
     // The helper as the sandbox image installs it: every push URL becomes aibox::URL.
-    const bin = join(admin.home, 'bin');
-    await mkdir(bin);
-    await writeFile(join(bin, 'git-remote-aibox'), `#!/bin/sh\nexec "${process.execPath}" "${AIBOX}" git-remote-aibox "$@"\n`);
-    await chmod(join(bin, 'git-remote-aibox'), 0o755);
-    const systemConfig = join(admin.home, 'gitconfig');
-    await writeFile(systemConfig, '[url "aibox::"]\n\tpushInsteadOf = ""\n');
+    const helper = await installRemoteHelper(admin.home);
     for (let n = 0; n < DEVELOPERS; n++) {
       const user = await testUser(`e2e-dev${n}`);
       const name = `dev${n}`;
@@ -72,7 +67,7 @@ describe('fifty pushes from five developers to three branches, all at once', { t
         assert.equal((await aibox(user, ['config', 'set', key ?? '', value ?? ''])).code, 0);
       }
       const work = join(user.home, 'work');
-      const env = { ...user.env, PATH: `${bin}:${process.env.PATH ?? ''}`, GIT_CONFIG_SYSTEM: systemConfig, GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: `${name}@example.com`, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: `${name}@example.com` };
+      const env = { ...user.env, ...helper.env, GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: `${name}@example.com`, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: `${name}@example.com` };
       const cloned = spawn('git', ['clone', '-q', server.url('app'), work], { env });
       await new Promise((resolve) => cloned.on('close', resolve));
       developers.push({ user, name, work, env });

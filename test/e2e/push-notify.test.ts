@@ -6,16 +6,16 @@
  * read back through `aibox approvals deliveries --json`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { verifyWebhookSignature } from '../../src/push/notify/webhook.js';
-import { stagingRef } from '../../src/push/staging.js';
+import { call, createToken, startGitServer, startService, WorkTree, type GitServer, type Service } from '../helpers/approvals.js';
 import { SlackMessage } from '../helpers/block-kit.js';
-import { AIBOX, aiboxOk, freePort, testUser, type TestUser } from '../helpers/cli.js';
+import { aiboxOk, freePort, testUser, type TestUser } from '../helpers/cli.js';
 
 const WEBHOOK_SECRET = 'e2e-webhook-secret-0123456789abcdef';
 const SMTP_PASSWORD = 'e2e-smtp-password';
@@ -107,49 +107,19 @@ async function until<T>(what: string, check: () => Promise<T | undefined> | T | 
 
 describe('approval notifications: email over SMTP, Slack Block Kit and a signed webhook, retried and logged', { timeout: 90_000 }, () => {
   let user: TestUser;
-  let daemon: ChildProcess;
+  let server: GitServer;
   let smtp: ChildProcess;
-  let service: ChildProcess;
-  let serviceLog = '';
+  let service: Service;
   const receiver = new Receiver();
-  let base: string;
-  let work: string;
+  let tree: WorkTree;
   let maildir: string;
-  let gitPort: number;
-  let api: string;
   let db: string;
   let first: string;
   const tokens: Record<string, string> = {};
-  let clock = Date.UTC(2026, 10, 28, 9, 0, 0);
-
-  const repository = '127.0.0.1/team/app';
-  const gitEnv = () => ({ ...user.env, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'A', GIT_AUTHOR_EMAIL: 'a@example.com', GIT_COMMITTER_NAME: 'A', GIT_COMMITTER_EMAIL: 'a@example.com' });
-  const url = () => `git://127.0.0.1:${gitPort}/team/app.git`;
-
-  function git(args: string[], cwd = work): string {
-    const result = spawnSync('git', args, { cwd, env: gitEnv(), encoding: 'utf8', timeout: 60_000 });
-    assert.equal(result.status, 0, `git ${args.join(' ')}: ${result.stderr}`);
-    return result.stdout.trim();
-  }
-
-  async function call(method: string, path: string, token: string | undefined, body?: object): Promise<{ status: number; json: Record<string, unknown> }> {
-    const response = await fetch(`${api}${path}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
-  }
 
   /** A new commit staged by alice for refs/heads/<branch>, registered with the service. */
   async function register(branch: string): Promise<string> {
-    git(['checkout', '-q', '--detach', first]);
-    git(['commit', '-q', '--allow-empty', '-m', `alice on ${branch} ${clock}`]);
-    const sha = git(['rev-parse', 'HEAD']);
-    clock += 1000;
-    const ref = stagingRef('refs', 'alice', new Date(clock), `refs/heads/${branch}`);
-    git(['push', '-q', url(), `HEAD:${ref}`]);
-    const created = await call('POST', '/v1/requests', tokens.alice, { repository, url: url(), targetRef: `refs/heads/${branch}`, stagingRef: ref, oldSha: first, newSha: sha, force: false, pushOptions: [] });
+    const created = await call(service.api, 'POST', '/v1/requests', tokens.alice, tree.stage('alice', branch, first).body);
     assert.equal(created.status, 201, JSON.stringify(created.json));
     return String(created.json.id);
   }
@@ -179,18 +149,8 @@ describe('approval notifications: email over SMTP, Slack Block Kit and a signed 
 
   before(async () => {
     user = await testUser('e2e-notify');
-    base = join(user.home, 'srv');
-    await mkdir(join(base, 'team'), { recursive: true });
-    spawnSync('git', ['init', '-q', '--bare', '-b', 'main', join(base, 'team', 'app.git')]);
-    gitPort = await freePort();
-    daemon = spawn('git', ['daemon', '--reuseaddr', `--base-path=${base}`, '--export-all', '--enable=receive-pack', '--listen=127.0.0.1', `--port=${gitPort}`, base], { stdio: 'ignore' });
-    for (let attempt = 0; attempt < 50 && spawnSync('git', ['ls-remote', url()], { env: gitEnv() }).status !== 0; attempt++) await sleep(100);
-    work = join(user.home, 'work');
-    await mkdir(work);
-    git(['init', '-q', '-b', 'main']);
-    git(['commit', '-q', '--allow-empty', '-m', 'first']);
-    first = git(['rev-parse', 'HEAD']);
-    git(['push', '-q', url(), ...['main', 'reject', 'flaky', 'slow'].map((branch) => `HEAD:refs/heads/${branch}`)]);
+    server = await startGitServer(user, ['app']);
+    ({ tree, first } = await WorkTree.create(user, server.url('app'), '127.0.0.1/team/app', ['main', 'reject', 'flaky', 'slow']));
 
     // The SMTP server, with a certificate for 127.0.0.1 that only the service is told to trust.
     const tls = join(user.home, 'tls');
@@ -208,44 +168,35 @@ describe('approval notifications: email over SMTP, Slack Block Kit and a signed 
 
     const keyFile = join(user.home, 'webhook.key');
     await writeFile(keyFile, `${WEBHOOK_SECRET}\n`, { mode: 0o600 });
-    const config = join(user.home, 'approvals.yaml');
-    await writeFile(
-      config,
-      `public_url: https://aibox.example.com
-notify:
-  slack: { webhook: env:SLACK_WEBHOOK_URL }
-  webhook: { url: "http://127.0.0.1:${receiverPort}/hook", secret: "file:${keyFile}" }
-  email:
-    smtp: smtp://127.0.0.1:${smtpPort}
-    username: aibox
-    password: env:SMTP_PASSWORD
-    from: aibox@example.com
-    approvers: [carol@example.com]
-    developer_address: "{pusher}@example.com"
-  retry: { first_delay: 200ms, max_delay: 1s, max_attempts: 5 }
-  timeout: 20s
-`,
-    );
-    await chmod(config, 0o600);
-
     db = join(user.home, 'approvals.db');
-    for (const [name, role] of [['alice', 'developer'], ['carol', 'team-lead']] as const) {
-      const created = execFileSync(process.execPath, [AIBOX, 'approvals', 'token', 'create', name, '--role', role, '--db', db, '--json'], { env: user.env, encoding: 'utf8' });
-      tokens[name] = (JSON.parse(created) as { token: { secret: string } }).token.secret;
-    }
-    const apiPort = await freePort();
-    api = `http://127.0.0.1:${apiPort}`;
-    const env = { ...user.env, SLACK_WEBHOOK_URL: `http://127.0.0.1:${receiverPort}/slack/T000/B000/e2e-slack-secret`, SMTP_PASSWORD, NODE_EXTRA_CA_CERTS: join(tls, 'cert.pem') };
-    service = spawn(process.execPath, [AIBOX, 'approvals', 'serve', '--listen', `127.0.0.1:${apiPort}`, '--db', db, '--config', config], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    service.stderr?.on('data', (chunk: Buffer) => (serviceLog += chunk.toString()));
-    await until(`the service listens (log: ${serviceLog})`, () => (serviceLog.includes('listening on') ? true : undefined));
+    for (const [name, role] of [['alice', 'developer'], ['carol', 'team-lead']] as const) tokens[name] = createToken(user, db, name, role);
+    const config = {
+      database: db,
+      public_url: 'https://aibox.example.com',
+      notify: {
+        slack: { webhook: 'env:SLACK_WEBHOOK_URL' },
+        webhook: { url: `http://127.0.0.1:${receiverPort}/hook`, secret: `file:${keyFile}` },
+        email: {
+          smtp: `smtp://127.0.0.1:${smtpPort}`,
+          username: 'aibox',
+          password: 'env:SMTP_PASSWORD',
+          from: 'aibox@example.com',
+          approvers: ['carol@example.com'],
+          developer_address: '{pusher}@example.com',
+        },
+        retry: { first_delay: '200ms', max_delay: '1s', max_attempts: 5 },
+        timeout: '20s',
+      },
+    };
+    const env = { SLACK_WEBHOOK_URL: `http://127.0.0.1:${receiverPort}/slack/T000/B000/e2e-slack-secret`, SMTP_PASSWORD, NODE_EXTRA_CA_CERTS: join(tls, 'cert.pem') };
+    service = await startService(user, user.home, config, env);
   });
 
   after(async () => {
     receiver.release();
-    service?.kill('SIGTERM');
+    await service?.stop();
     smtp?.kill('SIGTERM');
-    daemon?.kill();
+    server?.stop();
     await new Promise<void>((resolve) => receiver.server.close(() => resolve()));
     await rm(user.home, { recursive: true, force: true });
   });
@@ -263,9 +214,9 @@ notify:
     assert.ok(signed(hook.received), 'the signature verifies');
     assert.match(String(hook.received.headers['x-aibox-delivery']), /^[0-9a-f-]{36}$/);
     assert.equal(hook.json.request.url, undefined, 'the git URL is not sent');
-    assert.ok(!serviceLog.includes('e2e-slack-secret') && !serviceLog.includes(SMTP_PASSWORD), 'no secret in the service log');
+    assert.ok(!service.log().includes('e2e-slack-secret') && !service.log().includes(SMTP_PASSWORD), 'no secret in the service log');
 
-    const approved = await call('POST', `/v1/requests/${id}/approve`, tokens.carol);
+    const approved = await call(service.api, 'POST', `/v1/requests/${id}/approve`, tokens.carol);
     assert.equal((approved.json.request as { state: string }).state, 'promoted', JSON.stringify(approved.json));
     const promoted = await until("the developer's email", () => mailTo('alice@example.com', id, /Push promoted/));
     assert.match(promoted.body, /Promoted by carol/);
@@ -275,7 +226,7 @@ notify:
   it("a rejection: the reason reaches the developer's email, Slack and the webhook", async () => {
     const id = await register('reject');
     const reason = 'needs a test for <Parser> & its errors';
-    assert.equal((await call('POST', `/v1/requests/${id}/reject`, tokens.carol, { reason })).status, 200);
+    assert.equal((await call(service.api, 'POST', `/v1/requests/${id}/reject`, tokens.carol, { reason })).status, 200);
     const mail = await until("the developer's email", () => mailTo('alice@example.com', id, /Push rejected/));
     assert.ok(mail.body.includes(`Rejected by carol: ${reason}`), mail.body);
     const slack = await until('the Slack message of the rejection', () => receiver.slackMessages(id).find((message) => message.text.startsWith('Push rejected')));
@@ -304,7 +255,7 @@ notify:
     const pending = (await deliveries(id)).find((d) => d.channel === 'webhook');
     assert.deepEqual([pending?.state, pending?.attempts.length], ['pending', 0], 'registered while its webhook delivery is still pending');
     await until('the webhook receiver holds the call', () => (receiver.heldCount() > 0 ? true : undefined));
-    assert.equal((await call('GET', `/v1/requests/${id}`, tokens.carol)).status, 200, 'the service answers meanwhile');
+    assert.equal((await call(service.api, 'GET', `/v1/requests/${id}`, tokens.carol)).status, 200, 'the service answers meanwhile');
     receiver.release();
     await until('the held delivery is recorded as sent', async () => (await deliveries(id)).find((d) => d.channel === 'webhook' && d.state === 'sent'));
     await until('the approvers email', () => mailTo('carol@example.com', id, /Push waiting for approval/));

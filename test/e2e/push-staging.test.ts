@@ -8,14 +8,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { ORG_POLICY_PATH } from '../../src/policy/load.js';
-import { createToken, startService, type Service } from '../helpers/approvals.js';
-import { AIBOX, aibox, freePort, sshTo, testUser, type TestUser } from '../helpers/cli.js';
+import { createToken, installRemoteHelper, startService, type Service } from '../helpers/approvals.js';
+import { aibox, freePort, sshTo, testUser, type TestUser } from '../helpers/cli.js';
 
 describe('git push through git-remote-aibox: staged, direct or refused, as the policy says', { timeout: 5 * 60_000 }, () => {
   let user: TestUser;
@@ -58,13 +58,8 @@ describe('git push through git-remote-aibox: staged, direct or refused, as the p
     }
     daemon = spawn('git', ['daemon', '--reuseaddr', `--base-path=${base}`, '--export-all', '--enable=receive-pack', '--listen=127.0.0.1', `--port=${port}`, base], { stdio: 'ignore' });
     // Every push URL becomes aibox::URL, as /etc/gitconfig does in the sandbox image.
-    const bin = join(user.home, 'bin');
-    await mkdir(bin);
-    await writeFile(join(bin, 'git-remote-aibox'), `#!/bin/sh\nexec "${process.execPath}" "${AIBOX}" git-remote-aibox "$@"\n`);
-    await chmod(join(bin, 'git-remote-aibox'), 0o755);
-    const systemConfig = join(user.home, 'gitconfig');
-    await writeFile(systemConfig, '[url "aibox::"]\n\tpushInsteadOf = ""\n');
-    env = { ...user.env, PATH: `${bin}:${process.env.PATH ?? ''}`, GIT_CONFIG_SYSTEM: systemConfig, GIT_AUTHOR_NAME: 'A', GIT_AUTHOR_EMAIL: 'a@example.com', GIT_COMMITTER_NAME: 'A', GIT_COMMITTER_EMAIL: 'a@example.com' };
+    const helper = await installRemoteHelper(user.home);
+    env = { ...user.env, ...helper.env, GIT_AUTHOR_NAME: 'A', GIT_AUTHOR_EMAIL: 'a@example.com', GIT_COMMITTER_NAME: 'A', GIT_COMMITTER_EMAIL: 'a@example.com' };
     for (let attempt = 0; attempt < 50 && spawnSync('git', ['ls-remote', url('app')], { env: { ...env, GIT_CONFIG_NOSYSTEM: '1' } }).status !== 0; attempt++) await sleep(100);
     work = join(user.home, 'work');
     await mkdir(work);

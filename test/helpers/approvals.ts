@@ -1,12 +1,13 @@
 /**
- * What the approval e2e tests share: a real `git daemon` serving bare
- * repositories with pushes enabled, a work tree that stages pushes as the
- * remote helper does, and the real service (`dist/aibox.mjs approvals serve`)
- * with its tokens and JSON API.
+ * What the approval e2e tests and the push benchmark share: a real `git
+ * daemon` serving bare repositories with pushes enabled, a work tree that
+ * stages pushes as the remote helper does, git-remote-aibox installed with the
+ * gitconfig that routes every push through it, and the real service
+ * (`dist/aibox.mjs approvals serve`) with its tokens and JSON API.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
@@ -23,6 +24,30 @@ export function git(user: TestUser, args: string[], cwd: string): string {
   const result = spawnSync('git', args, { cwd, env: gitEnv(user), encoding: 'utf8', timeout: 60_000 });
   assert.equal(result.status, 0, `git ${args.join(' ')}: ${result.stderr}`);
   return result.stdout.trim();
+}
+
+export interface RemoteHelper {
+  /** The folder holding the git-remote-aibox wrapper. */
+  bin: string;
+  /** The gitconfig that turns every push URL into aibox::URL. */
+  systemConfig: string;
+  /** PATH and GIT_CONFIG_SYSTEM that put both to use (over the caller's env). */
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * The helper as the sandbox image installs it, in `dir`: a git-remote-aibox
+ * that runs the built CLI, and a system gitconfig (as /etc/gitconfig in the
+ * image) with `[url "aibox::"] pushInsteadOf = ""`: every push URL becomes aibox::URL.
+ */
+export async function installRemoteHelper(dir: string): Promise<RemoteHelper> {
+  const bin = join(dir, 'bin');
+  await mkdir(bin, { recursive: true });
+  await writeFile(join(bin, 'git-remote-aibox'), `#!/bin/sh\nexec "${process.execPath}" "${AIBOX}" git-remote-aibox "$@"\n`);
+  await chmod(join(bin, 'git-remote-aibox'), 0o755);
+  const systemConfig = join(dir, 'gitconfig');
+  await writeFile(systemConfig, '[url "aibox::"]\n\tpushInsteadOf = ""\n');
+  return { bin, systemConfig, env: { PATH: `${bin}:${process.env.PATH ?? ''}`, GIT_CONFIG_SYSTEM: systemConfig } };
 }
 
 export interface GitServer {
@@ -59,11 +84,18 @@ export interface Staged {
   body: Record<string, unknown>;
 }
 
+/** A file a commit writes (and adds). */
+export interface TreeFile {
+  name: string;
+  text: string;
+}
+
 /**
  * A work tree for one remote: `stage` makes a commit on `base` (changing
  * `file` when given, else empty) and pushes it straight to a fresh staging
  * ref, as git-remote-aibox does.
  */
+
 export class WorkTree {
   private clock = Date.UTC(2026, 10, 27, 12, 0, 0);
 
@@ -74,11 +106,13 @@ export class WorkTree {
     readonly repository: string,
   ) {}
 
-  static async create(user: TestUser, url: string, repository: string, branches: readonly string[]): Promise<{ tree: WorkTree; first: string }> {
+  /** The work tree with a first commit (holding `file` when given, else empty) pushed to each of `branches`. */
+  static async create(user: TestUser, url: string, repository: string, branches: readonly string[], file?: TreeFile): Promise<{ tree: WorkTree; first: string }> {
     const dir = join(user.home, `work-${repository.replace(/\W/g, '-')}`);
     await mkdir(dir);
     const tree = new WorkTree(user, dir, url, repository);
     tree.git(['init', '-q', '-b', 'main']);
+    if (file) tree.write(file);
     tree.git(['commit', '-q', '--allow-empty', '-m', 'first']);
     tree.git(['push', '-q', url, ...branches.map((branch) => `HEAD:refs/heads/${branch}`)]);
     return { tree, first: tree.git(['rev-parse', 'HEAD']) };
@@ -88,19 +122,23 @@ export class WorkTree {
     return git(this.user, args, this.dir);
   }
 
+  /** Writes `file` and adds it. */
+  private write(file: TreeFile): void {
+    execFileSync('sh', ['-c', 'printf %s "$2" > "$1"', 'sh', join(this.dir, file.name), file.text]);
+    this.git(['add', file.name]);
+  }
+
   /** A commit on `base` (changing `file` when given), not pushed. */
-  commit(base: string, message: string, file?: { name: string; text: string }): string {
+  commit(base: string, message: string, file?: TreeFile): string {
     this.git(['checkout', '-q', '--detach', base]);
-    if (file) {
-      execFileSync('sh', ['-c', 'printf %s "$2" > "$1"', 'sh', join(this.dir, file.name), file.text]);
-      this.git(['add', file.name]);
-    }
+    if (file) this.write(file);
     this.git(['commit', '-q', '--allow-empty', '-m', message]);
     return this.git(['rev-parse', 'HEAD']);
   }
 
-  stage(who: string, branch: string, base: string, file?: { name: string; text: string }): Staged {
-    const sha = this.commit(base, `${who} on ${branch} ${this.clock}`, file);
+  /** A commit on `base` (with `message`, else one naming who, the branch and the time) staged by `who` for refs/heads/<branch>. */
+  stage(who: string, branch: string, base: string, file?: TreeFile, message = `${who} on ${branch} ${this.clock}`): Staged {
+    const sha = this.commit(base, message, file);
     this.clock += 1000;
     const ref = stagingRef('refs', who, new Date(this.clock), `refs/heads/${branch}`);
     this.git(['push', '-q', this.url, `HEAD:${ref}`]);
@@ -117,11 +155,11 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/** Writes `config` as approvals.yaml in `dir` and starts the service on a free port with it. */
+/** Writes `config` as approvals.yaml in `dir` (mode 600) and starts the service on a free port with it, `env` over the user's. */
 export async function startService(user: TestUser, dir: string, config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<Service> {
   const port = await freePort();
   const file = join(dir, `approvals-${port}.yaml`);
-  await writeFile(file, stringify({ ...config, listen: `127.0.0.1:${port}` }));
+  await writeFile(file, stringify({ ...config, listen: `127.0.0.1:${port}` }), { mode: 0o600 });
   const child = spawn(process.execPath, [AIBOX, 'approvals', 'serve', '--config', file], { env: { ...user.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -145,10 +183,12 @@ export async function startService(user: TestUser, dir: string, config: Record<s
   return service;
 }
 
-/** `aibox approvals token create NAME --role ROLE` against a database; returns the secret. */
+/** `aibox approvals token create NAME --role ROLE` against a database; checks the token has that name and role, returns its secret. */
 export function createToken(user: TestUser, db: string, name: string, role: string): string {
   const created = execFileSync(process.execPath, [AIBOX, 'approvals', 'token', 'create', name, '--role', role, '--db', db, '--json'], { env: user.env, encoding: 'utf8' });
-  return (JSON.parse(created) as { token: { secret: string } }).token.secret;
+  const token = (JSON.parse(created) as { token: { name: string; role: string; secret: string } }).token;
+  assert.deepEqual([token.name, token.role], [name, role]);
+  return token.secret;
 }
 
 export interface ApiRequest {
