@@ -8,7 +8,7 @@ import { ensureImage, planCurrentImage } from '../image/build.js';
 import type { EffectivePolicy } from '../policy/effective.js';
 import { Podman } from '../sandbox/podman.js';
 import { SANDBOX_SSH_PORT } from '../sandbox/spec.js';
-import { nftRuleset } from './nft-rules.js';
+import { isIpv4, nftRuleset } from './nft-rules.js';
 import { ensureProxyImage, LABEL_EGRESS, ownProxy, proxyName, reconfigureProxy, startProxy, writeProxyConfig } from './proxy.js';
 import { proxyEnvFile } from './proxy-env.js';
 import { PROXY_PORT, squidFiles, type SquidFiles } from './squid-config.js';
@@ -35,6 +35,11 @@ export function proxyFilesFor(policy: EffectivePolicy): SquidFiles {
   return squidFiles({ rules: policy.egress.value, origin, upper });
 }
 
+/** The policy's egress rules to IPv4 addresses, which the sandbox reaches without the proxy. */
+function directRules(policy: EffectivePolicy): { address: string; ports: number[] }[] {
+  return policy.egress.value.filter((rule) => isIpv4(rule.host)).map((rule) => ({ address: rule.host, ports: rule.ports }));
+}
+
 /** Address of a running container on podman's default bridge. */
 function bridgeAddress(name: string, address: string | null | undefined): string {
   if (address) return address;
@@ -55,15 +60,21 @@ export async function enforceEgress(ctx: Context, instance: string, config: Conf
   const before = await ownProxy(podman, instance);
   const proxy = await startProxy(ctx, instance, image);
   if (changed && before?.State.Running && proxy.Id === before.Id) await reconfigureProxy(ctx, instance);
+  const proxyAddress = await lockNetwork(ctx, podman, instance, proxy, policy);
+  const proxyUrl = `http://${proxyAddress}:${PROXY_PORT}`;
+  await writeProxyEnv(toolpacksDir, proxyUrl);
+  return { proxy: proxyName(instance), proxyUrl, rules: policy.egress.value.length };
+}
+
+/** Puts the ruleset into the running sandbox's network namespace; returns the proxy's address. */
+async function lockNetwork(ctx: Context, podman: Podman, instance: string, proxy: Awaited<ReturnType<typeof startProxy>>, policy: EffectivePolicy): Promise<string> {
   const sandbox = await podman.inspectContainer(instance);
   const pid = sandbox?.State.Pid;
   if (!sandbox?.State.Running || !pid) throw new AiboxError('PROCESS_FAILED', `${instance} is not running, so its egress rules cannot be applied`, `see why: podman logs ${instance}`);
   const proxyAddress = bridgeAddress(proxyName(instance), proxy.NetworkSettings?.IPAddress);
   const gateway = bridgeAddress(instance, sandbox.NetworkSettings?.Gateway);
-  await applyRuleset(ctx, pid, nftRuleset({ proxy: { address: proxyAddress, port: PROXY_PORT }, gateway, sshPort: SANDBOX_SSH_PORT }));
-  const proxyUrl = `http://${proxyAddress}:${PROXY_PORT}`;
-  await writeProxyEnv(toolpacksDir, proxyUrl);
-  return { proxy: proxyName(instance), proxyUrl, rules: policy.egress.value.length };
+  await applyRuleset(ctx, pid, nftRuleset({ proxy: { address: proxyAddress, port: PROXY_PORT }, gateway, sshPort: SANDBOX_SSH_PORT, direct: directRules(policy) }));
+  return proxyAddress;
 }
 
 /** Replaces the `inet aibox` table in the network namespace of the process `pid` (one nft transaction). */
@@ -87,6 +98,8 @@ export async function reloadEgress(ctx: Context, instance: string, policy: Effec
   const changed = await writeProxyConfig(podman, instance, proxyFilesFor(policy));
   const proxy = await ownProxy(podman, instance);
   if (!proxy?.State.Running) return 'not-running';
+  // The addresses the policy names are reached directly: the ruleset follows them.
+  if ((await podman.inspectContainer(instance))?.State.Running) await lockNetwork(ctx, podman, instance, proxy, policy);
   if (!changed) return 'unchanged';
   await reconfigureProxy(ctx, instance);
   return 'reloaded';

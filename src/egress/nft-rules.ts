@@ -4,7 +4,8 @@ import { AiboxError } from '../core/errors.js';
  * The nftables ruleset aibox puts into a sandbox's network namespace from the host
  * (pure). Inbound: loopback, replies, and the SSH port from podman's gateway only
  * (the published 127.0.0.1 port arrives from there). Outbound: loopback, replies,
- * and the sandbox's own proxy; everything else is dropped, named explicitly where a
+ * the sandbox's own proxy, and the IPv4 addresses the policy names (those ports only);
+ * everything else is dropped, named explicitly where a
  * reader (and `aibox doctor`) looks for it: podman's gateway (host services),
  * link-local and cloud metadata, UDP (DNS included). One `nft -f` transaction replaces
  * the table, so re-applying is atomic and idempotent.
@@ -18,6 +19,17 @@ export interface NftInput {
   /** podman's gateway on the sandbox's network: where published ports arrive from. */
   gateway: string;
   sshPort: number;
+  /**
+   * The policy's egress rules whose host is an IPv4 address: reached directly, for
+   * protocols a proxy does not carry (git://, ssh). Host names only through the proxy.
+   */
+  direct: { address: string; ports: number[] }[];
+}
+
+/** Whether a policy host is an IPv4 address (then the sandbox may reach it directly). */
+export function isIpv4(host: string): boolean {
+  const parts = IPV4.exec(host)?.slice(1).map(Number);
+  return Boolean(parts && parts.every((part) => part <= 255));
 }
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -34,6 +46,10 @@ function ipv4(what: string, value: string): string {
 export function nftRuleset(input: NftInput): string {
   const proxy = ipv4('the proxy address', input.proxy.address);
   const gateway = ipv4('the gateway address', input.gateway);
+  const direct = input.direct.map(({ address, ports }) => {
+    const valid = ports.filter((port) => Number.isInteger(port) && port > 0 && port < 65536);
+    return `    ip daddr ${ipv4('a network.egress address', address)} tcp dport { ${valid.join(', ')} } accept comment "network.egress: ${address}"`;
+  });
   return [
     // Declaring then deleting makes the first apply and every later one the same transaction.
     `table inet ${NFT_TABLE}`,
@@ -51,6 +67,7 @@ export function nftRuleset(input: NftInput): string {
     '    ip daddr 169.254.0.0/16 drop comment "link-local, cloud metadata"',
     '    ct state established,related accept',
     `    ip daddr ${proxy} tcp dport ${input.proxy.port} accept comment "the egress proxy"`,
+    ...direct,
     `    ip daddr ${gateway} drop comment "host services"`,
     '    meta l4proto udp drop comment "UDP, DNS included: the proxy resolves"',
     '  }',

@@ -187,14 +187,18 @@ describe('git push from inside a gVisor sandbox: the image routes it through git
     service = await startService(user, user.home, { database: db });
     assert.equal((await aibox(user, ['config', 'set', 'push.service', service.api])).code, 0);
     assert.equal((await aibox(user, ['config', 'set', 'push.token', `file:${tokenFile}`])).code, 0);
-    const started = await aibox(user, ['start', '--port', String(await freePort())]);
-    assert.equal(started.code, 0, started.stderr);
-    // Reachable from the sandbox through podman's bridge only: the gateway address, not every interface.
+    // Reachable from the sandbox through podman's bridge only: the gateway address, not every interface;
+    // the policy names that address and port, so the sandbox's egress rules let git:// through to it.
     const gateway = spawnSync('podman', ['network', 'inspect', 'podman', '--format', '{{range .Subnets}}{{.Gateway}}{{end}}'], { encoding: 'utf8' }).stdout.trim() || '127.0.0.1';
     port = await freePort();
-    daemon = spawn('git', ['daemon', '--reuseaddr', `--base-path=${base}`, '--export-all', '--enable=receive-pack', `--listen=${gateway}`, `--port=${port}`, base], { stdio: 'ignore' });
     await mkdir('/etc/aibox', { recursive: true });
-    await writeFile(ORG_POLICY_PATH, stringify({ version: 1, tools: { git_push: { default: 'safe', rules: [{ repo: 'host.containers.internal/team/app', class: 'review-required' }] } } }));
+    await writeFile(
+      ORG_POLICY_PATH,
+      stringify({ version: 1, network: { egress: [{ host: gateway, ports: [port] }] }, tools: { git_push: { default: 'safe', rules: [{ repo: 'host.containers.internal/team/app', class: 'review-required' }] } } }),
+    );
+    const started = await aibox(user, ['start', '--port', String(await freePort())]);
+    assert.equal(started.code, 0, started.stderr);
+    daemon = spawn('git', ['daemon', '--reuseaddr', `--base-path=${base}`, '--export-all', '--enable=receive-pack', `--listen=${gateway}`, `--port=${port}`, base], { stdio: 'ignore' });
     const setup = inside(
       `set -e; for i in $(seq 50); do git ls-remote git://host.containers.internal:${port}/team/app.git >/dev/null 2>&1 && break; sleep 0.2; done
        git config --global user.email dev@example.com; git config --global user.name dev

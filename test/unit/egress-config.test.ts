@@ -64,7 +64,7 @@ describe('squid config from network.egress', () => {
 });
 
 describe('nftables ruleset of the sandbox netns', () => {
-  const ruleset = nftRuleset({ proxy: { address: '10.88.0.5', port: 3128 }, gateway: '10.88.0.1', sshPort: 2222 });
+  const ruleset = nftRuleset({ proxy: { address: '10.88.0.5', port: 3128 }, gateway: '10.88.0.1', sshPort: 2222, direct: [{ address: '10.88.0.1', ports: [9418] }] });
 
   it('replaces table inet aibox in one transaction', () => {
     assert.match(ruleset, /^table inet aibox\ndelete table inet aibox\ntable inet aibox \{/);
@@ -81,9 +81,16 @@ describe('nftables ruleset of the sandbox netns', () => {
     assert.ok(ruleset.indexOf('169.254.0.0/16 drop') < ruleset.indexOf('ct state established,related accept', ruleset.indexOf('chain output')));
   });
 
+  it('lets the sandbox reach an IPv4 address the policy names, on its ports only, before the gateway is dropped', () => {
+    const rule = 'ip daddr 10.88.0.1 tcp dport { 9418 } accept';
+    assert.ok(ruleset.includes(rule));
+    assert.ok(ruleset.indexOf(rule) < ruleset.indexOf('ip daddr 10.88.0.1 drop'));
+    assert.ok(ruleset.indexOf('169.254.0.0/16 drop') < ruleset.indexOf(rule), 'never link-local, whatever the policy says');
+  });
+
   it('refuses an address that is not IPv4 (the ruleset is text)', () => {
-    assert.throws(() => nftRuleset({ proxy: { address: '10.0.0.1; flush ruleset', port: 3128 }, gateway: '10.88.0.1', sshPort: 2222 }), (error: unknown) => error instanceof AiboxError && /proxy address from podman is not an IPv4 address/.test(error.message));
-    assert.throws(() => nftRuleset({ proxy: { address: '10.0.0.1', port: 3128 }, gateway: '300.1.1.1', sshPort: 2222 }), AiboxError);
+    assert.throws(() => nftRuleset({ proxy: { address: '10.0.0.1; flush ruleset', port: 3128 }, gateway: '10.88.0.1', sshPort: 2222, direct: [] }), (error: unknown) => error instanceof AiboxError && /proxy address from podman is not an IPv4 address/.test(error.message));
+    assert.throws(() => nftRuleset({ proxy: { address: '10.0.0.1', port: 3128 }, gateway: '300.1.1.1', sshPort: 2222, direct: [] }), AiboxError);
   });
 });
 
