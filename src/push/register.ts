@@ -11,6 +11,7 @@ import { loadConfig } from '../config/store.js';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
 import { readRegularFile, writeFileAtomic } from '../core/files.js';
+import { parseJson } from '../core/json.js';
 import { resolveSecret } from '../core/secrets.js';
 import { canonicalRepo } from '../policy/repo-url.js';
 import { requestId, type StagedReport } from './staging.js';
@@ -54,26 +55,22 @@ function callService(method: 'GET' | 'POST', service: string, path: string, toke
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);
-      response.on('end', () => {
-        let json: unknown;
-        try {
-          json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: response.statusCode ?? 0, json });
-      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, json: parseJson(Buffer.concat(chunks).toString('utf8')) }));
     });
     request.end(payload);
   });
+}
+
+/** The service's error message in its answer `{error: {code, message}}`, if it sent one. */
+function errorMessage(json: unknown): string | undefined {
+  return z.object({ error: z.object({ message: z.string() }) }).safeParse(json).data?.error.message;
 }
 
 async function post(service: string, token: string, body: object): Promise<Attempt> {
   try {
     const { status, json } = await callService('POST', service, '/v1/requests', token, body);
     if (status >= 200 && status < 300) return { ok: true };
-    const message = z.object({ error: z.object({ message: z.string() }) }).safeParse(json);
-    const why = `HTTP ${status}: ${message.success ? message.data.error.message : 'no readable answer'}`;
+    const why = `HTTP ${status}: ${errorMessage(json) ?? 'no readable answer'}`;
     return { ok: false, retry: status === 408 || status === 429 || status >= 500, why };
   } catch (error) {
     return { ok: false, retry: true, why: error instanceof Error ? error.message : String(error) };
@@ -113,18 +110,15 @@ async function serviceOf(ctx: Context, config: Config): Promise<Service | string
 }
 
 /** Sends what the outbox kept; returns one line per registration that went through. */
-export async function flushOutbox(ctx: Context): Promise<string[]> {
+async function flushOutbox(ctx: Context, service: Service): Promise<string[]> {
   const names = await readdir(outboxDir(ctx)).catch(() => [] as string[]);
-  if (names.length === 0) return [];
-  const service = await serviceOf(ctx, await loadConfig(ctx.paths));
-  if (typeof service === 'string') return [];
   const lines: string[] = [];
   for (const name of names.filter((file) => file.endsWith('.json'))) {
     const path = join(outboxDir(ctx), name);
     // Taken by renaming, so two pushes at once never send one twice.
     const claimed = `${path}.${randomBytes(4).toString('hex')}.sending`;
     if (!(await rename(path, claimed).then(() => true, () => false))) continue;
-    const entry = OutboxEntry.safeParse(JSON.parse((await readRegularFile(claimed)) ?? 'null'));
+    const entry = OutboxEntry.safeParse(parseJson((await readRegularFile(claimed)) ?? ''));
     const attempt = entry.success ? await post(entry.data.service, service.token, entry.data.body) : { ok: false as const, retry: false, why: 'unreadable' };
     if (!attempt.ok && attempt.retry && entry.success) await rename(claimed, path);
     else {
@@ -137,12 +131,11 @@ export async function flushOutbox(ctx: Context): Promise<string[]> {
 
 /** Registers staged pushes to `url` with the approval service; returns the lines the developer sees. */
 export async function registerOnHost(ctx: Context, url: string, pushes: readonly StagedReport[]): Promise<string[]> {
-  const config = await loadConfig(ctx.paths);
-  const service = await serviceOf(ctx, config);
+  const service = await serviceOf(ctx, await loadConfig(ctx.paths));
   if (typeof service === 'string') return [`aibox: ${service}`];
   const canonical = canonicalRepo(url);
   if (!('repo' in canonical)) return [`aibox: cannot register pushes to ${url}: ${canonical.problem}`];
-  const lines = await flushOutbox(ctx);
+  const lines = await flushOutbox(ctx, service);
   for (const push of pushes) {
     const id = requestId(push.stagingRef);
     const body = { ...push, repository: canonical.repo, url };
@@ -176,10 +169,9 @@ export type KnownRequest = z.infer<typeof KnownRequest>;
 
 /** This developer's requests as the approval service has them (its token shows only theirs), or why not. */
 export async function requestsOnHost(ctx: Context): Promise<{ requests: KnownRequest[]; note?: string }> {
-  const lines = await flushOutbox(ctx);
-  lines.forEach((line) => ctx.out.info(line));
   const service = await serviceOf(ctx, await loadConfig(ctx.paths));
   if (typeof service === 'string') return { requests: [], note: service };
+  (await flushOutbox(ctx, service)).forEach((line) => ctx.out.info(line));
   try {
     const { status, json } = await callService('GET', service.url, '/v1/requests', service.token);
     if (status !== 200) return { requests: [], note: `the approval service at ${service.url} answered HTTP ${status}` };
@@ -203,9 +195,8 @@ export async function cancelOnHost(ctx: Context, id: string): Promise<string> {
     throw new AiboxError('PROCESS_FAILED', `the approval service at ${service.url} did not answer: ${error instanceof Error ? error.message : String(error)}`, 'try again when it is up');
   });
   if (status === 200) return `Cancelled ${id}: its staging ref is removed; your commits stay in your repository.`;
-  const message = z.object({ error: z.object({ message: z.string() }) }).safeParse(json);
   const code = status === 404 ? 'NOT_FOUND' : status === 409 ? 'CONFLICT' : status === 401 || status === 403 ? 'POLICY_DENIED' : 'PROCESS_FAILED';
-  throw new AiboxError(code, `cannot cancel ${id}: ${message.success ? message.data.error.message : `HTTP ${status}`}`, 'see your requests: aibox push status');
+  throw new AiboxError(code, `cannot cancel ${id}: ${errorMessage(json) ?? `HTTP ${status}`}`, 'see your requests: aibox push status');
 }
 
 /** The same, from inside the sandbox. */

@@ -215,6 +215,7 @@ async function stage(run: Runner, io: HelperIo, url: string, specs: Spec[], opti
 
 async function register(io: HelperIo, url: string, host: PushHost, staged: { spec: Spec; ref: string; commit: string; old: string }[], options: Options): Promise<void> {
   const reports = staged.map(({ spec, ref, commit, old }) => ({
+    ...(spec.src.startsWith('refs/') ? { sourceRef: spec.src } : {}),
     targetRef: spec.dst,
     stagingRef: ref,
     oldSha: old || null,

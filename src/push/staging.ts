@@ -65,6 +65,8 @@ export function parseStagingRef(ref: string, mode: StagingMode): StagedPush | un
 
 /** A staged push as the helper reports it for registration: the body of the service's POST /v1/requests, without the URL. */
 export const StagedReport = z.strictObject({
+  /** The local ref pushed, when it was one (not HEAD or a commit). */
+  sourceRef: z.string().min(1).max(1024).optional(),
   targetRef: z.string().min(1).max(1024),
   stagingRef: z.string().min(1).max(1024),
   oldSha: z.string().regex(/^[0-9a-f]{40}$/).nullable(),

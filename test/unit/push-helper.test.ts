@@ -82,7 +82,7 @@ describe('git-remote-aibox protocol', () => {
     assert.match(staged.out, /^error refs\/heads\/main staged for approval as [0-9a-f]{10}, not pushed yet\n\n$/);
     assert.ok(staged.calls.some((call) => call[1] === 'push' && call.includes(`${'a'.repeat(40)}:refs/aibox/staging/alice/20261127T205501Z/heads/main`)));
     assert.deepEqual(staged.registered, [
-      { targetRef: 'refs/heads/main', stagingRef: 'refs/aibox/staging/alice/20261127T205501Z/heads/main', oldSha: null, newSha: 'a'.repeat(40), force: false, pushOptions: [] },
+      { sourceRef: 'refs/heads/main', targetRef: 'refs/heads/main', stagingRef: 'refs/aibox/staging/alice/20261127T205501Z/heads/main', oldSha: null, newSha: 'a'.repeat(40), force: false, pushOptions: [] },
     ]);
     assert.match(staged.err, /registered 1\n$/, 'what the host says about registering reaches the developer');
     const dry = await converse(['option dry-run true', 'push refs/heads/main:refs/heads/main', '', ''], 'review-required');

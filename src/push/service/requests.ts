@@ -40,6 +40,7 @@ export const DEFAULT_TTL_MS = 48 * 3600_000;
 /** The body of POST /v1/requests. The pusher is the token's name, never the body's. */
 export const CreateBody = z.object({
   repository: z.string(),
+  sourceRef: z.string().optional(),
   url: z.string().min(1).max(2048),
   targetRef: z.string(),
   stagingRef: z.string(),
@@ -73,6 +74,7 @@ export async function createRequest(deps: ServiceDeps, caller: Caller, body: Cre
     id,
     repository: body.repository,
     url: body.url,
+    ...(body.sourceRef ? { sourceRef: body.sourceRef } : {}),
     targetRef: body.targetRef,
     stagingRef: body.stagingRef,
     oldSha: body.oldSha,
