@@ -2,6 +2,6 @@
 export { enforceEgress, reloadEgress, removeEgress, stopEgress, proxyFilesFor, applyRuleset, type EgressReport } from './enforce.js';
 export { nftRuleset, NFT_TABLE } from './nft-rules.js';
 export { squidFiles, hostAcl, PROXY_PORT, DENY_PAGE } from './squid-config.js';
-export { proxyEnvFile } from './proxy-env.js';
+export { javaProxyOptions, proxyEnvFile, toolProxyOptions } from './proxy-env.js';
 export { proxyName, LABEL_EGRESS } from './proxy.js';
 export { egressCheck } from './check.js';

@@ -11,7 +11,8 @@
 # Last pass (bash and zsh, once, before the first prompt or the first command that is
 # not in a startup file; see __aibox_arm): after ~/.bashrc,
 # ~/.profile, ~/.zshrc and the rest, it puts back what aibox must have: the packs'
-# folders and /opt/aibox/bin on PATH, the proxy variables; LC_ALL defaults to LANG.
+# folders and /opt/aibox/bin on PATH, the proxy variables and the build tools' proxy
+# options (added to yours); LC_ALL defaults to LANG.
 # What it had to repair is in AIBOX_ENV_REPAIRED (not exported), which `aibox doctor`
 # reports. AIBOX_SHELL_SETUP=off skips all of it (for comparison: docs/shell.md).
 case ${AIBOX_SHELL_SETUP-}:${__aibox_early-} in
@@ -66,6 +67,8 @@ off:* | *:1) ;;
       AIBOX_ENV_REPAIRED="${AIBOX_ENV_REPAIRED:+$AIBOX_ENV_REPAIRED }proxy"
       ;;
     esac
+    # The build tools' proxy options (proxy.sh's function), added again to what a dotfile set.
+    case ${__aibox_proxy_tools_set-} in 1) __aibox_proxy_tools ;; esac
     # A client's LC_* (macOS sends LC_CTYPE=UTF-8) must not break the locale; LC_ALL= (empty) opts out.
     case ${LC_ALL+set} in '') export LC_ALL="${LANG:-en_US.UTF-8}" ;; esac
     # bash: history in the home volume, appended after every command.
