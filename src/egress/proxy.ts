@@ -94,11 +94,13 @@ export async function ownProxy(podman: Podman, instance: string): Promise<Contai
 
 /**
  * Tells a running squid to re-read its config (new ACLs apply to new requests; open
- * tunnels stay): SIGHUP, what `squid -k reconfigure` sends, which refuses to signal
- * squid as the container's PID 1.
+ * tunnels stay): SIGHUP, what `squid -k reconfigure` sends (which refuses to signal
+ * squid as the container's PID 1). Sent from here to squid's host PID (runc, no
+ * PID namespace in between), which saves a podman call.
  */
-export async function reconfigureProxy(ctx: Context, instance: string): Promise<void> {
-  await ctx.run('podman', ['kill', '--signal', 'HUP', proxyName(instance)]);
+export function reconfigureProxy(instance: string, proxy: ContainerInfo): void {
+  if (!proxy.State.Pid) throw new AiboxError('PROCESS_FAILED', `the egress proxy ${proxyName(instance)} has no process to reload`, `see why: podman logs ${proxyName(instance)}`);
+  process.kill(proxy.State.Pid, 'SIGHUP');
 }
 
 /** Creates or starts the proxy; returns it running. */

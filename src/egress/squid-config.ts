@@ -66,6 +66,11 @@ export function squidFiles(input: SquidConfigInput): SquidFiles {
     'httpd_suppress_version_string on',
     'shutdown_lifetime 1 seconds',
     'coredump_dir /tmp',
+    // Whatever a name resolves to, never link-local (cloud metadata) or the proxy's own
+    // loopback: an allowed wildcard name pointed there by its DNS gets nowhere.
+    'acl aibox_never dst 169.254.0.0/16 fe80::/10',
+    'http_access deny aibox_never',
+    'http_access deny to_localhost',
     ...acls,
     `deny_info ${DENY_PAGE} all`,
     'http_access deny all',

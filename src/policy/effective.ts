@@ -49,7 +49,7 @@ function loosens(layer: PolicyLayer, what: string, value: string, upper: string)
 }
 
 function egressCovers(outer: EgressRule, inner: EgressRule): boolean {
-  return patternCovers(outer.host, inner.host, 'host') && inner.ports.every((port) => outer.ports.includes(port));
+  return patternCovers(outer.host, inner.host, 'host') && inner.ports.every((port) => outer.ports.includes(port)) && (!inner.direct || outer.direct === true);
 }
 
 /** The class one layer gives a repository: its first matching rule, else its default. */
@@ -90,7 +90,7 @@ export function mergeLayers(layers: readonly PolicyLayer[]): EffectivePolicy {
       if (extra !== undefined) throw loosens(layer, what, show(extra), current.origin);
       return { value: list, origin };
     };
-    effective.egress = narrow('network.egress', data.network?.egress, effective.egress, egressCovers, (rule) => `${rule.host}:${rule.ports.join(',')}`);
+    effective.egress = narrow('network.egress', data.network?.egress, effective.egress, egressCovers, (rule) => `${rule.host}:${rule.ports.join(',')}${rule.direct ? ' (direct)' : ''}`);
     effective.expose = narrow('filesystem.expose', data.filesystem?.expose, effective.expose, pathCovers, (path) => path);
     effective.trustedKeys = narrow('packs.trusted_keys', data.packs?.trusted_keys, effective.trustedKeys, (outer, key) => normalizeKey(outer.key) === normalizeKey(key.key), (key) => `key "${key.name}"`);
     effective.approvedScripts = narrow('packs.approved_scripts', data.packs?.approved_scripts, effective.approvedScripts, (outer, digest) => outer === digest, (digest) => digest);

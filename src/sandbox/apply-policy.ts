@@ -11,10 +11,11 @@ import { Podman } from './podman.js';
 /** `aibox policy apply`: the effective policy's egress allowlist into the sandbox's proxy, under the instance lock, without a restart. */
 export function applyPolicy(ctx: Context, instance: Instance): Promise<{ outcome: 'reloaded' | 'unchanged' | 'not-running'; rules: number; origin: string }> {
   return withInstanceLock(ctx, instance, async () => {
-    if (!(await ownContainer(new Podman(ctx.run), instance))) throw notFound(instance);
+    const sandbox = await ownContainer(new Podman(ctx.run), instance);
+    if (!sandbox) throw notFound(instance);
     const policy = await loadPolicyFor(ctx, await loadConfig(ctx.paths));
     policy.warnings.forEach((warning) => ctx.out.warn(warning));
-    const outcome = await reloadEgress(ctx, instance.name, policy);
+    const outcome = await reloadEgress(ctx, instance.name, sandbox, policy);
     return { outcome, rules: policy.egress.value.length, origin: policy.egress.origin };
   });
 }

@@ -134,6 +134,15 @@ export class Podman {
     await this.run('podman', ['run', ...args]);
   }
 
+  async create(args: readonly string[]): Promise<void> {
+    await this.run('podman', ['create', ...args]);
+  }
+
+  /** Sets a created or stopped container up in its runtime (network namespace included) without running its process. */
+  async init(name: string): Promise<void> {
+    await this.run('podman', ['init', name]);
+  }
+
   async start(name: string): Promise<void> {
     await this.run('podman', ['start', name]);
   }

@@ -56,6 +56,18 @@ describe('policy merge: a lower layer may only tighten', () => {
     loosenError(() => mergeLayers([org, layer('team', { version: 1, network: { egress: [{ host: 'a.b.example.com', ports: [443] }] } })]), /a\.b\.example\.com:443/);
   });
 
+  it('network egress direct: only an IPv4 address, and only where the upper layer says direct too', () => {
+    const named = policyLayerSchema.safeParse({ version: 1, network: { egress: [{ host: 'git.example.com', ports: [9418], direct: true }] } });
+    assert.equal(named.success, false);
+    assert.match(JSON.stringify(named.error?.issues), /direct needs an IPv4 address as host, not \\"git\.example\.com\\"/);
+    const direct = { version: 1 as const, network: { egress: [{ host: '10.0.0.5', ports: [9418], direct: true }] } };
+    assert.equal(policyLayerSchema.safeParse(direct).success, true);
+    const viaProxy: PolicyLayer = { ...org, data: { version: 1, network: { egress: [{ host: '10.0.0.5', ports: [9418] }] } } };
+    loosenError(() => mergeLayers([viaProxy, layer('project', direct)]), /network\.egress: 10\.0\.0\.5:9418 \(direct\) is not allowed/);
+    const both: PolicyLayer = { ...org, data: direct };
+    assert.deepEqual(mergeLayers([both, layer('project', { version: 1, network: { egress: [{ host: '10.0.0.5', ports: [9418] }] } })]).egress.value, [{ host: '10.0.0.5', ports: [9418] }], 'a lower layer may drop direct');
+  });
+
   it('filesystem expose: only paths under an upper path', () => {
     const project = layer('project', { version: 1, filesystem: { expose: ['/workspace/app'] } });
     assert.deepEqual(mergeLayers([org, project]).expose.value, ['/workspace/app']);
