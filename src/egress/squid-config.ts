@@ -79,6 +79,13 @@ export function squidFiles(input: SquidConfigInput): SquidFiles {
   return { 'squid.conf': conf, [DENY_PAGE]: denyPage(input) };
 }
 
+/** What a squid.conf written by squidFiles enforces: its number of network.egress rules and their policy file. */
+export function enforcedRules(conf: string): { rules: number; origin: string } | undefined {
+  const origin = /^# network\.egress from (.+)$/m.exec(conf)?.[1];
+  if (origin === undefined) return undefined;
+  return { rules: conf.split('\n').filter((line) => line.startsWith('http_access allow ')).length, origin };
+}
+
 /** The page (and CONNECT status body) of a denial; squid fills %H (host) and %p (port). */
 function denyPage(input: SquidConfigInput): string {
   const upper = input.upper.length > 0 ? ` (it must be allowed in ${input.upper.join(', ')} too: a lower layer may only tighten)` : '';

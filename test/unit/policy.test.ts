@@ -125,7 +125,10 @@ describe('policy decisions explain the rule and the file to change', () => {
     assert.deepEqual([allow.allowed, allow.rule, allow.origin], [true, 'network.egress[0]', '/team/policy.yaml']);
     const deny = decide(merged, parseQuestion('egress', 'git.example.com'));
     assert.equal(deny.allowed, false);
-    assert.match(deny.explanation, /git.example.com:443 is denied: no network.egress entry in \/team\/policy.yaml allows it; to allow it add \{host: git.example.com, ports: \[443\]\} there \(and it must be allowed in \/etc\/aibox\/policy.yaml\)/);
+    assert.match(deny.explanation, /git.example.com:443 is denied: no network.egress entry in \/team\/policy.yaml allows it; to allow it add \{host: git.example.com, ports: \[443\]\} to network.egress in \/team\/policy.yaml$/);
+    assert.equal(deny.fix, 'add {host: git.example.com, ports: [443]} to network.egress in /team/policy.yaml', 'the org policy allows it already');
+    const above = decide(merged, parseQuestion('egress', 'git.example.org:443'));
+    assert.equal(above.fix, 'add {host: git.example.org, ports: [443]} to network.egress in /team/policy.yaml — the team layer may only tighten; ask for it in the org policy /etc/aibox/policy.yaml');
   });
 
   it('egress: "*" stays within one label of the host name, and case does not matter', () => {
