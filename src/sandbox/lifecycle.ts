@@ -89,10 +89,12 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
       return { outcome: 'already-running', state: current };
     }
     requireAllowedRuntime(policy, current.runtime);
-    await requireFreePort(current.port);
+    // An initialized container (a start cut short before its process ran) holds its port already.
+    const initialized = existing.State.Status === 'initialized';
+    if (!initialized) await requireFreePort(current.port);
     // podman recorded aibox's gVisor wrapper as the runtime: make sure it is still there.
     if (current.runtime === 'gvisor') await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir);
-    await startEnforced(ctx, instance, config, policy, current.toolpacks, existing.State.Status === 'initialized');
+    await startEnforced(ctx, instance, config, policy, current.toolpacks, initialized);
     await waitUntilReachable(ctx, instance, current.port);
     const shell = await setUpShell(ctx, instance, config);
     return { outcome: 'started', state: current, shell };

@@ -92,10 +92,13 @@ describe('the sandbox reaches only what the policy allows', () => {
     assert.equal(egress?.status, 'ok', JSON.stringify(egress));
   });
 
-  it('an allowed host answers through the proxy over HTTP, in every shell', () => {
+  it('an allowed host answers through the proxy over HTTP, in every shell and in aibox exec', async () => {
     const result = inside(`echo "$HTTP_PROXY"; curl -s -m 10 http://${web}:8080/a`);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^http:\/\/10\.[\d.]+:3128\nweb \/a\n$/);
+    const exec = await aibox(user, ['exec', '--', 'sh', '-c', `printenv https_proxy; curl -s -m 10 http://${web}:8080/exec`], { cwd: project });
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.match(exec.stdout, /^http:\/\/10\.[\d.]+:3128\nweb \/exec\n$/);
   });
 
   it('a denied host:port is refused with the policy file and the fix named', () => {
