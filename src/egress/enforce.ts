@@ -10,9 +10,9 @@ import type { EffectivePolicy } from '../policy/effective.js';
 import { Podman, type ContainerInfo } from '../sandbox/podman.js';
 import { SANDBOX_SSH_PORT } from '../sandbox/spec.js';
 import { nftRuleset } from './nft-rules.js';
-import { ensureProxyImage, LABEL_EGRESS, ownProxy, proxyName, reconfigureProxy, startProxy, writeProxyConfig } from './proxy.js';
+import { ensureProxyImage, LABEL_EGRESS, ownProxy, proxyName, reconfigureProxy, startProxy, writeConfigFiles, writeProxyConfig } from './proxy.js';
 import { proxyEnvFile } from './proxy-env.js';
-import { PROXY_PORT, squidFiles, type SquidFiles } from './squid-config.js';
+import { PROXY_CONFIG_DIR, PROXY_PORT, squidFiles, type SquidFiles } from './squid-config.js';
 
 /**
  * Egress enforcement of one sandbox, from the host: its proxy (config from the
@@ -94,15 +94,15 @@ async function writeProxyEnv(toolpacksDir: string, proxyUrl: string): Promise<vo
 }
 
 /**
- * `aibox policy apply`: the proxy's config from the effective policy, and squid told
- * to re-read it; the sandbox keeps running. Whether a running proxy took it.
+ * `aibox policy apply`: the proxy's config from the effective policy, the ruleset (the
+ * policy's direct rules) and squid told to re-read it; the sandbox keeps running. With
+ * both containers from one inspect, this costs one podman call. A stopped proxy gets
+ * its config at the next start.
  */
-export async function reloadEgress(ctx: Context, instance: string, sandbox: ContainerInfo, policy: EffectivePolicy): Promise<'reloaded' | 'unchanged' | 'not-running'> {
-  const podman = new Podman(ctx.run);
-  const changed = await writeProxyConfig(podman, instance, proxyFilesFor(policy));
-  const proxy = await ownProxy(podman, instance);
-  if (!proxy?.State.Running) return 'not-running';
-  // The policy's direct rules may have changed: the ruleset follows them.
+export async function reloadEgress(ctx: Context, instance: string, sandbox: ContainerInfo, proxy: ContainerInfo | undefined, policy: EffectivePolicy): Promise<'reloaded' | 'unchanged' | 'not-running'> {
+  const dir = proxy?.Mounts.find((mount) => mount.Destination === PROXY_CONFIG_DIR)?.Source;
+  if (!proxy?.State.Running || !dir) return 'not-running';
+  const changed = await writeConfigFiles(dir, proxyFilesFor(policy));
   if (sandbox.State.Running) await lockNetwork(ctx, instance, sandbox, proxy, policy);
   if (!changed) return 'unchanged';
   reconfigureProxy(instance, proxy);

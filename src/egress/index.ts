@@ -3,7 +3,7 @@ export { enforceEgress, reloadEgress, removeEgress, stopEgress, proxyFilesFor, a
 export { nftRuleset, NFT_TABLE } from './nft-rules.js';
 export { squidFiles, hostAcl, enforcedRules, PROXY_PORT, DENY_PAGE } from './squid-config.js';
 export { proxyEnvFile } from './proxy-env.js';
-export { proxyName, LABEL_EGRESS } from './proxy.js';
+export { proxyName, requireOwnProxy, LABEL_EGRESS } from './proxy.js';
 export { egressCheck } from './check.js';
 export { egressStatus, describeEgress, type EgressStatus } from './status.js';
 export { egressLog, followEgressLog, parseLogLine, summarize, fixFor, formatEntry, parseSince, type EgressLogEntry, type ProxyRequest } from './log.js';

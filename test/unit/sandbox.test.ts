@@ -148,6 +148,7 @@ describe('doctor hardening check', () => {
   const expected = { ociRuntime: '/h/runsc-aibox', volumes: instanceVolumes('proj'), sshDir: '/h/sandbox-ssh', pidsLimit: 16384 };
   const hardened: ContainerInfo = {
     Id: 'x',
+    Name: 'proj',
     ImageName: 'localhost/aibox:x',
     OCIRuntime: '/h/runsc-aibox',
     EffectiveCaps: null,
