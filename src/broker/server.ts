@@ -26,6 +26,7 @@ function socketOutput(socket: Socket): Output {
     warn: (message) => send({ warning: message }),
     progress: (message) => send({ progress: message }),
     result: () => undefined,
+    record: () => undefined,
   };
 }
 

@@ -5,6 +5,7 @@ import { registerApprovals } from './commands/approvals.js';
 import { registerConfig } from './commands/config.js';
 import { registerConnect } from './commands/connect.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerEgress } from './commands/egress.js';
 import { registerImage } from './commands/image.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerBroker, registerInstall } from './commands/install.js';
@@ -45,7 +46,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerLs, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerUpgrade, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerImage, registerBroker]) {
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerLs, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerUpgrade, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerEgress, registerImage, registerBroker]) {
     register(program);
   }
   program.commands.forEach(function exitOverrideAll(command: Command) {

@@ -11,6 +11,8 @@ export interface Output {
   progress(message: string): void;
   /** The command's result: JSON with --json, else the human text. */
   result(data: object, human: string): void;
+  /** One record of a stream (`--follow`): one compact JSON line with --json, else the human text. */
+  record(data: object, human: string): void;
 }
 
 /** What output writes to: process.stdout/stderr, or a plain object in tests. */
@@ -52,6 +54,10 @@ export function createOutput(json: boolean, stdout: TextSink = process.stdout, s
       clear();
       if (json) stdout.write(`${JSON.stringify({ ok: true, ...data }, null, 2)}\n`);
       else if (human) stdout.write(human.endsWith('\n') ? human : `${human}\n`);
+    },
+    record(data, human) {
+      clear();
+      stdout.write(json ? `${JSON.stringify(data)}\n` : `${human}\n`);
     },
   };
 }

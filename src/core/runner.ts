@@ -42,7 +42,8 @@ const INSTALL_HINTS: Record<string, string> = {
   git: 'apt-get install -y git',
   zstd: 'apt-get install -y zstd',
   tar: 'apt-get install -y tar',
-  nsenter: 'apt-get install -y util-linux nftables',
+  nsenter: 'apt-get install -y util-linux',
+  nft: 'apt-get install -y nftables',
 };
 
 /** A program's path on PATH (as the shell would find it), or undefined. */

@@ -3,15 +3,16 @@ import { join } from 'node:path';
 import type { Config } from '../config/settings.js';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
+import { findOnPath, installHint } from '../core/runner.js';
 import { writeFileIfChanged } from '../core/files.js';
 import { ensureImage, planCurrentImage } from '../image/build.js';
 import type { EffectivePolicy } from '../policy/effective.js';
-import { Podman } from '../sandbox/podman.js';
+import { Podman, type ContainerInfo } from '../sandbox/podman.js';
 import { SANDBOX_SSH_PORT } from '../sandbox/spec.js';
-import { isIpv4, nftRuleset } from './nft-rules.js';
-import { ensureProxyImage, LABEL_EGRESS, ownProxy, proxyName, reconfigureProxy, startProxy, writeProxyConfig } from './proxy.js';
+import { nftRuleset } from './nft-rules.js';
+import { ensureProxyImage, LABEL_EGRESS, ownProxy, proxyName, reconfigureProxy, startProxy, writeConfigFiles, writeProxyConfig } from './proxy.js';
 import { proxyEnvFile } from './proxy-env.js';
-import { PROXY_PORT, squidFiles, type SquidFiles } from './squid-config.js';
+import { PROXY_CONFIG_DIR, PROXY_PORT, squidFiles, type SquidFiles } from './squid-config.js';
 
 /**
  * Egress enforcement of one sandbox, from the host: its proxy (config from the
@@ -35,9 +36,9 @@ export function proxyFilesFor(policy: EffectivePolicy): SquidFiles {
   return squidFiles({ rules: policy.egress.value, origin, upper });
 }
 
-/** The policy's egress rules to IPv4 addresses, which the sandbox reaches without the proxy. */
+/** The policy's `direct` egress rules, which the sandbox reaches without the proxy. */
 function directRules(policy: EffectivePolicy): { address: string; ports: number[] }[] {
-  return policy.egress.value.filter((rule) => isIpv4(rule.host)).map((rule) => ({ address: rule.host, ports: rule.ports }));
+  return policy.egress.value.filter((rule) => rule.direct).map((rule) => ({ address: rule.host, ports: rule.ports }));
 }
 
 /** Address of a running container on podman's default bridge. */
@@ -47,9 +48,10 @@ function bridgeAddress(name: string, address: string | null | undefined): string
 }
 
 /**
- * Starts (or reconfigures) the sandbox's proxy, then locks the running sandbox's
- * network namespace to it and writes its shells' proxy variables. Called after
- * every `podman start`/`run` of the sandbox and by `aibox start` on a running one.
+ * Starts (or reconfigures) the sandbox's proxy, then locks the sandbox's network
+ * namespace to it and writes its shells' proxy variables. Called between `podman init`
+ * and `podman start` of the sandbox (so its first process already runs under the
+ * rules) and by `aibox start` on a running one.
  */
 export async function enforceEgress(ctx: Context, instance: string, config: Config, policy: EffectivePolicy, toolpacksDir: string): Promise<EgressReport> {
   const podman = new Podman(ctx.run);
@@ -59,18 +61,18 @@ export async function enforceEgress(ctx: Context, instance: string, config: Conf
   const changed = await writeProxyConfig(podman, instance, proxyFilesFor(policy));
   const before = await ownProxy(podman, instance);
   const proxy = await startProxy(ctx, instance, image);
-  if (changed && before?.State.Running && proxy.Id === before.Id) await reconfigureProxy(ctx, instance);
-  const proxyAddress = await lockNetwork(ctx, podman, instance, proxy, policy);
+  if (changed && before?.State.Running && proxy.Id === before.Id) reconfigureProxy(instance, proxy);
+  const proxyAddress = await lockNetwork(ctx, instance, await podman.inspectContainer(instance), proxy, policy);
   const proxyUrl = `http://${proxyAddress}:${PROXY_PORT}`;
   await writeProxyEnv(toolpacksDir, proxyUrl);
   return { proxy: proxyName(instance), proxyUrl, rules: policy.egress.value.length };
 }
 
 /** Puts the ruleset into the running sandbox's network namespace; returns the proxy's address. */
-async function lockNetwork(ctx: Context, podman: Podman, instance: string, proxy: Awaited<ReturnType<typeof startProxy>>, policy: EffectivePolicy): Promise<string> {
-  const sandbox = await podman.inspectContainer(instance);
+async function lockNetwork(ctx: Context, instance: string, sandbox: ContainerInfo | undefined, proxy: ContainerInfo, policy: EffectivePolicy): Promise<string> {
+  // Running, or initialized (`podman init`: its network namespace exists, its process has not started).
   const pid = sandbox?.State.Pid;
-  if (!sandbox?.State.Running || !pid) throw new AiboxError('PROCESS_FAILED', `${instance} is not running, so its egress rules cannot be applied`, `see why: podman logs ${instance}`);
+  if (!pid || !(sandbox.State.Running || sandbox.State.Status === 'initialized')) throw new AiboxError('PROCESS_FAILED', `${instance} is not running, so its egress rules cannot be applied`, `see why: podman logs ${instance}`);
   const proxyAddress = bridgeAddress(proxyName(instance), proxy.NetworkSettings?.IPAddress);
   const gateway = bridgeAddress(instance, sandbox.NetworkSettings?.Gateway);
   await applyRuleset(ctx, pid, nftRuleset({ proxy: { address: proxyAddress, port: PROXY_PORT }, gateway, sshPort: SANDBOX_SSH_PORT, direct: directRules(policy) }));
@@ -79,6 +81,8 @@ async function lockNetwork(ctx: Context, podman: Podman, instance: string, proxy
 
 /** Replaces the `inet aibox` table in the network namespace of the process `pid` (one nft transaction). */
 export async function applyRuleset(ctx: Context, pid: number, ruleset: string): Promise<void> {
+  // nsenter would only say that it could not execute nft.
+  if (!(await findOnPath('nft', ctx.env))) throw new AiboxError('MISSING_PREREQ', 'nft (nftables) is not installed: aibox cannot lock the sandbox\'s network to its egress proxy', installHint('nft'));
   await ctx.run('nsenter', ['--target', String(pid), '--net', 'nft', '-f', '-'], { input: ruleset });
 }
 
@@ -90,18 +94,18 @@ async function writeProxyEnv(toolpacksDir: string, proxyUrl: string): Promise<vo
 }
 
 /**
- * `aibox policy apply`: the proxy's config from the effective policy, and squid told
- * to re-read it; the sandbox keeps running. Whether a running proxy took it.
+ * `aibox policy apply`: the proxy's config from the effective policy, the ruleset (the
+ * policy's direct rules) and squid told to re-read it; the sandbox keeps running. With
+ * both containers from one inspect, this costs one podman call. A stopped proxy gets
+ * its config at the next start.
  */
-export async function reloadEgress(ctx: Context, instance: string, policy: EffectivePolicy): Promise<'reloaded' | 'unchanged' | 'not-running'> {
-  const podman = new Podman(ctx.run);
-  const changed = await writeProxyConfig(podman, instance, proxyFilesFor(policy));
-  const proxy = await ownProxy(podman, instance);
-  if (!proxy?.State.Running) return 'not-running';
-  // The addresses the policy names are reached directly: the ruleset follows them.
-  if ((await podman.inspectContainer(instance))?.State.Running) await lockNetwork(ctx, podman, instance, proxy, policy);
+export async function reloadEgress(ctx: Context, instance: string, sandbox: ContainerInfo, proxy: ContainerInfo | undefined, policy: EffectivePolicy): Promise<'reloaded' | 'unchanged' | 'not-running'> {
+  const dir = proxy?.Mounts.find((mount) => mount.Destination === PROXY_CONFIG_DIR)?.Source;
+  if (!proxy?.State.Running || !dir) return 'not-running';
+  const changed = await writeConfigFiles(dir, proxyFilesFor(policy));
+  if (sandbox.State.Running) await lockNetwork(ctx, instance, sandbox, proxy, policy);
   if (!changed) return 'unchanged';
-  await reconfigureProxy(ctx, instance);
+  reconfigureProxy(instance, proxy);
   return 'reloaded';
 }
 

@@ -1,13 +1,15 @@
 import { AiboxError } from '../core/errors.js';
+import { isIpv4 } from '../policy/schema.js';
 
 /**
  * The nftables ruleset aibox puts into a sandbox's network namespace from the host
  * (pure). Inbound: loopback, replies, and the SSH port from podman's gateway only
  * (the published 127.0.0.1 port arrives from there). Outbound: loopback, replies,
  * the sandbox's own proxy, and the IPv4 addresses the policy names (those ports only);
- * everything else is dropped, named explicitly where a
- * reader (and `aibox doctor`) looks for it: podman's gateway (host services),
- * link-local and cloud metadata, UDP (DNS included). One `nft -f` transaction replaces
+ * everything else is refused (ICMP admin-prohibited: a client fails at once with
+ * "No route to host" instead of hanging), named explicitly where a reader looks for it: podman's
+ * gateway (host services), link-local and cloud metadata, UDP (DNS included); both
+ * chains' policy is drop. One `nft -f` transaction replaces
  * the table, so re-applying is atomic and idempotent.
  */
 
@@ -20,24 +22,15 @@ export interface NftInput {
   gateway: string;
   sshPort: number;
   /**
-   * The policy's egress rules whose host is an IPv4 address: reached directly, for
-   * protocols a proxy does not carry (git://, ssh). Host names only through the proxy.
+   * The policy's `direct: true` egress rules (IPv4 addresses): reached without the
+   * proxy, for protocols it does not carry (git://, ssh). Everything else only through it.
    */
   direct: { address: string; ports: number[] }[];
 }
 
-/** Whether a policy host is an IPv4 address (then the sandbox may reach it directly). */
-export function isIpv4(host: string): boolean {
-  const parts = IPV4.exec(host)?.slice(1).map(Number);
-  return Boolean(parts && parts.every((part) => part <= 255));
-}
-
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
 /** Refuses anything but a dotted IPv4 address: the ruleset is text, and these come from podman. */
 function ipv4(what: string, value: string): string {
-  const parts = IPV4.exec(value)?.slice(1).map(Number);
-  if (!parts || parts.some((part) => part > 255)) {
+  if (!isIpv4(value)) {
     throw new AiboxError('PROCESS_FAILED', `${what} from podman is not an IPv4 address: "${value}"`, 'aibox needs podman\'s default IPv4 bridge network: check podman network inspect podman');
   }
   return value;
@@ -64,12 +57,15 @@ export function nftRuleset(input: NftInput): string {
     '  chain output {',
     '    type filter hook output priority filter; policy drop;',
     '    oif "lo" accept',
-    '    ip daddr 169.254.0.0/16 drop comment "link-local, cloud metadata"',
+    '    ip daddr 169.254.0.0/16 reject with icmpx type admin-prohibited comment "link-local, cloud metadata"',
     '    ct state established,related accept',
     `    ip daddr ${proxy} tcp dport ${input.proxy.port} accept comment "the egress proxy"`,
     ...direct,
-    `    ip daddr ${gateway} drop comment "host services"`,
-    '    meta l4proto udp drop comment "UDP, DNS included: the proxy resolves"',
+    `    ip daddr ${gateway} reject with icmpx type admin-prohibited comment "host services"`,
+    '    meta l4proto udp reject with icmpx type admin-prohibited comment "UDP, DNS included: the proxy resolves"',
+    // Refused at once rather than silently dropped: a client bypassing the proxy fails
+    // in milliseconds ("No route to host") instead of hanging until its timeout.
+    '    meta l4proto tcp reject with icmpx type admin-prohibited comment "everything else: only through the proxy"',
     '  }',
     '}',
     '',

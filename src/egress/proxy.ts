@@ -76,16 +76,25 @@ export async function writeProxyConfig(podman: Podman, instance: string, files: 
     volume = await podman.inspectVolume(name);
   }
   if (!volume) throw new AiboxError('PROCESS_FAILED', `podman did not create volume ${name}`, 'check podman: podman volume ls');
+  return writeConfigFiles(volume.mountpoint, files);
+}
+
+/** squid.conf and the deny page into the config volume's folder on the host. Whether anything changed. */
+export async function writeConfigFiles(dir: string, files: SquidFiles): Promise<boolean> {
   // squid runs as user proxy: the folder and files are root's, readable by all.
-  await mkdir(volume.mountpoint, { recursive: true, mode: 0o755 });
-  const conf = await writeFileIfChanged(join(volume.mountpoint, 'squid.conf'), files['squid.conf'], 0o644);
-  const page = await writeFileIfChanged(join(volume.mountpoint, DENY_PAGE), files[DENY_PAGE], 0o644);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const conf = await writeFileIfChanged(join(dir, 'squid.conf'), files['squid.conf'], 0o644);
+  const page = await writeFileIfChanged(join(dir, DENY_PAGE), files[DENY_PAGE], 0o644);
   return conf || page;
 }
 
 /** The proxy container, or undefined; one without aibox's label for this instance is refused. */
 export async function ownProxy(podman: Podman, instance: string): Promise<ContainerInfo | undefined> {
-  const info = await podman.inspectContainer(proxyName(instance));
+  return requireOwnProxy(instance, await podman.inspectContainer(proxyName(instance)));
+}
+
+/** The proxy as inspected, refused without aibox's label for this instance. */
+export function requireOwnProxy(instance: string, info: ContainerInfo | undefined): ContainerInfo | undefined {
   if (info && info.Config.Labels?.[LABEL_EGRESS] !== instance) {
     throw new AiboxError('CONFLICT', `container ${proxyName(instance)} was not made by aibox (it lacks the label ${LABEL_EGRESS}=${instance})`, `remove it if it is yours: podman rm ${proxyName(instance)}`);
   }
@@ -94,11 +103,13 @@ export async function ownProxy(podman: Podman, instance: string): Promise<Contai
 
 /**
  * Tells a running squid to re-read its config (new ACLs apply to new requests; open
- * tunnels stay): SIGHUP, what `squid -k reconfigure` sends, which refuses to signal
- * squid as the container's PID 1.
+ * tunnels stay): SIGHUP, what `squid -k reconfigure` sends (which refuses to signal
+ * squid as the container's PID 1). Sent from here to squid's host PID (runc, no
+ * PID namespace in between), which saves a podman call.
  */
-export async function reconfigureProxy(ctx: Context, instance: string): Promise<void> {
-  await ctx.run('podman', ['kill', '--signal', 'HUP', proxyName(instance)]);
+export function reconfigureProxy(instance: string, proxy: ContainerInfo): void {
+  if (!proxy.State.Pid) throw new AiboxError('PROCESS_FAILED', `the egress proxy ${proxyName(instance)} has no process to reload`, `see why: podman logs ${proxyName(instance)}`);
+  process.kill(proxy.State.Pid, 'SIGHUP');
 }
 
 /** Creates or starts the proxy; returns it running. */

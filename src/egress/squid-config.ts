@@ -66,12 +66,24 @@ export function squidFiles(input: SquidConfigInput): SquidFiles {
     'httpd_suppress_version_string on',
     'shutdown_lifetime 1 seconds',
     'coredump_dir /tmp',
+    // Whatever a name resolves to, never link-local (cloud metadata) or the proxy's own
+    // loopback: an allowed wildcard name pointed there by its DNS gets nowhere.
+    'acl aibox_never dst 169.254.0.0/16 fe80::/10',
+    'http_access deny aibox_never',
+    'http_access deny to_localhost',
     ...acls,
     `deny_info ${DENY_PAGE} all`,
     'http_access deny all',
     '',
   ].join('\n');
   return { 'squid.conf': conf, [DENY_PAGE]: denyPage(input) };
+}
+
+/** What a squid.conf written by squidFiles enforces: its number of network.egress rules and their policy file. */
+export function enforcedRules(conf: string): { rules: number; origin: string } | undefined {
+  const origin = /^# network\.egress from (.+)$/m.exec(conf)?.[1];
+  if (origin === undefined) return undefined;
+  return { rules: conf.split('\n').filter((line) => line.startsWith('http_access allow ')).length, origin };
 }
 
 /** The page (and CONNECT status body) of a denial; squid fills %H (host) and %p (port). */

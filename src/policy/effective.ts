@@ -5,6 +5,7 @@ import {
   type CacheTool,
   type EgressRule,
   type GitPushRule,
+  type LayerName,
   type PolicyLayer,
   type RiskClass,
   type SandboxRuntime,
@@ -23,9 +24,18 @@ export interface GitPushLayer {
   rules: GitPushRule[];
 }
 
+/** One layer's own network.egress list. */
+export interface EgressLayer {
+  name: LayerName;
+  origin: string;
+  rules: EgressRule[];
+}
+
 export interface EffectivePolicy {
   layers: { name: string; origin: string }[];
   egress: Sourced<EgressRule[]>;
+  /** Every layer that sets network.egress, top first: a host must be allowed in each (what a denial's fix names). */
+  egressLayers: EgressLayer[];
   expose: Sourced<string[]>;
   /** Every layer's git push rules: the strictest class any layer gives a repo wins. */
   gitPush: GitPushLayer[];
@@ -49,7 +59,7 @@ function loosens(layer: PolicyLayer, what: string, value: string, upper: string)
 }
 
 function egressCovers(outer: EgressRule, inner: EgressRule): boolean {
-  return patternCovers(outer.host, inner.host, 'host') && inner.ports.every((port) => outer.ports.includes(port));
+  return patternCovers(outer.host, inner.host, 'host') && inner.ports.every((port) => outer.ports.includes(port)) && (!inner.direct || outer.direct === true);
 }
 
 /** The class one layer gives a repository: its first matching rule, else its default. */
@@ -71,6 +81,7 @@ export function mergeLayers(layers: readonly PolicyLayer[]): EffectivePolicy {
   const effective: EffectivePolicy = {
     layers: layers.map(({ name, origin }) => ({ name, origin })),
     egress: { value: [], origin: top.origin },
+    egressLayers: [],
     expose: { value: [], origin: top.origin },
     gitPush: [],
     trustedKeys: { value: [], origin: top.origin },
@@ -90,7 +101,8 @@ export function mergeLayers(layers: readonly PolicyLayer[]): EffectivePolicy {
       if (extra !== undefined) throw loosens(layer, what, show(extra), current.origin);
       return { value: list, origin };
     };
-    effective.egress = narrow('network.egress', data.network?.egress, effective.egress, egressCovers, (rule) => `${rule.host}:${rule.ports.join(',')}`);
+    effective.egress = narrow('network.egress', data.network?.egress, effective.egress, egressCovers, (rule) => `${rule.host}:${rule.ports.join(',')}${rule.direct ? ' (direct)' : ''}`);
+    if (data.network?.egress) effective.egressLayers.push({ name: layer.name, origin, rules: data.network.egress });
     effective.expose = narrow('filesystem.expose', data.filesystem?.expose, effective.expose, pathCovers, (path) => path);
     effective.trustedKeys = narrow('packs.trusted_keys', data.packs?.trusted_keys, effective.trustedKeys, (outer, key) => normalizeKey(outer.key) === normalizeKey(key.key), (key) => `key "${key.name}"`);
     effective.approvedScripts = narrow('packs.approved_scripts', data.packs?.approved_scripts, effective.approvedScripts, (outer, digest) => outer === digest, (digest) => digest);

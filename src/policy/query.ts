@@ -1,8 +1,10 @@
 import { AiboxError } from '../core/errors.js';
+import { BUILT_IN_ORIGIN } from './defaults.js';
 import { layerClass, type EffectivePolicy } from './effective.js';
+import { ORG_POLICY_PATH } from './load.js';
 import { globMatch, pathCovers, pathProblem } from './match.js';
 import { canonicalRepo, type UrlRewrite } from './repo-url.js';
-import { strictness, type PolicyLayerData, type RiskClass } from './schema.js';
+import { strictness, type EgressRule, type PolicyLayerData, type RiskClass } from './schema.js';
 
 export type Question =
   | { kind: 'egress'; host: string; port: number }
@@ -20,6 +22,8 @@ export interface Decision {
   /** The policy file that rule lives in (the file to change). */
   origin: string;
   explanation: string;
+  /** For a denied egress: what to change, in which file (the end of the explanation). */
+  fix?: string;
 }
 
 /** The one policy question API: allow or deny, with the rule and the file to change. */
@@ -28,17 +32,13 @@ export function decide(policy: EffectivePolicy, question: Question): Decision {
     case 'egress': {
       const { port } = question;
       const host = question.host.toLowerCase();
-      const index = policy.egress.value.findIndex((rule) => globMatch(rule.host, host, 'host') && rule.ports.includes(port));
+      const index = policy.egress.value.findIndex((rule) => allowsEgress(rule, host, port));
       const origin = policy.egress.origin;
       if (index >= 0) {
         return { allowed: true, rule: `network.egress[${index}]`, origin, explanation: `egress to ${host}:${port} is allowed by network.egress[${index}] in ${origin}` };
       }
-      return {
-        allowed: false,
-        rule: 'none',
-        origin,
-        explanation: `egress to ${host}:${port} is denied: no network.egress entry in ${origin} allows it; to allow it add {host: ${host}, ports: [${port}]} there${upperHint(policy, origin)}`,
-      };
+      const fix = egressFix(policy, host, port);
+      return { allowed: false, rule: 'none', origin, fix, explanation: `egress to ${host}:${port} is denied: no network.egress entry in ${origin} allows it; to allow it ${fix}` };
     }
     case 'expose': {
       const { path } = question;
@@ -94,6 +94,27 @@ function decideGitPush(policy: EffectivePolicy, repo: string): Decision {
     origin: decided.origin,
     explanation: `git push to ${repo} is ${decided.class} ${by}`,
   };
+}
+
+function allowsEgress(rule: EgressRule, host: string, port: number): boolean {
+  return globMatch(rule.host, host, 'host') && rule.ports.includes(port);
+}
+
+/**
+ * Where to allow a denied host:port: the file the effective list comes from, and
+ * first every layer above it that does not allow it either (a lower layer may only tighten).
+ */
+function egressFix(policy: EffectivePolicy, host: string, port: number): string {
+  const add = `add {host: ${host}, ports: [${port}]} to network.egress in ${policyFile(policy.egress.origin)}`;
+  const lowest = policy.egressLayers.at(-1);
+  const blocking = policy.egressLayers.slice(0, -1).filter((layer) => !layer.rules.some((rule) => allowsEgress(rule, host, port)));
+  if (!lowest || blocking.length === 0) return add;
+  return `${add} — the ${lowest.name} layer may only tighten; ask for it in ${blocking.map((layer) => `the ${layer.name} policy ${policyFile(layer.origin)}`).join(' and ')}`;
+}
+
+/** The file to edit for a layer: the built-in default is replaced by writing the org file. */
+function policyFile(origin: string): string {
+  return origin === BUILT_IN_ORIGIN ? `${ORG_POLICY_PATH} (it replaces the built-in default, which aibox policy show prints)` : origin;
 }
 
 /** When a lower layer narrowed a list, the upper layers must allow the thing too. */

@@ -44,12 +44,28 @@ const sandboxPath = z.string().superRefine((path, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, e.g. /workspace/app` });
 });
 
+/** A dotted IPv4 address (each part 0-255). */
+export function isIpv4(host: string): boolean {
+  const parts = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host)?.slice(1).map(Number);
+  return Boolean(parts && parts.every((part) => part <= 255));
+}
+
 const egressRuleSchema = z
   .object({
     host: hostPattern,
     ports: z.array(z.number().int().min(1).max(65535)).min(1).default([443]),
+    /**
+     * Reached without the proxy, for protocols an HTTP proxy does not carry (git://,
+     * ssh, a database): only an IPv4 address, on these ports. Default: through the proxy.
+     */
+    direct: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.direct && !isIpv4(rule.host)) {
+      ctx.addIssue({ code: 'custom', path: ['direct'], message: `direct needs an IPv4 address as host, not "${rule.host}" (a name is reached through the proxy), e.g. 10.0.0.5` });
+    }
+  });
 
 /**
  * A role that may approve review-required pushes, as the approval service's

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/store.js';
 import type { Context } from '../core/context.js';
+import { crashPoint } from '../core/crash.js';
 import { AiboxError } from '../core/errors.js';
 import { installHint } from '../core/runner.js';
 import { writeFileIfChanged } from '../core/files.js';
@@ -23,7 +24,7 @@ import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
 import { parseRuntime, resolveRuntime, type RuntimeKind } from './runtime.js';
 import { existingOwnVolumes, ownContainer } from './ownership.js';
-import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanRunArgs, SANDBOX_SSH_PORT, TOOLPACKS_TARGET } from './spec.js';
+import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanCreateArgs, SANDBOX_SSH_PORT, TOOLPACKS_TARGET } from './spec.js';
 import { readState, removeState, writeState, type InstanceState } from './state.js';
 
 export interface StartOptions {
@@ -88,15 +89,12 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
       return { outcome: 'already-running', state: current };
     }
     requireAllowedRuntime(policy, current.runtime);
-    await requireFreePort(current.port);
+    // An initialized container (a start cut short before its process ran) holds its port already.
+    const initialized = existing.State.Status === 'initialized';
+    if (!initialized) await requireFreePort(current.port);
     // podman recorded aibox's gVisor wrapper as the runtime: make sure it is still there.
     if (current.runtime === 'gvisor') await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir);
-    await podman.start(instance.name);
-    // A start makes a new network namespace: the egress rules go into it before anyone logs in.
-    await enforce(ctx, instance, config, policy, current.toolpacks).catch(async (error: unknown) => {
-      await podman.stop(instance.name).catch(() => undefined);
-      throw error;
-    });
+    await startEnforced(ctx, instance, config, policy, current.toolpacks, initialized);
     await waitUntilReachable(ctx, instance, current.port);
     const shell = await setUpShell(ctx, instance, config);
     return { outcome: 'started', state: current, shell };
@@ -127,7 +125,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
   const toolpacksVolume = volumes.find((volume) => volume.target === TOOLPACKS_TARGET)?.name ?? '';
   const toolpacks = (await podman.inspectVolume(toolpacksVolume))?.mountpoint;
   if (!toolpacks) throw new AiboxError('PROCESS_FAILED', `podman did not create volume ${toolpacksVolume}`, 'check podman: podman volume ls');
-  const args = podmanRunArgs({
+  const args = podmanCreateArgs({
     instance: instance.name,
     image,
     runtime,
@@ -152,8 +150,8 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
   };
   ctx.out.progress(`starting ${instance.name} (${runtime.kind})…`);
   try {
-    await podman.runContainer(args);
-    await enforce(ctx, instance, config, policy, toolpacks);
+    await podman.create(args);
+    await startEnforced(ctx, instance, config, policy, toolpacks);
     await writeState(instance.dir, next);
     await writeSshEntries(ctx, instance, port);
   } catch (error) {
@@ -176,10 +174,28 @@ async function enforce(ctx: Context, instance: Instance, config: Config, policy:
   await enforceEgress(ctx, instance.name, config, policy, toolpacksDir);
 }
 
-/** After a restart outside `start` (new network namespace): the egress rules again, with the policy as it is now. */
-async function enforceAfterRestart(ctx: Context, instance: Instance, toolpacks: string | undefined): Promise<void> {
+/**
+ * Starts a created or stopped sandbox with its egress rules in place before its first
+ * process runs: `podman init` makes the new network namespace, the rules go into it,
+ * then `podman start` runs sshd. Never a moment of open network; a failure leaves it stopped.
+ */
+async function startEnforced(ctx: Context, instance: Instance, config: Config, policy: EffectivePolicy, toolpacks: string | undefined, initialized = false): Promise<void> {
+  const podman = new Podman(ctx.run);
+  if (!initialized) await podman.init(instance.name);
+  try {
+    await enforce(ctx, instance, config, policy, toolpacks);
+  } catch (error) {
+    await podman.stop(instance.name).catch(() => undefined);
+    throw error;
+  }
+  crashPoint('start:before-process');
+  await podman.start(instance.name);
+}
+
+/** A start outside `start` (upgrade rollback, key rotation): the rules with the policy as it is now. */
+async function restartEnforced(ctx: Context, instance: Instance, toolpacks: string | undefined): Promise<void> {
   const config = await loadConfig(ctx.paths);
-  await enforce(ctx, instance, config, await loadPolicyFor(ctx, config), toolpacks);
+  await startEnforced(ctx, instance, config, await loadPolicyFor(ctx, config), toolpacks);
 }
 
 /** Login shell and dotfiles, inside the sandbox as dev; a failure is one warning, never a failed start. */
@@ -416,8 +432,7 @@ export function upgradeSandbox(ctx: Context, instance: Instance, options: { forc
       await podman.remove(instance.name).catch(() => undefined);
       await podman.rename(previousName(instance), instance.name);
       if (info.State.Running) {
-        await podman.start(instance.name);
-        await enforceAfterRestart(ctx, instance, (await readState(instance.dir))?.toolpacks);
+        await restartEnforced(ctx, instance, (await readState(instance.dir))?.toolpacks);
       }
       throw error;
     }
@@ -447,8 +462,7 @@ async function rotate(ctx: Context, instance: Instance): Promise<{ fingerprint: 
   await closeMultiplexedConnection(ctx, instance);
   ctx.out.progress(`restarting ${instance.name} so it serves the new key…`);
   await podman.stop(instance.name);
-  await podman.start(instance.name);
-  await enforceAfterRestart(ctx, instance, state?.toolpacks);
+  await restartEnforced(ctx, instance, state?.toolpacks);
   await waitUntilReachable(ctx, instance, port);
   return { fingerprint, restarted: true };
 }

@@ -11,7 +11,11 @@ const LEGACY_SHARED_CACHE_LABEL = 'dev.aibox.cache';
  * what it made: a container with the name but without aibox's instance label is refused.
  */
 export async function ownContainer(podman: Podman, instance: Instance): Promise<ContainerInfo | undefined> {
-  const info = await podman.inspectContainer(instance.name);
+  return requireOwn(instance, await podman.inspectContainer(instance.name));
+}
+
+/** The instance's container as inspected, refused when aibox did not make it. */
+export function requireOwn(instance: Instance, info: ContainerInfo | undefined): ContainerInfo | undefined {
   if (info && info.Config.Labels?.[LABEL_INSTANCE] !== instance.name) {
     throw new AiboxError(
       'CONFLICT',

@@ -6,6 +6,7 @@ import { LABEL_INSTANCE, SANDBOX_SSH_PORT } from './spec.js';
 /** The part of `podman inspect` that aibox reads. */
 const containerSchema = z.object({
   Id: z.string(),
+  Name: z.string(),
   ImageName: z.string(),
   OCIRuntime: z.string(),
   EffectiveCaps: z.array(z.string()).nullish(),
@@ -90,13 +91,16 @@ export class Podman {
   }
 
   async inspectContainer(name: string): Promise<ContainerInfo | undefined> {
-    const result = await this.run('podman', ['container', 'inspect', name], { allowFailure: true });
-    if (result.exitCode !== 0) {
-      if (/no such container/i.test(result.stderr)) return undefined;
-      throw new AiboxError('PROCESS_FAILED', `podman container inspect ${name} failed: ${result.stderr.trim()}`);
-    }
-    const [info] = parsePodmanJson(z.array(containerSchema).min(1), result.stdout, `podman inspect ${name}`);
-    return info;
+    return (await this.inspectContainers([name])).get(name);
+  }
+
+  /** Several containers in one podman call (each costs ~0.1–0.3 s), by name; absent ones are left out. */
+  async inspectContainers(names: readonly string[]): Promise<Map<string, ContainerInfo>> {
+    const result = await this.run('podman', ['container', 'inspect', ...names], { allowFailure: true });
+    const missing = result.stderr.split('\n').filter((line) => line.trim() && !/no such container/i.test(line));
+    if (result.exitCode !== 0 && missing.length > 0) throw new AiboxError('PROCESS_FAILED', `podman container inspect ${names.join(' ')} failed: ${missing.join(' ').trim()}`);
+    const found = result.stdout.trim() ? parsePodmanJson(z.array(containerSchema), result.stdout, `podman inspect ${names.join(' ')}`) : [];
+    return new Map(found.map((info) => [info.Name, info]));
   }
 
   /** One label of a local image; undefined when the image or the label is absent. */
@@ -132,6 +136,15 @@ export class Podman {
 
   async runContainer(args: readonly string[]): Promise<void> {
     await this.run('podman', ['run', ...args]);
+  }
+
+  async create(args: readonly string[]): Promise<void> {
+    await this.run('podman', ['create', ...args]);
+  }
+
+  /** Sets a created or stopped container up in its runtime (network namespace included) without running its process. */
+  async init(name: string): Promise<void> {
+    await this.run('podman', ['init', name]);
   }
 
   async start(name: string): Promise<void> {

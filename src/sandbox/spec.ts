@@ -91,13 +91,12 @@ export interface SandboxSpec {
 }
 
 /** The `podman run` arguments of a sandbox: least privilege, loopback-only SSH. */
-export function podmanRunArgs(spec: SandboxSpec): string[] {
+export function podmanCreateArgs(spec: SandboxSpec): string[] {
   const volumes = spec.volumes.flatMap((volume) => [
     '--volume',
     `${volume.name}:${volume.target}${volume.readOnly ? ':ro' : ''}`,
   ]);
   return [
-    '--detach',
     '--name', spec.instance,
     '--hostname', spec.instance,
     '--runtime', spec.runtime.podmanRuntime,

@@ -85,17 +85,20 @@ describe('the sandbox reaches only what the policy allows', () => {
     const pid = inspect(user.name, '{{.State.Pid}}');
     const ruleset = host('nsenter', ['--target', pid, '--net', 'nft', 'list', 'table', 'inet', 'aibox']).stdout;
     assert.equal(ruleset.match(/policy drop;/g)?.length, 2, ruleset);
-    assert.match(ruleset, /ip daddr 169\.254\.0\.0\/16 drop/);
-    assert.match(ruleset, /udp drop/);
+    assert.match(ruleset, /ip daddr 169\.254\.0\.0\/16 reject/);
+    assert.match(ruleset, /udp reject/);
     const doctor = JSON.parse((await aibox(user, ['doctor', '--json'], { cwd: project })).stdout);
     const egress = doctor.checks.find((check: { name: string }) => check.name === 'egress');
     assert.equal(egress?.status, 'ok', JSON.stringify(egress));
   });
 
-  it('an allowed host answers through the proxy over HTTP, in every shell', () => {
+  it('an allowed host answers through the proxy over HTTP, in every shell and in aibox exec', async () => {
     const result = inside(`echo "$HTTP_PROXY"; curl -s -m 10 http://${web}:8080/a`);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^http:\/\/10\.[\d.]+:3128\nweb \/a\n$/);
+    const exec = await aibox(user, ['exec', '--', 'sh', '-c', `printenv https_proxy; curl -s -m 10 http://${web}:8080/exec`], { cwd: project });
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.match(exec.stdout, /^http:\/\/10\.[\d.]+:3128\nweb \/exec\n$/);
   });
 
   it('a denied host:port is refused with the policy file and the fix named', () => {
@@ -116,6 +119,26 @@ describe('the sandbox reaches only what the policy allows', () => {
     const udp = inside(`/opt/aibox/node/bin/node -e "const s=require('dgram').createSocket('udp4');s.on('message',()=>{console.log('answer');process.exit(0)});s.on('error',(e)=>{console.log(e.code);process.exit(3)});s.send('x',5353,'${web}');setTimeout(()=>{console.log('timeout');process.exit(2)},3000)"`);
     assert.notEqual(udp.stdout.trim(), 'answer', 'UDP to the test resolver port');
     assert.notEqual(inside('getent hosts example.com').code, 0, 'no DNS from inside');
+  });
+
+  it("another sandbox's sshd is unreachable from inside, and the bridge cannot reach this sandbox's sshd", async () => {
+    const other: TestUser = { ...user, name: `${user.name}-b`, env: { ...user.env, AIBOX_INSTANCE: `${user.name}-b` } };
+    try {
+      const started = await aibox(other, ['start', '--port', String(await freePort())], { cwd: project });
+      assert.equal(started.code, 0, started.stderr);
+      const address = inspect(other.name, '{{.NetworkSettings.IPAddress}}');
+      const self = inspect(user.name, '{{.NetworkSettings.IPAddress}}');
+      // The checks can fail: both sshds listen on the bridge, and answer the host (podman's gateway) there.
+      const probe = (target: string) => `exec 3<>/dev/tcp/${target}/2222 && head -c 7 <&3`;
+      for (const target of [address, self]) assert.equal(host('timeout', ['5', 'bash', '-c', probe(target)]).stdout, 'SSH-2.0', target);
+      assert.notEqual(inside(`timeout 5 bash -c '${probe(address)}'`).stdout, 'SSH-2.0', "the other sandbox's sshd, directly");
+      assert.match(inside(`curl -s -m 5 http://${address}:2222/`).stdout, /is denied by policy/, 'and through the proxy');
+      // Inbound: only the published loopback port (from podman's gateway) reaches sshd, never the bridge.
+      assert.notEqual(host('podman', ['exec', webName, 'bash', '-c', `timeout 5 bash -c '${probe(self)}'`]).stdout, 'SSH-2.0', 'the bridge to this sandbox');
+      assert.equal(sshTo(other, 'echo ok').stdout, 'ok\n', 'the other sandbox works through its own port');
+    } finally {
+      await cleanup(other);
+    }
   });
 
   it('doctor fails when the rules are gone; start puts them back', async () => {
@@ -151,6 +174,19 @@ describe('the sandbox reaches only what the policy allows', () => {
     for (let i = 0; i < 20 && !/denied/.test(closed); i++) closed = inside(`curl -s -m 5 http://${web}:8443/closed`).stdout;
     assert.match(closed, /denied by policy/);
     assert.equal(inspect(user.name, '{{.State.StartedAt}}'), startedAt, 'the sandbox was not restarted');
+  });
+
+  it("the rules are in the sandbox's network namespace before its first process runs", async () => {
+    assert.equal((await aibox(user, ['stop'], { cwd: project })).code, 0);
+    // Killed between `podman init` (the new netns) and `podman start` (sshd): the rules are already there.
+    const killed = await aibox(user, ['start'], { cwd: project, env: { ...user.env, AIBOX_CRASH_AT: 'start:before-process' } });
+    assert.notEqual(killed.code, 0);
+    assert.equal(inspect(user.name, '{{.State.Status}}'), 'initialized', 'no process has run yet');
+    const ruleset = host('nsenter', ['--target', inspect(user.name, '{{.State.Pid}}'), '--net', 'nft', 'list', 'table', 'inet', 'aibox']);
+    assert.equal(ruleset.stdout.match(/policy drop;/g)?.length, 2, ruleset.stderr);
+    const resumed = await aibox(user, ['start'], { cwd: project });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(inside(`curl -s -m 10 http://${web}:8080/resumed`).stdout, 'web /resumed\n');
   });
 
   it('stop and start keep enforcement (a new netns gets the rules again); rm removes the proxy', async () => {

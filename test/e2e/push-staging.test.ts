@@ -194,7 +194,7 @@ describe('git push from inside a gVisor sandbox: the image routes it through git
     await mkdir('/etc/aibox', { recursive: true });
     await writeFile(
       ORG_POLICY_PATH,
-      stringify({ version: 1, network: { egress: [{ host: gateway, ports: [port] }] }, tools: { git_push: { default: 'safe', rules: [{ repo: 'host.containers.internal/team/app', class: 'review-required' }] } } }),
+      stringify({ version: 1, network: { egress: [{ host: gateway, ports: [port], direct: true }] }, tools: { git_push: { default: 'safe', rules: [{ repo: 'host.containers.internal/team/app', class: 'review-required' }] } } }),
     );
     const started = await aibox(user, ['start', '--port', String(await freePort())]);
     assert.equal(started.code, 0, started.stderr);

@@ -5,6 +5,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { after, before, describe, it } from 'node:test';
 import { renderEnv } from '../../src/packs/sandbox-store.js';
 import { aibox, cleanup, freePort, host, sshTo, testUser, type TestUser } from '../helpers/cli.js';
@@ -12,7 +13,8 @@ import { aibox, cleanup, freePort, host, sshTo, testUser, type TestUser } from '
 // A real sandbox (gVisor), real git: the dotfiles remotes are bare repositories on this
 // host, served read-only by `git daemon` (and over HTTP with Basic auth, git's "dumb"
 // protocol) and cloned from inside the sandbox through podman's bridge
-// (host.containers.internal).
+// (host.containers.internal). The org policy lets the sandbox reach them: git:// directly
+// (the gateway's address and the daemon's port), HTTP through the egress proxy.
 
 const PROXY = 'http://proxy.example.com:3128';
 /** What a dotfile that fights aibox does: replace PATH, drop the proxy, and set the user's own things. */
@@ -152,14 +154,22 @@ function killTmux(user: TestUser): void {
   sshTo(user, 'tmux kill-server');
 }
 
+const ORG_POLICY = '/etc/aibox/policy.yaml';
+
 describe('shells, dotfiles and history in a real sandbox', () => {
   let user: TestUser;
   let remotes: Remotes;
+  let savedOrgPolicy: string | undefined;
   before(async () => {
     user = await testUser('e2e-shell');
     remotes = new Remotes(await mkdtemp(join(tmpdir(), 'aibox-dotfiles-remote-')));
     await remotes.serve();
     await remotes.serveHttp();
+    const gateway = host('podman', ['network', 'inspect', 'podman', '--format', '{{range .Subnets}}{{.Gateway}}{{end}}']).stdout.trim();
+    savedOrgPolicy = existsSync(ORG_POLICY) ? await readFile(ORG_POLICY, 'utf8') : undefined;
+    await mkdir('/etc/aibox', { recursive: true });
+    const egress = [{ host: gateway, ports: [remotes.port], direct: true }, { host: 'host.containers.internal', ports: [remotes.httpPort] }];
+    await writeFile(ORG_POLICY, stringify({ version: 1, network: { egress } }));
     await remotes.commit('private', { 'install.sh': 'echo private > "$HOME/private-ran"\n' }, ['install.sh']);
     await remotes.commit('install', { 'install.sh': 'echo "install.sh ran in $PWD"; echo run >> "$HOME/install-runs"\n', '.vimrc': 'not linked\n' }, ['install.sh']);
     await remotes.commit('make', { Makefile: 'all:\n\techo made > "$$HOME/made"\n' });
@@ -173,6 +183,8 @@ describe('shells, dotfiles and history in a real sandbox', () => {
     await cleanup(user);
     remotes.stop();
     await rm(remotes.root, { recursive: true, force: true });
+    if (savedOrgPolicy === undefined) await rm(ORG_POLICY, { force: true });
+    else await writeFile(ORG_POLICY, savedOrgPolicy);
   });
 
   it('clones the repository inside the sandbox and runs install.sh once per commit, pulling on restart', async () => {
@@ -223,7 +235,7 @@ describe('shells, dotfiles and history in a real sandbox', () => {
     assert.equal(unreachable.code, 0, unreachable.stderr);
     assert.equal(unreachable.shell?.status, 'clone-failed');
     const [warning, ...more] = unreachable.stderr.split('\n').filter((line) => line.startsWith('warning:'));
-    assert.match(warning ?? '', /^warning: dotfiles: cannot clone git:\/\/host\.containers\.internal:\d+\/nothing\.git: .*(unable to connect|Connection refused).*; log: \/home\/dev\/\.aibox\/dotfiles\.log/);
+    assert.match(warning ?? '', /^warning: dotfiles: cannot clone git:\/\/host\.containers\.internal:\d+\/nothing\.git: .*(unable to connect|Connection refused|No route to host).*; log: \/home\/dev\/\.aibox\/dotfiles\.log/);
     assert.deepEqual(more, []);
     await set(user, 'dotfiles.repo', remotes.url('empty'));
     const empty = await restart(user);
@@ -303,9 +315,11 @@ describe('shells, dotfiles and history in a real sandbox', () => {
     await set(user, 'shell', 'zsh');
     const report = await restart(user);
     assert.equal(report.shell?.status, 'none');
-    assert.equal(ssh(user, 'echo "$ZSH_VERSION" | cut -c1; echo "$SHELL"; command -v fakejava; echo "$HTTPS_PROXY"').trim(), `5\n/bin/zsh\n/opt/toolpacks/fake/1.0.0/bin/fakejava\n${PROXY}`);
+    // The restart put aibox's own proxy file back: the sandbox's egress proxy.
+    const proxy = `http://${host('podman', ['inspect', '--format', '{{.NetworkSettings.IPAddress}}', `${user.name}-egress`]).stdout.trim()}:3128`;
+    assert.equal(ssh(user, 'echo "$ZSH_VERSION" | cut -c1; echo "$SHELL"; command -v fakejava; echo "$HTTPS_PROXY"').trim(), `5\n/bin/zsh\n/opt/toolpacks/fake/1.0.0/bin/fakejava\n${proxy}`);
     typeInto(user, '', ['echo "pane:$ZSH_NAME:$HTTPS_PROXY" > /tmp/pane']);
-    assert.equal(ssh(user, 'cat /tmp/pane').trim(), `pane:zsh:${PROXY}`);
+    assert.equal(ssh(user, 'cat /tmp/pane').trim(), `pane:zsh:${proxy}`);
     killTmux(user);
   });
 

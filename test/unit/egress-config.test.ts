@@ -21,15 +21,17 @@ describe('squid config from network.egress', () => {
     assert.match(conf, /^acl egress1_port port 80 443$/m);
     assert.match(conf, /^http_access allow egress2_host egress2_port$/m);
     const allows = conf.split('\n').filter((line) => line.startsWith('http_access'));
+    assert.deepEqual(allows.slice(0, 2), ['http_access deny aibox_never', 'http_access deny to_localhost'], 'link-local and loopback before any allow');
+    assert.match(conf, /^acl aibox_never dst 169\.254\.0\.0\/16 fe80::\/10$/m);
     assert.deepEqual(allows.at(-1), 'http_access deny all', 'deny all comes last');
-    assert.equal(allows.length, rules.length + 1);
+    assert.equal(allows.length, rules.length + 3);
     assert.match(conf, /^deny_info ERR_AIBOX_DENIED all$/m);
     assert.match(conf, /^# network.egress from \/w\/.aibox\/policy.yaml$/m);
   });
 
   it('an empty allowlist denies everything', () => {
     const empty = squidFiles({ rules: [], origin: 'built-in default', upper: [] })['squid.conf'];
-    assert.deepEqual(empty.split('\n').filter((line) => line.startsWith('http_access')), ['http_access deny all']);
+    assert.deepEqual(empty.split('\n').filter((line) => line.startsWith('http_access')), ['http_access deny aibox_never', 'http_access deny to_localhost', 'http_access deny all']);
   });
 
   it('the deny page names host, port, the file to change, the layers above and the fix', () => {
@@ -74,18 +76,18 @@ describe('nftables ruleset of the sandbox netns', () => {
     assert.equal(ruleset.match(/policy drop;/g)?.length, 2);
     assert.match(ruleset, /ip daddr 10\.88\.0\.5 tcp dport 3128 accept/);
     assert.match(ruleset, /ip saddr 10\.88\.0\.1 tcp dport 2222 accept/);
-    assert.match(ruleset, /ip daddr 169\.254\.0\.0\/16 drop/);
-    assert.match(ruleset, /ip daddr 10\.88\.0\.1 drop/);
-    assert.match(ruleset, /meta l4proto udp drop/);
+    assert.match(ruleset, /ip daddr 169\.254\.0\.0\/16 reject/);
+    assert.match(ruleset, /ip daddr 10\.88\.0\.1 reject/);
+    assert.match(ruleset, /meta l4proto udp reject/);
     // link-local drop comes before replies are accepted: nothing from there is ever let in or out.
-    assert.ok(ruleset.indexOf('169.254.0.0/16 drop') < ruleset.indexOf('ct state established,related accept', ruleset.indexOf('chain output')));
+    assert.ok(ruleset.indexOf('169.254.0.0/16 reject') < ruleset.indexOf('ct state established,related accept', ruleset.indexOf('chain output')));
   });
 
   it('lets the sandbox reach an IPv4 address the policy names, on its ports only, before the gateway is dropped', () => {
     const rule = 'ip daddr 10.88.0.1 tcp dport { 9418 } accept';
     assert.ok(ruleset.includes(rule));
-    assert.ok(ruleset.indexOf(rule) < ruleset.indexOf('ip daddr 10.88.0.1 drop'));
-    assert.ok(ruleset.indexOf('169.254.0.0/16 drop') < ruleset.indexOf(rule), 'never link-local, whatever the policy says');
+    assert.ok(ruleset.indexOf(rule) < ruleset.indexOf('ip daddr 10.88.0.1 reject'));
+    assert.ok(ruleset.indexOf('169.254.0.0/16 reject') < ruleset.indexOf(rule), 'never link-local, whatever the policy says');
   });
 
   it('refuses an address that is not IPv4 (the ruleset is text)', () => {

@@ -56,6 +56,18 @@ describe('policy merge: a lower layer may only tighten', () => {
     loosenError(() => mergeLayers([org, layer('team', { version: 1, network: { egress: [{ host: 'a.b.example.com', ports: [443] }] } })]), /a\.b\.example\.com:443/);
   });
 
+  it('network egress direct: only an IPv4 address, and only where the upper layer says direct too', () => {
+    const named = policyLayerSchema.safeParse({ version: 1, network: { egress: [{ host: 'git.example.com', ports: [9418], direct: true }] } });
+    assert.equal(named.success, false);
+    assert.match(JSON.stringify(named.error?.issues), /direct needs an IPv4 address as host, not \\"git\.example\.com\\"/);
+    const direct = { version: 1 as const, network: { egress: [{ host: '10.0.0.5', ports: [9418], direct: true }] } };
+    assert.equal(policyLayerSchema.safeParse(direct).success, true);
+    const viaProxy: PolicyLayer = { ...org, data: { version: 1, network: { egress: [{ host: '10.0.0.5', ports: [9418] }] } } };
+    loosenError(() => mergeLayers([viaProxy, layer('project', direct)]), /network\.egress: 10\.0\.0\.5:9418 \(direct\) is not allowed/);
+    const both: PolicyLayer = { ...org, data: direct };
+    assert.deepEqual(mergeLayers([both, layer('project', { version: 1, network: { egress: [{ host: '10.0.0.5', ports: [9418] }] } })]).egress.value, [{ host: '10.0.0.5', ports: [9418] }], 'a lower layer may drop direct');
+  });
+
   it('filesystem expose: only paths under an upper path', () => {
     const project = layer('project', { version: 1, filesystem: { expose: ['/workspace/app'] } });
     assert.deepEqual(mergeLayers([org, project]).expose.value, ['/workspace/app']);
@@ -113,7 +125,10 @@ describe('policy decisions explain the rule and the file to change', () => {
     assert.deepEqual([allow.allowed, allow.rule, allow.origin], [true, 'network.egress[0]', '/team/policy.yaml']);
     const deny = decide(merged, parseQuestion('egress', 'git.example.com'));
     assert.equal(deny.allowed, false);
-    assert.match(deny.explanation, /git.example.com:443 is denied: no network.egress entry in \/team\/policy.yaml allows it; to allow it add \{host: git.example.com, ports: \[443\]\} there \(and it must be allowed in \/etc\/aibox\/policy.yaml\)/);
+    assert.match(deny.explanation, /git.example.com:443 is denied: no network.egress entry in \/team\/policy.yaml allows it; to allow it add \{host: git.example.com, ports: \[443\]\} to network.egress in \/team\/policy.yaml$/);
+    assert.equal(deny.fix, 'add {host: git.example.com, ports: [443]} to network.egress in /team/policy.yaml', 'the org policy allows it already');
+    const above = decide(merged, parseQuestion('egress', 'git.example.org:443'));
+    assert.equal(above.fix, 'add {host: git.example.org, ports: [443]} to network.egress in /team/policy.yaml — the team layer may only tighten; ask for it in the org policy /etc/aibox/policy.yaml');
   });
 
   it('egress: "*" stays within one label of the host name, and case does not matter', () => {

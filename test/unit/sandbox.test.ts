@@ -8,7 +8,7 @@ import { resolvePaths } from '../../src/core/paths.js';
 import { resolveInstance } from '../../src/sandbox/instance.js';
 import { parseProfile, resolveResources } from '../../src/sandbox/profiles.js';
 import { parseRuntime, resolveRuntime } from '../../src/sandbox/runtime.js';
-import { instanceVolumes, podmanRunArgs } from '../../src/sandbox/spec.js';
+import { instanceVolumes, podmanCreateArgs } from '../../src/sandbox/spec.js';
 import { readState, statePath, writeState } from '../../src/sandbox/state.js';
 import { choosePort } from '../../src/sandbox/instances.js';
 import { runscCheck } from '../../src/doctor/checks.js';
@@ -40,7 +40,7 @@ function flagValue(args: string[], flag: string): string[] {
 }
 
 describe('sandbox container spec', () => {
-  const args = podmanRunArgs(spec);
+  const args = podmanCreateArgs(spec);
   it('is least privilege', () => {
     assert.deepEqual(flagValue(args, '--cap-drop'), ['ALL']);
     assert.ok(!args.includes('--cap-add'));
@@ -148,6 +148,7 @@ describe('doctor hardening check', () => {
   const expected = { ociRuntime: '/h/runsc-aibox', volumes: instanceVolumes('proj'), sshDir: '/h/sandbox-ssh', pidsLimit: 16384 };
   const hardened: ContainerInfo = {
     Id: 'x',
+    Name: 'proj',
     ImageName: 'localhost/aibox:x',
     OCIRuntime: '/h/runsc-aibox',
     EffectiveCaps: null,
