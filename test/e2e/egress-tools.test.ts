@@ -95,11 +95,11 @@ describe('npm, yarn and Maven reach what the policy allows through the proxy, an
     const yarn = inside(`yarn info ${PACKAGE} version --registry http://${web}:8081/ 2>&1`);
     assert.equal(yarn.code, 0, yarn.stdout + yarn.stderr);
     assert.match(yarn.stdout, /^1\.2\.3$/m);
-    // The policy names an IPv4 address, which the netns rules would let through directly: the proxy's log shows they asked it.
+    // The proxy's log shows they asked it.
     assert.equal(proxyLog().match(new RegExp(`TCP_MISS/200 GET http://${dots(web)}:8081/${PACKAGE} `, 'g'))?.length, 2, proxyLog());
   });
 
-  it('a registry the policy does not allow: npm fails with the 403 and the URL, and aibox policy check explains it', async () => {
+  it('a registry the policy does not allow: npm fails with the 403 and the URL; aibox egress log and policy check explain it', async () => {
     const npm = inside(`npm view ${PACKAGE} version --registry http://${web}:8082/ 2>&1`);
     assert.notEqual(npm.code, 0);
     console.log(`# npm, denied:\n${npm.stdout.split('\n').filter((line) => line.includes('403')).join('\n').replace(/^/gm, '#   ')}`);
@@ -109,6 +109,9 @@ describe('npm, yarn and Maven reach what the policy allows through the proxy, an
     const yarn = inside(`yarn info ${PACKAGE} version --verbose --registry http://${web}:8082/ 2>&1`);
     assert.match(yarn.stdout, /^error Received invalid response from npm\.$/m);
     assert.match(yarn.stdout, new RegExp(`Request "http://${dots(web)}:8082/${PACKAGE}" finished with status code 403\\.`));
+    let log = '';
+    for (let i = 0; i < 20 && !log.includes(':8082'); i++) log = (await aiboxOk(user, ['egress', 'log'])).stdout;
+    assert.match(log, new RegExp(`denied {3}GET {5}${dots(web)}:8082 {2}\\(2 times since [^)]*\\)\\n {4}fix: add \\{host: ${dots(web)}, ports: \\[8082\\]\\} to network\\.egress in /etc/aibox/policy\\.yaml\\n`));
     const check = await aibox(user, ['policy', 'check', 'egress', `${web}:8082`]);
     assert.notEqual(check.code, 0);
     assert.match(check.stdout + check.stderr, new RegExp(`egress to ${dots(web)}:8082 is denied: no network\\.egress entry in /etc/aibox/policy\\.yaml allows it; to allow it add \\{host: ${dots(web)}, ports: \\[8082\\]\\}`));
