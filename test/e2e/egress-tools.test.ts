@@ -126,6 +126,7 @@ describe('npm, yarn and Maven reach what the policy allows through the proxy, an
     assert.equal(inside(print).stdout, want, 'ssh command: the last pass adds them to what ~/.bashrc set');
     assert.equal(inside(`bash -c '${print}'`).stdout, want, 'a nested shell: no second copy');
     assert.equal(inside(`zsh -c '${print}'`).stdout, want, 'zsh');
+    assert.equal(inside(`env -u MAVEN_ARGS -u GRADLE_OPTS -u SBT_OPTS zsh -c '${print}'`).stdout, `${expected.MAVEN_ARGS}\n${expected.GRADLE_OPTS}\n${expected.SBT_OPTS}\n`, 'zsh on its own');
     assert.equal(inside(`bash -ic '${print}' 2>/dev/null`).stdout, want, 'an interactive bash');
   });
 
