@@ -25,8 +25,8 @@ export function toolProxyOptions(proxyUrl: string): Record<string, string> {
   return {
     // Maven 3.9's resolver reads the JVM's proxy properties only when told to, and then warns
     // about it on every connection: that one logger is quietened. Its -D are system properties
-    // too; MAVEN_ARGS, unlike MAVEN_OPTS, is not replaced by a ~/.mavenrc, and neither
-    // settings.xml is touched.
+    // too; MAVEN_ARGS rather than MAVEN_OPTS, which a ~/.mavenrc may overwrite; and neither
+    // settings.xml is replaced (-gs would drop the installation's, -s the user's).
     MAVEN_ARGS: `${java} -Daether.connector.http.useSystemProperties=true -Dorg.slf4j.simpleLogger.log.org.eclipse.aether.transport.http.HttpTransporter=error`,
     // The client's JVM: it downloads the wrapper's distribution and hands its system properties to the daemon's build.
     GRADLE_OPTS: java,
