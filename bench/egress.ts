@@ -170,7 +170,7 @@ async function main(): Promise<void> {
     ].join('\n');
     console.log(report);
     await mkdir('bench/results', { recursive: true });
-    await writeFile('bench/results/egress.json', `${JSON.stringify({ machine: await machine(), date: new Date().toISOString(), npmCi: { viaProxy, direct }, connectProxy, connectDirect, applies, commands }, null, 2)}\n`);
+    await writeFile('bench/results/egress-latest.json', `${JSON.stringify({ machine: await machine(), date: new Date().toISOString(), npmCi: { viaProxy, direct }, connectProxy, connectDirect, applies, commands }, null, 2)}\n`);
   } finally {
     await aibox(user, ['rm', '--volumes']);
     host('podman', ['rm', '--force', '--time', '0', mirrorName]);

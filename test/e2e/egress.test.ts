@@ -189,7 +189,7 @@ describe('the sandbox reaches only what the policy allows', () => {
     assert.equal(inside(`curl -s -m 10 http://${web}:8080/resumed`).stdout, 'web /resumed\n');
   });
 
-  it('stop and start keep enforcement (a new netns gets the rules again); rm removes the proxy', async () => {
+  it('stop/start and re-creation keep enforcement (a new netns gets the rules again); rm removes the proxy', async () => {
     assert.equal((await aibox(user, ['stop'], { cwd: project })).code, 0);
     assert.equal(inspect(`${user.name}-egress`, '{{.State.Running}}'), 'false', 'stop stops the proxy');
     const started = await aibox(user, ['start'], { cwd: project });
@@ -199,5 +199,9 @@ describe('the sandbox reaches only what the policy allows', () => {
     assert.equal((await aibox(user, ['rm'], { cwd: project })).code, 0);
     assert.ok(!containerExists(`${user.name}-egress`));
     assert.ok(!volumeExists(`${user.name}-egress`));
+    const recreated = await aibox(user, ['start'], { cwd: project });
+    assert.equal(recreated.code, 0, recreated.stderr);
+    assert.equal(inside(`curl -s -m 10 http://${web}:8080/recreated`).stdout, 'web /recreated\n');
+    assert.notEqual(inside(`curl -s -m 5 --noproxy '*' http://${web}:8080/`).code, 0, 'a re-created sandbox is locked too');
   });
 });
