@@ -5,6 +5,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import type { EgressLogEntry } from '../../src/egress/log.js';
 import { AIBOX, aibox, aiboxOk, cleanup, freePort, host, sshTo, testUser, type TestUser } from '../helpers/cli.js';
 
 /*
@@ -21,17 +22,8 @@ http.createServer(answer('web')).listen(8080);
 http.createServer(answer('tunnel')).listen(8443);
 `;
 
-interface Entry {
-  time: string;
-  first: string;
-  count: number;
-  allowed: boolean;
-  method: string;
-  host: string;
-  port: number;
-  status: number;
-  fix?: string;
-}
+/** What `aibox egress log --json` prints per request. */
+type Entry = EgressLogEntry;
 
 describe('aibox egress log: what the proxy denied, and the policy change that allows it', () => {
   let user: TestUser;
