@@ -8,6 +8,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerEgress } from './commands/egress.js';
 import { registerImage } from './commands/image.js';
 import { registerPolicy } from './commands/policy.js';
+import { registerPortForward } from './commands/port-forward.js';
 import { registerBroker, registerInstall } from './commands/install.js';
 import { registerList } from './commands/list.js';
 import { registerLs } from './commands/ls.js';
@@ -46,7 +47,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerLs, registerConnect, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerUpgrade, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerEgress, registerImage, registerBroker]) {
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerLs, registerConnect, registerPortForward, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerUpgrade, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerEgress, registerImage, registerBroker]) {
     register(program);
   }
   program.commands.forEach(function exitOverrideAll(command: Command) {

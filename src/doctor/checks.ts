@@ -51,6 +51,31 @@ export function runscCheck(path: string, versionOutput: string): Check {
   };
 }
 
+const INOTIFY_FIX = `sudo sysctl -w fs.inotify.max_user_watches=${INOTIFY_WATCHES} && echo fs.inotify.max_user_watches=${INOTIFY_WATCHES} | sudo tee /etc/sysctl.d/60-aibox-inotify.conf`;
+
+/**
+ * The inotify watch limit, on the host and as the running sandbox sees it
+ * (`inside`: its /proc/sys/fs/inotify/max_user_watches, undefined when not
+ * asked). runc shares the host kernel's limit; gVisor implements inotify
+ * itself and shows its own value. Watchers of big trees (webpack, Vite,
+ * Gradle, IDE indexers) fail with ENOSPC below the limit.
+ */
+export function inotifyCheck(hostWatches: number, inside?: string): Check {
+  const sandbox = inside === undefined ? '' : /^\d+$/.test(inside) ? `; the sandbox sees ${inside}` : '; the sandbox shows no limit (gVisor has its own inotify)';
+  if (hostWatches >= INOTIFY_WATCHES) {
+    if (inside !== undefined && /^\d+$/.test(inside) && Number(inside) < INOTIFY_WATCHES) {
+      return { name: 'inotify', status: 'warn', detail: `fs.inotify.max_user_watches = ${hostWatches} on the host, but the sandbox sees ${inside}: file watchers of large projects will fail inside`, fix: `recreate the sandbox after raising it: ${INOTIFY_FIX}` };
+    }
+    return { name: 'inotify', status: 'ok', detail: `fs.inotify.max_user_watches = ${hostWatches}${sandbox}` };
+  }
+  return {
+    name: 'inotify',
+    status: 'warn',
+    detail: `fs.inotify.max_user_watches = ${hostWatches}${sandbox}: file watchers (webpack, Vite, Gradle) of large projects will fail`,
+    fix: INOTIFY_FIX,
+  };
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -99,15 +124,11 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
         : { name: 'ssh-config', status: 'fail', detail: `no aibox block for ${instance.name} in ${path}`, fix: 'aibox setup' };
     }],
     ['inotify', async () => {
-      const watches = Number((await readFile('/proc/sys/fs/inotify/max_user_watches', 'utf8')).trim());
-      return watches >= INOTIFY_WATCHES
-        ? { name: 'inotify', status: 'ok', detail: `fs.inotify.max_user_watches = ${watches}` }
-        : {
-            name: 'inotify',
-            status: 'warn',
-            detail: `fs.inotify.max_user_watches = ${watches}: file watchers (webpack, Vite, Gradle) of large projects will fail`,
-            fix: `sudo sysctl -w fs.inotify.max_user_watches=${INOTIFY_WATCHES} && echo fs.inotify.max_user_watches=${INOTIFY_WATCHES} | sudo tee /etc/sysctl.d/60-aibox-inotify.conf`,
-          };
+      const hostWatches = Number((await readFile('/proc/sys/fs/inotify/max_user_watches', 'utf8')).trim());
+      const info = await container.catch(() => undefined);
+      if (!info?.State.Running) return inotifyCheck(hostWatches);
+      const inside = await ctx.run('ssh', ['-F', instance.sshConfig, '-o', 'ConnectTimeout=5', instance.name, 'cat /proc/sys/fs/inotify/max_user_watches'], { allowFailure: true, timeoutMs: 15_000 });
+      return inotifyCheck(hostWatches, inside.exitCode === 0 ? inside.stdout.trim() : undefined);
     }],
     ['disk', async () => {
       const where = '/var/lib/containers';

@@ -43,12 +43,23 @@ export async function waitForSsh(port: number, container: string, timeoutMs = 30
  * Opens the shared (multiplexed) SSH connection in the background, so the
  * user's first `ssh <instance>` or IDE connect after `aibox start` skips the
  * handshake. A failure only costs that speed-up, so it is not an error.
+ * `persist` overrides the entry's ControlPersist (port forwards want `yes`:
+ * a master only counts open channels, not listeners, as use).
  */
-export async function openSharedConnection(run: Runner, sshConfig: string, host: string): Promise<boolean> {
-  const result = await run('ssh', ['-F', sshConfig, '-f', '-N', '-o', 'ControlMaster=auto', '-o', 'ConnectTimeout=10', host], {
+export async function openSharedConnection(run: Runner, sshConfig: string, host: string, options: { persist?: string } = {}): Promise<boolean> {
+  const persist = options.persist === undefined ? [] : ['-o', `ControlPersist=${options.persist}`];
+  const result = await run('ssh', ['-F', sshConfig, '-f', '-N', '-o', 'ControlMaster=auto', ...persist, '-o', 'ConnectTimeout=10', host], {
     stdio: 'ignore',
     allowFailure: true,
     timeoutMs: 15_000,
   });
   return result.exitCode === 0;
+}
+
+/** The shared connection's process id (`ssh -O check`), or undefined when none runs. */
+export async function sharedConnectionPid(run: Runner, sshConfig: string, host: string): Promise<number | undefined> {
+  const result = await run('ssh', ['-F', sshConfig, '-O', 'check', host], { allowFailure: true, timeoutMs: 10_000 });
+  if (result.exitCode !== 0) return undefined;
+  const pid = /pid=(\d+)/.exec(result.stderr + result.stdout)?.[1];
+  return pid === undefined ? undefined : Number(pid);
 }
