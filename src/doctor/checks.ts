@@ -127,7 +127,7 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
       const hostWatches = Number((await readFile('/proc/sys/fs/inotify/max_user_watches', 'utf8')).trim());
       const info = await container.catch(() => undefined);
       if (!info?.State.Running) return inotifyCheck(hostWatches);
-      const inside = await ctx.run('ssh', ['-F', instance.sshConfig, '-o', 'ConnectTimeout=5', instance.name, 'cat /proc/sys/fs/inotify/max_user_watches'], { allowFailure: true, timeoutMs: 15_000 });
+      const inside = await ctx.run('ssh', ['-F', instance.sshConfig, '-o', 'ConnectTimeout=5', instance.name, 'cat /proc/sys/fs/inotify/max_user_watches 2>/dev/null || true'], { allowFailure: true, timeoutMs: 15_000 });
       return inotifyCheck(hostWatches, inside.exitCode === 0 ? inside.stdout.trim() : undefined);
     }],
     ['disk', async () => {
