@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { AiboxError } from '../../core/errors.js';
 import { formatForward, isLoopback, listForwards, parseForwardSpecs, startForwards, stopForwards, type ActiveForward } from '../../forward/index.js';
+import { aiboxCommand } from '../../sandbox/instance.js';
 import { contextFor } from '../app.js';
 
 interface Flags {
@@ -49,7 +50,7 @@ export function registerPortForward(program: Command): void {
     .action(async (specs: string[], flags: Flags, command: Command) => {
       const { ctx, instance } = contextFor(command);
       const modes = [flags.list, flags.stop, flags.stopAll].filter(Boolean).length;
-      if (modes > 1) throw new AiboxError('USAGE', 'give only one of --list, --stop and --stop-all', 'aibox port-forward --help');
+      if (modes > 1) throw new AiboxError('USAGE', 'give only one of --list, --stop and --stop-all', aiboxCommand(instance, 'port-forward --help'));
       if ((flags.list || flags.stopAll) && specs.length > 0) throw new AiboxError('USAGE', `--${flags.list ? 'list' : 'stop-all'} takes no port spec (got ${specs.join(' ')})`, 'to cancel some forwards: aibox port-forward --stop SPEC');
       if (flags.list) {
         const { master, forwards } = await listForwards(ctx, instance);
@@ -68,7 +69,7 @@ export function registerPortForward(program: Command): void {
       }
       const { forwards, added } = await startForwards(ctx, instance, wanted);
       const kept = wanted.length - added.length;
-      const human = [...added.map((forward) => `Forwarding ${describe(forward)}`), ...(kept > 0 ? [`${kept} already active.`] : []), `Stop: aibox port-forward --stop ${wanted.map(formatForward).join(',')}`];
+      const human = [...added.map((forward) => `Forwarding ${describe(forward)}`), ...(kept > 0 ? [`${kept} already active.`] : []), `Stop: ${aiboxCommand(instance, `port-forward --stop ${wanted.map(formatForward).join(',')}`)}`];
       ctx.out.result({ instance: instance.name, added, forwards }, human.join('\n'));
     });
 }
