@@ -5,6 +5,7 @@ import type { Instance } from '../sandbox/instance.js';
 import { aiboxCommand } from '../sandbox/instance.js';
 import { requireRunning } from '../sandbox/lifecycle.js';
 import { openSharedConnection, sharedConnectionPid } from '../ssh/client.js';
+import { canMultiplex } from '../ssh/entry.js';
 import { formatForward, sshForwardArg, type Forward } from './spec.js';
 import { liveForwards, readForwardState, writeForwardState, type ActiveForward } from './state.js';
 
@@ -33,6 +34,9 @@ function isLocalPortFree(bind: string, port: number): Promise<boolean> {
  * its forwards end with it (`list` then shows none).
  */
 async function ensureMaster(ctx: Context, instance: Instance): Promise<number> {
+  if (!canMultiplex(instance.controlDir, instance.name)) {
+    throw new AiboxError('MISSING_PREREQ', `${instance.name} has no shared SSH connection: its socket path under ${instance.controlDir} would be too long for a Unix socket`, `use a shorter XDG_STATE_HOME (e.g. /tmp/aibox-state) for aibox, then re-create the sandbox (volumes are kept): ${aiboxCommand(instance, 'rm')} && ${aiboxCommand(instance, 'start')}`);
+  }
   const running = await sharedConnectionPid(ctx.run, instance.sshConfig, instance.name);
   if (running !== undefined) return running;
   await requireRunning(ctx, instance);

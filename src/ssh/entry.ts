@@ -54,8 +54,13 @@ export function hostEntry(target: SshTarget): string[] {
 /** Connection sharing, when a socket path fits (a very long $HOME leaves it off). */
 function multiplexing(target: SshTarget): string[] {
   const socket = controlSocket(target.controlDir, target.instance);
-  if (Buffer.byteLength(socket) > MAX_CONTROL_PATH) return [];
+  if (!canMultiplex(target.controlDir, target.instance)) return [];
   return ['  ControlMaster auto', `  ControlPath ${quotePath(socket)}`, '  ControlPersist 10m'];
+}
+
+/** Whether the instance's entry has a shared connection (its socket path fits). */
+export function canMultiplex(controlDir: string, instance: string): boolean {
+  return Buffer.byteLength(controlSocket(controlDir, instance)) <= MAX_CONTROL_PATH;
 }
 
 /** Where the shared connection's socket lives while it is open. */

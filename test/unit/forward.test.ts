@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { formatForward, isLoopback, MAX_RANGE, parseForwardSpecs, sshForwardArg } from '../../src/forward/index.js';
 import { liveForwards } from '../../src/forward/state.js';
 import { inotifyCheck } from '../../src/doctor/checks.js';
+import { canMultiplex } from '../../src/ssh/entry.js';
 import { failsWith } from '../helpers/errors.js';
 
 const L = (local: number, remote = local, bind = '127.0.0.1') => ({ bind, local, remote });
@@ -84,6 +85,10 @@ describe('port-forward state', () => {
     assert.deepEqual(liveForwards(state, 43), [], 'a new master has none of the old forwards');
     assert.deepEqual(liveForwards(state, undefined), [], 'no master, no forwards');
     assert.deepEqual(liveForwards(undefined, 42), []);
+  });
+  it('needs a shared connection, which a socket path too long for a Unix socket rules out', () => {
+    assert.ok(canMultiplex('/home/dev/.local/state/aibox/ssh', 'aibox'));
+    assert.ok(!canMultiplex(`/home/${'x'.repeat(80)}/.local/state/aibox/ssh`, 'aibox'));
   });
 });
 
