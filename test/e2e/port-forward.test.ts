@@ -109,13 +109,14 @@ describe('port-forward and file watching in a gVisor sandbox', () => {
     await cleanup(user);
   });
 
-  it('forwards a web server inside to the host, lists it and stops it', async () => {
+  it('forwards a web server inside to the host, lists it and stops it', async (t) => {
     startInside(user, `${NODE} -e "require('http').createServer((q, r) => r.end('hello from the sandbox ' + q.url)).listen(7001, '127.0.0.1')"`, '/tmp/web.log');
     const local = await freePort();
     const started = Date.now();
     const result = await aiboxOk(user, ['port-forward', `${local}:7001`]);
     const body = await eventually('the web server through the forward', () => getText(`http://127.0.0.1:${local}/x`));
     const elapsed = Date.now() - started;
+    t.diagnostic(`aibox port-forward start -> first answer through the forward: ${elapsed} ms`);
     assert.equal(body, 'hello from the sandbox /x');
     assert.match(result.stdout, new RegExp(`Forwarding 127\\.0\\.0\\.1:${local} -> sandbox port 7001`));
     assert.ok(elapsed < 10_000, `first byte after ${elapsed} ms`);
@@ -207,7 +208,7 @@ describe('port-forward and file watching in a gVisor sandbox', () => {
     assert.equal(reply.body?.supportsConfigurationDoneRequest, true);
   });
 
-  it('sees edits promptly: one made through aibox exec, one by a process entering another way', async () => {
+  it('sees edits promptly: one made through aibox exec, one by a process entering another way', async (t) => {
     const watcher = spawn('ssh', ['-F', join(user.home, '.ssh', 'config'), user.name, `mkdir -p /workspace/watched && exec ${NODE} -e "require('fs').watch('/workspace/watched', (event, file) => console.log(Date.now(), event, file)); console.log('ready')"`]);
     watchers.push(watcher);
     let seen = '';
@@ -228,6 +229,7 @@ describe('port-forward and file watching in a gVisor sandbox', () => {
     assert.equal(viaPodman.code, 0, viaPodman.stderr);
     const [, podmanEventAt] = await waitFor(/(\d+) \w+ via-podman\.txt/, 5000);
     const podmanLatency = Number(podmanEventAt) - Number(viaPodman.stdout.trim());
+    t.diagnostic(`inotify event after the write: ${execLatency} ms (aibox exec), ${podmanLatency} ms (podman exec)`);
     assert.ok(execLatency < 1000 && podmanLatency < 1000, `events after ${execLatency} ms and ${podmanLatency} ms`);
   });
 
