@@ -127,7 +127,8 @@ describe('port-forward and file watching in a gVisor sandbox', () => {
     assert.match(again.stdout, /1 already active/);
 
     await aiboxOk(user, ['port-forward', '--stop', String(local)]);
-    await assert.rejects(getText(`http://127.0.0.1:${local}/`), 'the forward is gone');
+    // A new connection (fetch would reuse its kept-alive one, which cancel rightly leaves open).
+    await assert.rejects(exchange(local, 'GET / HTTP/1.0\r\n\r\n', 1), /ECONNREFUSED/, 'the forward is gone');
     assert.equal(JSON.parse((await aiboxOk(user, ['port-forward', '--list', '--json'])).stdout).forwards.length, 0);
   });
 
@@ -220,7 +221,8 @@ describe('port-forward and file watching in a gVisor sandbox', () => {
     }, timeoutMs);
     await waitFor(/ready/, 20_000);
 
-    const write = (file: string) => `${NODE} -e "require('fs').writeFileSync('/workspace/watched/${file}', 'x'); console.log(Date.now())"`;
+    // The time just before the write, on the clock the watcher reads too.
+    const write = (file: string) => `${NODE} -e "const at = Date.now(); require('fs').writeFileSync('/workspace/watched/${file}', 'x'); console.log(at)"`;
     const viaExec = await aiboxOk(user, ['exec', '--', 'sh', '-c', write('via-exec.txt')]);
     const [, eventAt] = await waitFor(/(\d+) \w+ via-exec\.txt/, 5000);
     const execLatency = Number(eventAt) - Number(viaExec.stdout.trim());
