@@ -182,3 +182,22 @@ describe('vscode: the start report', () => {
     assert.equal(report.vscode_settings, 'failed');
   });
 });
+
+describe('docs/vscode.md', () => {
+  it('every aibox command of the quickstart is run by test/e2e/vscode.test.ts', async () => {
+    const doc = await readFile(join(packageRoot(), 'docs', 'vscode.md'), 'utf8');
+    const quickstart = /## Quickstart[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    const e2e = await readFile(join(packageRoot(), 'test', 'e2e', 'vscode.test.ts'), 'utf8');
+    const commands = quickstart.split('\n').filter((line) => line.startsWith('aibox '));
+    assert.ok(commands.length >= 7);
+    for (const line of commands) {
+      const words: string[] = [];
+      for (const word of line.split(/\s+/).slice(1)) {
+        if (!/^[a-z][\w.]*$/.test(word) || words.length === 3) break;
+        words.push(word);
+      }
+      const args = words.map((word) => `'${word}'`).join(', ');
+      assert.ok(e2e.includes(`[${args}`), `${line}: the e2e test runs aibox ${words.join(' ')}`);
+    }
+  });
+});
