@@ -183,6 +183,7 @@ if [ -r ${VSCODE_OPT}/commit ]; then
     if [ -L "$dst" ] || [ ! -e "$dst" ]; then ln -sfn "$vsrc" "$dst"; fi
   done
   if [ ! -e "$vs/extensions" ] && [ -d ${VSCODE_OPT}/$vc/extensions ]; then
+    rm -rf "$vs/extensions.tmp"
     cp -R ${VSCODE_OPT}/$vc/extensions "$vs/extensions.tmp" && mv "$vs/extensions.tmp" "$vs/extensions"
   fi
   report vscode "$vc"
