@@ -4,8 +4,10 @@
 # of the archive and of every VSIX on the host before this runs (src/ide/vscode-fetch.ts).
 #   $1/commit             the VS Code commit
 #   $1/server.tar.gz      the server archive: one top folder holding bin/code-server
+#   $1/cli.tar.gz         optional: the VS Code CLI archive (one file: code), which Remote-SSH's
+#                         exec server looks for as ~/.vscode-server/code-<commit>
 #   $1/extensions/*.vsix  the curated extensions, installed offline with the server's own CLI
-# Result: /opt/vscode-server/<commit>/server and .../extensions, root's and read-only for
+# Result: /opt/vscode-server/<commit>/server, .../cli/code and .../extensions, root's and read-only for
 # dev, and /opt/vscode-server/commit; `aibox start` links them into dev's home volume.
 set -eu
 ctx=$1
@@ -27,6 +29,15 @@ for entry in bin/code-server server.sh; do
     chmod 0755 "$dest/server/$entry" "$dest/server/$entry.aibox-orig"
   fi
 done
+if [ -f "$ctx/cli.tar.gz" ]; then
+  mkdir -p "$dest/cli"
+  tar -xzf "$ctx/cli.tar.gz" -C "$dest/cli" --no-same-owner
+  if [ ! -f "$dest/cli/code" ]; then
+    echo "aibox: the VS Code CLI archive for $commit has no top-level code binary" >&2
+    exit 1
+  fi
+  chmod 0755 "$dest/cli/code"
+fi
 data=$(mktemp -d)
 for vsix in "$ctx"/extensions/*.vsix; do
   if [ ! -e "$vsix" ]; then continue; fi

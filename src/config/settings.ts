@@ -58,6 +58,16 @@ export const configSchema = z
       .regex(/^$|^[0-9a-f]{64}$/, 'must be a sha256: 64 lowercase hex digits, or empty')
       .default('')
       .describe('sha256 of the server archive at vscode.serverUrl; the image build fails on any other content'),
+    'vscode.cliUrl': z
+      .string()
+      .regex(/^$|^(https?|file):\/\/\S+$/, 'must be an http(s) or file:// URL template such as https://mirror.example.com/vscode/{commit}/vscode_cli_alpine_{arch}_cli.tar.gz, or empty')
+      .default('')
+      .describe("Org mirror of the VS Code CLI archive (the `code` binary Remote-SSH's exec server runs first) for vscode.commit; empty: Remote-SSH downloads that CLI at first connect"),
+    'vscode.cliSha256': z
+      .string()
+      .regex(/^$|^[0-9a-f]{64}$/, 'must be a sha256: 64 lowercase hex digits, or empty')
+      .default('')
+      .describe('sha256 of the CLI archive at vscode.cliUrl'),
     'vscode.extensionUrl': z
       .string()
       .regex(/^$|^(https?|file):\/\/\S+$/, 'must be an http(s) or file:// URL template such as https://mirror.example.com/vsix/{publisher}.{name}-{version}.vsix, or empty')

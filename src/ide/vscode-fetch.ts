@@ -16,6 +16,8 @@ export interface VscodePlan {
   commit: string;
   arch: string;
   server: { url: string; sha256: string };
+  /** The VS Code CLI (`code`), when vscode.cliUrl is set. */
+  cli: { url: string; sha256: string } | undefined;
   extensions: { extension: VscodeExtension; url: string }[];
   /** images/vscode/install.sh of this aibox: run by the Containerfile. */
   installScript: string;
@@ -33,6 +35,10 @@ export async function planVscode(config: Config, root: string): Promise<VscodePl
   if (sha256 === '') throw new AiboxError('MISSING_PREREQ', `setting vscode.serverUrl is set but vscode.serverSha256 is empty: aibox installs only a server whose digest is pinned`, 'aibox config set vscode.serverSha256 SHA256 (sha256sum of the archive on your mirror)');
   const arch = vscodeArch();
   const url = expandUrl(template, { commit, arch }, 'vscode.serverUrl');
+  const cliTemplate = config['vscode.cliUrl'];
+  const cliSha256 = config['vscode.cliSha256'];
+  if (cliTemplate !== '' && cliSha256 === '') throw new AiboxError('MISSING_PREREQ', 'setting vscode.cliUrl is set but vscode.cliSha256 is empty: aibox installs only a CLI whose digest is pinned', 'aibox config set vscode.cliSha256 SHA256 (sha256sum of the CLI archive on your mirror)');
+  const cli = cliTemplate === '' ? undefined : { url: expandUrl(cliTemplate, { commit, arch }, 'vscode.cliUrl'), sha256: cliSha256 };
   const listFile = config['vscode.extensions'] || join(root, 'images', 'vscode', 'extensions.txt');
   const listText = await readRegularFile(listFile);
   if (listText === undefined) throw new AiboxError('MISSING_PREREQ', `the VS Code extension list ${listFile} (setting vscode.extensions) does not exist`, 'aibox config set vscode.extensions /path/to/extensions.txt (or "" for the list of aibox)');
@@ -46,8 +52,8 @@ export async function planVscode(config: Config, root: string): Promise<VscodePl
     url: expandUrl(extensionTemplate, { publisher: extension.publisher, name: extension.name, version: extension.version }, 'vscode.extensionUrl'),
   }));
   const installScript = join(root, 'images', 'vscode', 'install.sh');
-  const hashInput = [`${commit} linux-${arch} ${sha256}`, ...list.map((e) => `${e.publisher}.${e.name}@${e.version} ${e.sha256}`), await readFile(installScript, 'utf8')].join('\n');
-  return { commit, arch, server: { url, sha256 }, extensions, installScript, hashInput };
+  const hashInput = [`${commit} linux-${arch} ${sha256}`, `cli ${cli?.sha256 ?? 'none'}`, ...list.map((e) => `${e.publisher}.${e.name}@${e.version} ${e.sha256}`), await readFile(installScript, 'utf8')].join('\n');
+  return { commit, arch, server: { url, sha256 }, cli, extensions, installScript, hashInput };
 }
 
 class DigestMismatch extends Error {
@@ -122,12 +128,16 @@ export async function fetchVerified(url: string, sha256: string, dest: string, c
   }
 }
 
-/** Downloads and checks everything into `<context>/vscode/` (install.sh, commit, server.tar.gz, extensions/). */
+/** Downloads and checks everything into `<context>/vscode/` (install.sh, commit, server.tar.gz, cli.tar.gz, extensions/). */
 export async function fetchVscode(plan: VscodePlan, contextDir: string, cacheDir: string, progress: (line: string) => void): Promise<void> {
   const dir = join(contextDir, 'vscode');
   await mkdir(join(dir, 'extensions'), { recursive: true });
   progress(`VS Code server ${plan.commit.slice(0, 12)} from ${plan.server.url}…`);
   await fetchVerified(plan.server.url, plan.server.sha256, join(dir, 'server.tar.gz'), cacheDir, `the VS Code server archive for ${plan.commit}`, 'aibox config set vscode.serverSha256 SHA256');
+  if (plan.cli) {
+    progress(`VS Code CLI ${plan.commit.slice(0, 12)} from ${plan.cli.url}…`);
+    await fetchVerified(plan.cli.url, plan.cli.sha256, join(dir, 'cli.tar.gz'), cacheDir, `the VS Code CLI archive for ${plan.commit}`, 'aibox config set vscode.cliSha256 SHA256');
+  }
   for (const { extension, url } of plan.extensions) {
     progress(`VS Code extension ${extension.publisher}.${extension.name}@${extension.version} from ${url}…`);
     await fetchVerified(url, extension.sha256, join(dir, 'extensions', extensionFile(extension)), cacheDir, `the VSIX of ${extension.publisher}.${extension.name}@${extension.version}`, 'correct its sha256 in the extension list (setting vscode.extensions)');

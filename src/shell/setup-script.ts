@@ -172,7 +172,7 @@ if [ -r ${VSCODE_OPT}/commit ]; then
   vs=$HOME/.vscode-server
   vsrc=${VSCODE_OPT}/$vc/server
   # Links to a server an older image had: removed (VS Code then sees that commit as absent).
-  for dst in "$vs"/bin/* "$vs"/cli/servers/Stable-*/server; do
+  for dst in "$vs"/bin/* "$vs"/cli/servers/Stable-*/server "$vs"/code-*; do
     if [ -L "$dst" ] && [ ! -e "$dst" ]; then
       case $(readlink "$dst") in ${VSCODE_OPT}/*) rm -f "$dst" ;; esac
     fi
@@ -182,6 +182,10 @@ if [ -r ${VSCODE_OPT}/commit ]; then
     # A server VS Code downloaded itself (a real folder) is left alone.
     if [ -L "$dst" ] || [ ! -e "$dst" ]; then ln -sfn "$vsrc" "$dst"; fi
   done
+  # Remote-SSH's exec server runs ~/.vscode-server/code-<commit> (the VS Code CLI) first.
+  if [ -x ${VSCODE_OPT}/$vc/cli/code ] && { [ -L "$vs/code-$vc" ] || [ ! -e "$vs/code-$vc" ]; }; then
+    ln -sfn ${VSCODE_OPT}/$vc/cli/code "$vs/code-$vc"
+  fi
   if [ ! -e "$vs/extensions" ] && [ -d ${VSCODE_OPT}/$vc/extensions ]; then
     rm -rf "$vs/extensions.tmp"
     cp -R ${VSCODE_OPT}/$vc/extensions "$vs/extensions.tmp" && mv "$vs/extensions.tmp" "$vs/extensions"

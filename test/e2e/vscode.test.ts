@@ -56,6 +56,11 @@ server.listen(Number(value('port') || 0), value('host') || '127.0.0.1', () => {
 setTimeout(() => process.exit(0), 60000).unref();
 `;
 
+const CLI = `#!/bin/sh
+# A stand-in for the VS Code CLI (Remote-SSH's exec server runs ~/.vscode-server/code-<commit>).
+echo "code 1.0.0 (commit ${COMMIT}) $*"
+`;
+
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 /** The mirror: a folder served over HTTP on 127.0.0.1 (aibox downloads on the host). */
@@ -88,6 +93,7 @@ describe('VS Code: a pre-installed server from the org mirror', () => {
   let user: TestUser;
   let mirror: Mirror;
   let serverSha: string;
+  let cliSha: string;
   let image = '';
   const home = '/home/dev/.vscode-server';
 
@@ -106,12 +112,19 @@ describe('VS Code: a pre-installed server from the org mirror', () => {
     const archive = join(mirror.root, 'server', COMMIT, `vscode-server-linux-${vscodeArch()}.tar.gz`);
     execFileSync('tar', ['-czf', archive, '-C', join(user.home, 'archive'), 'vscode-server-linux-x64']);
     serverSha = sha256(await readFile(archive));
+    await mkdir(join(user.home, 'cli'));
+    await writeFile(join(user.home, 'cli', 'code'), CLI, { mode: 0o755 });
+    const cliArchive = join(mirror.root, 'server', COMMIT, `vscode_cli_alpine_${vscodeArch()}_cli.tar.gz`);
+    execFileSync('tar', ['-czf', cliArchive, '-C', join(user.home, 'cli'), 'code']);
+    cliSha = sha256(await readFile(cliArchive));
     const vsix = Buffer.from('PK fake vsix of example.hello 1.0.0');
     await writeFile(join(mirror.root, 'vsix', `${EXTENSION}.vsix`), vsix);
     await writeFile(join(user.home, 'extensions.txt'), `# the test's curated list\nexample.hello@1.0.0 ${sha256(vsix)}\n`);
     await mirror.start();
     await aiboxOk(user, ['config', 'set', 'vscode.serverUrl', mirror.url('server/{commit}/vscode-server-linux-{arch}.tar.gz')]);
     await aiboxOk(user, ['config', 'set', 'vscode.commit', COMMIT]);
+    await aiboxOk(user, ['config', 'set', 'vscode.cliUrl', mirror.url('server/{commit}/vscode_cli_alpine_{arch}_cli.tar.gz')]);
+    await aiboxOk(user, ['config', 'set', 'vscode.cliSha256', cliSha]);
     await aiboxOk(user, ['config', 'set', 'vscode.extensionUrl', mirror.url('vsix/{publisher}.{name}-{version}.vsix')]);
     await aiboxOk(user, ['config', 'set', 'vscode.extensions', join(user.home, 'extensions.txt')]);
   });
@@ -139,7 +152,7 @@ describe('VS Code: a pre-installed server from the org mirror', () => {
     await aiboxOk(user, ['config', 'set', 'vscode.serverSha256', serverSha]);
     mirror.requests = [];
     image = JSON.parse((await aiboxOk(user, ['image', 'build', '--json'])).stdout).image as string;
-    assert.deepEqual(mirror.requests.sort(), [`/server/${COMMIT}/vscode-server-linux-${vscodeArch()}.tar.gz`, `/vsix/${EXTENSION}.vsix`]);
+    assert.deepEqual(mirror.requests.sort(), [`/server/${COMMIT}/vscode-server-linux-${vscodeArch()}.tar.gz`, `/server/${COMMIT}/vscode_cli_alpine_${vscodeArch()}_cli.tar.gz`, `/vsix/${EXTENSION}.vsix`]);
     const listing = host('podman', ['run', '--rm', '--runtime', 'runc', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=8192:8192', '--user', '0', image, 'sh', '-c', `cat /opt/vscode-server/commit; stat -c '%U %a' /opt/vscode-server/${COMMIT}/server/bin/code-server; cat /opt/vscode-server/${COMMIT}/extensions/${EXTENSION}/installed-with; ls -A /home/dev`]);
     assert.equal(listing.code, 0, listing.stderr);
     const [commit, owner, installedWith] = listing.stdout.split('\n');
@@ -149,13 +162,13 @@ describe('VS Code: a pre-installed server from the org mirror', () => {
     assert.doesNotMatch(listing.stdout, /\.vscode-server/, 'nothing baked into /home/dev (a volume hides it)');
   });
 
-  it('aibox start links the server into both layouts of the home volume, with the extension', async () => {
+  it('aibox start links the server into both layouts of the home volume, and the CLI, with the extension', async () => {
     const result = await aibox(user, ['start', '--port', String(await freePort())]);
     assert.equal(result.code, 0, result.stderr);
     assert.doesNotMatch(result.stderr, /VS Code/);
-    const check = sshTo(user, `readlink ${home}/cli/servers/Stable-${COMMIT}/server ${home}/bin/${COMMIT}; test -x ${home}/cli/servers/Stable-${COMMIT}/server/bin/code-server && test -x ${home}/bin/${COMMIT}/server.sh && echo runnable; ls ${home}/extensions; stat -c %U ${home}/extensions/${EXTENSION}/extension.vsix`);
+    const check = sshTo(user, `readlink ${home}/cli/servers/Stable-${COMMIT}/server ${home}/bin/${COMMIT} ${home}/code-${COMMIT}; ${home}/code-${COMMIT} --version; test -x ${home}/cli/servers/Stable-${COMMIT}/server/bin/code-server && test -x ${home}/bin/${COMMIT}/server.sh && echo runnable; ls ${home}/extensions; stat -c %U ${home}/extensions/${EXTENSION}/extension.vsix`);
     assert.equal(check.code, 0, check.stderr);
-    assert.deepEqual(check.stdout.trim().split('\n'), [`/opt/vscode-server/${COMMIT}/server`, `/opt/vscode-server/${COMMIT}/server`, 'runnable', EXTENSION, 'dev']);
+    assert.deepEqual(check.stdout.trim().split('\n'), [`/opt/vscode-server/${COMMIT}/server`, `/opt/vscode-server/${COMMIT}/server`, `/opt/vscode-server/${COMMIT}/cli/code`, `code 1.0.0 (commit ${COMMIT}) --version`, 'runnable', EXTENSION, 'dev']);
   });
 
   it('VS Code\'s way of starting the server runs it with no download, telemetry off last', () => {

@@ -100,6 +100,12 @@ describe('vscode: plan and verified download', () => {
     await assert.rejects(planVscode(configSchema.parse({ 'vscode.serverUrl': 'https://mirror.example.com/{commit}.tar.gz' }), packageRoot()), /vscode\.commit is empty/);
     await assert.rejects(planVscode(configSchema.parse({ 'vscode.serverUrl': 'https://mirror.example.com/{commit}.tar.gz', 'vscode.commit': COMMIT }), packageRoot()), /vscode\.serverSha256 is empty/);
   });
+  it('a CLI URL needs its digest', async () => {
+    const base = { 'vscode.serverUrl': 'https://mirror.example.com/{commit}.tar.gz', 'vscode.commit': COMMIT, 'vscode.serverSha256': 'e'.repeat(64), 'vscode.cliUrl': 'https://mirror.example.com/{commit}/cli-{arch}.tar.gz' };
+    await assert.rejects(planVscode(configSchema.parse(base), packageRoot()), /vscode\.cliSha256 is empty/);
+    const plan = await planVscode(configSchema.parse({ ...base, 'vscode.cliSha256': 'f'.repeat(64) }), packageRoot());
+    assert.equal(plan?.cli?.url, `https://mirror.example.com/${COMMIT}/cli-${vscodeArch()}.tar.gz`);
+  });
   it('needs vscode.extensionUrl when the list has extensions', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'aibox-vscode-'));
     const list = join(dir, 'extensions.txt');
@@ -162,13 +168,14 @@ describe('vscode: plan and verified download', () => {
     const dir = await mkdtemp(join(tmpdir(), 'aibox-vscode-'));
     await writeFile(join(dir, 'server.tar.gz'), 'S');
     await writeFile(join(dir, 'example.linter-1.0.0.vsix'), 'V');
+    await writeFile(join(dir, 'cli.tar.gz'), 'C');
     const list = join(dir, 'list.txt');
     await writeFile(list, `example.linter@1.0.0 ${sha('V')}\n`);
-    const plan = await planVscode(configSchema.parse({ 'vscode.serverUrl': `${pathToFileURL(dir).href}/server.tar.gz`, 'vscode.commit': COMMIT, 'vscode.serverSha256': sha('S'), 'vscode.extensions': list, 'vscode.extensionUrl': `${pathToFileURL(dir).href}/{publisher}.{name}-{version}.vsix` }), packageRoot());
+    const plan = await planVscode(configSchema.parse({ 'vscode.serverUrl': `${pathToFileURL(dir).href}/server.tar.gz`, 'vscode.commit': COMMIT, 'vscode.serverSha256': sha('S'), 'vscode.cliUrl': `${pathToFileURL(dir).href}/cli.tar.gz`, 'vscode.cliSha256': sha('C'), 'vscode.extensions': list, 'vscode.extensionUrl': `${pathToFileURL(dir).href}/{publisher}.{name}-{version}.vsix` }), packageRoot());
     assert.ok(plan);
     const context = join(dir, 'context');
     await fetchVscode(plan, context, join(dir, 'cache'), () => undefined);
-    assert.deepEqual((await readdir(join(context, 'vscode'))).sort(), ['commit', 'extensions', 'install.sh', 'server.tar.gz']);
+    assert.deepEqual((await readdir(join(context, 'vscode'))).sort(), ['cli.tar.gz', 'commit', 'extensions', 'install.sh', 'server.tar.gz']);
     assert.deepEqual(await readdir(join(context, 'vscode', 'extensions')), ['example.linter-1.0.0.vsix']);
     assert.equal(await readFile(join(context, 'vscode', 'commit'), 'utf8'), `${COMMIT}\n`);
   });
