@@ -7,7 +7,7 @@ import type { Config } from '../config/settings.js';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
 import { readRegularFile } from '../core/files.js';
-import { fetchVscode, planVscode, type VscodePlan } from '../ide/vscode-fetch.js';
+import { fetchVscode, planVscode, type VscodePlan } from '../ide/index.js';
 import { Podman } from '../sandbox/podman.js';
 import { readKeyring } from './keyring.js';
 import { bundlePath, packageRoot } from './package-root.js';

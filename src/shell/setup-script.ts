@@ -1,4 +1,4 @@
-import { VSCODE_OPT } from '../ide/vscode.js';
+import { VSCODE_OPT } from '../ide/index.js';
 import { INSTALL_SCRIPTS, NEVER_LINKED, PROXY_ENV_FILE } from './paths.js';
 
 /** Seconds a clone or pull of the dotfiles repository may take. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AiboxError } from '../../core/errors.js';
-import { applyMachineSettings } from '../../ide/machine-settings.js';
+import { applyMachineSettings } from '../../ide/index.js';
 import { contextFor } from '../app.js';
 
 export function registerVscode(program: Command): void {
