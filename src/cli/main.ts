@@ -22,6 +22,7 @@ import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerStop } from './commands/stop.js';
 import { registerUpgrade } from './commands/upgrade.js';
+import { registerVscode } from './commands/vscode.js';
 
 declare const AIBOX_VERSION: string | undefined;
 
@@ -47,7 +48,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerLs, registerConnect, registerPortForward, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerUpgrade, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerEgress, registerImage, registerBroker]) {
+  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerLs, registerConnect, registerPortForward, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerUpgrade, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerEgress, registerImage, registerBroker, registerVscode]) {
     register(program);
   }
   program.commands.forEach(function exitOverrideAll(command: Command) {

@@ -43,6 +43,39 @@ export const configSchema = z
     'image.keyring': absolutePath
       .default('/usr/share/keyrings/debian-archive-keyring.gpg')
       .describe("OpenPGP keyring that signs the mirror's Release file: debootstrap refuses a mirror it does not verify"),
+    'vscode.serverUrl': z
+      .string()
+      .regex(/^$|^(https?|file):\/\/\S+$/, 'must be an http(s) or file:// URL template such as https://mirror.example.com/vscode/{commit}/vscode-server-linux-{arch}.tar.gz, or empty')
+      .default('')
+      .describe('Org mirror of the VS Code server archive, pre-installed in the image for vscode.commit ({commit} and {arch} are filled in; checked against vscode.serverSha256 before it is unpacked); empty: none, VS Code downloads its server at first connect'),
+    'vscode.commit': z
+      .string()
+      .regex(/^$|^[0-9a-f]{40}$/, 'must be a VS Code commit: 40 lowercase hex digits (Help > About in VS Code), or empty')
+      .default('')
+      .describe('The VS Code commit whose server the image pre-installs (the commit of the VS Code your developers run)'),
+    'vscode.serverSha256': z
+      .string()
+      .regex(/^$|^[0-9a-f]{64}$/, 'must be a sha256: 64 lowercase hex digits, or empty')
+      .default('')
+      .describe('sha256 of the server archive at vscode.serverUrl; the image build fails on any other content'),
+    'vscode.cliUrl': z
+      .string()
+      .regex(/^$|^(https?|file):\/\/\S+$/, 'must be an http(s) or file:// URL template such as https://mirror.example.com/vscode/{commit}/vscode_cli_alpine_{arch}_cli.tar.gz, or empty')
+      .default('')
+      .describe("Org mirror of the VS Code CLI archive (the `code` binary Remote-SSH's exec server runs first) for vscode.commit; empty: Remote-SSH downloads that CLI at first connect"),
+    'vscode.cliSha256': z
+      .string()
+      .regex(/^$|^[0-9a-f]{64}$/, 'must be a sha256: 64 lowercase hex digits, or empty')
+      .default('')
+      .describe('sha256 of the CLI archive at vscode.cliUrl'),
+    'vscode.extensionUrl': z
+      .string()
+      .regex(/^$|^(https?|file):\/\/\S+$/, 'must be an http(s) or file:// URL template such as https://mirror.example.com/vsix/{publisher}.{name}-{version}.vsix, or empty')
+      .default('')
+      .describe('Org mirror of the VSIX files of the curated extension list ({publisher}, {name}, {version} are filled in); needed when the list is not empty'),
+    'vscode.extensions': absolutePathOrEmpty
+      .default('')
+      .describe('The curated extension list (publisher.name@version sha256 per line) installed offline with the server; empty: images/vscode/extensions.txt of aibox'),
     'packs.registry': z
       .string()
       .regex(/^$|^\/|^[a-z0-9][\w.\-:[\]]*(\/[\w.\-]+)*$/i, 'must be a registry such as registry.example.com/aibox-packs, or an absolute path of an OCI layout folder')

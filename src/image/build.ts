@@ -7,6 +7,7 @@ import type { Config } from '../config/settings.js';
 import type { Context } from '../core/context.js';
 import { AiboxError } from '../core/errors.js';
 import { readRegularFile } from '../core/files.js';
+import { fetchVscode, planVscode, type VscodePlan } from '../ide/index.js';
 import { Podman } from '../sandbox/podman.js';
 import { readKeyring } from './keyring.js';
 import { bundlePath, packageRoot } from './package-root.js';
@@ -34,6 +35,8 @@ export interface ImagePlan {
   /** The running aibox bundle, installed in the image as /opt/aibox/lib/aibox.mjs. */
   bundle: string;
   contextDir: string;
+  /** The VS Code server (and curated extensions) to pre-install; undefined: none (vscode.serverUrl empty). */
+  vscode: VscodePlan | undefined;
 }
 
 async function listFiles(dir: string): Promise<string[]> {
@@ -90,10 +93,13 @@ export async function planImage(config: Config, root: string, bundle: string): P
     add('ca', ca);
   }
   const systemTag = `${SYSTEM_REPOSITORY}:${hash.copy().digest('hex').slice(0, 16)}`;
+  // After the system stage: a new VS Code pin does not void the tool packs' layer cache.
+  const vscode = await planVscode(config, root);
+  if (vscode) add('vscode', vscode.hashInput);
   add('node', `${process.version} ${process.arch}`);
   add('bundle', await readFile(bundle));
   const inputsHash = hash.digest('hex');
-  return { tag: `${IMAGE_REPOSITORY}:${inputsHash.slice(0, 16)}`, inputsHash, systemTag, base, debootstrap, mirror, keyring, caBundle, bundle, contextDir };
+  return { tag: `${IMAGE_REPOSITORY}:${inputsHash.slice(0, 16)}`, inputsHash, systemTag, base, debootstrap, mirror, keyring, caBundle, bundle, contextDir, vscode };
 }
 
 /** The plan for the image of this aibox installation (its package and bundle). */
@@ -150,6 +156,9 @@ async function buildFromContext(ctx: Context, plan: ImagePlan): Promise<void> {
     await writeFile(join(context, 'apt', 'sources.list.d', 'debian.sources'), aptSources(plan.mirror));
     await writeFile(join(context, 'apt', 'sources.list'), '');
     await writeFile(join(context, 'org-ca.crt'), plan.caBundle ? await readFile(plan.caBundle) : '');
+    // Checked (sha256) on the host before anything is unpacked; an empty folder when not configured.
+    await mkdir(join(context, 'vscode'), { recursive: true });
+    if (plan.vscode) await fetchVscode(plan.vscode, context, ctx.paths.cacheDir, (line) => ctx.out.progress(line));
     const aibox = join(context, 'aibox');
     await mkdir(join(aibox, 'bin'), { recursive: true });
     await mkdir(join(aibox, 'lib'), { recursive: true });
@@ -172,6 +181,8 @@ async function buildFromContext(ctx: Context, plan: ImagePlan): Promise<void> {
           '--ulimit', 'nofile=4096:4096',
           '--ulimit', 'nproc=8192:8192',
           '--build-arg', `BASE=${plan.base}`,
+          // The bind-mounted vscode/ folder is not part of the layer cache's key; this is.
+          '--build-arg', `VSCODE=${plan.vscode ? createHash('sha256').update(plan.vscode.hashInput).digest('hex') : 'none'}`,
           ...extra,
           '--file', join(work, 'Containerfile'),
           work,

@@ -1,3 +1,4 @@
+import { VSCODE_OPT } from '../ide/index.js';
 import { INSTALL_SCRIPTS, NEVER_LINKED, PROXY_ENV_FILE } from './paths.js';
 
 /** Seconds a clone or pull of the dotfiles repository may take. */
@@ -161,6 +162,40 @@ if [ -n "$repo" ]; then (sync_dotfiles); else report status none; fi
 # zsh without any startup file stops at its new-user menu: give it a small ~/.zshrc.
 if [ ! -e "$HOME/.zshrc" ] && [ ! -L "$HOME/.zshrc" ] && [ ! -e "$HOME/.zshenv" ] && [ ! -e "$HOME/.zprofile" ] && [ ! -e "$HOME/.zlogin" ] && [ -r /etc/aibox/zshrc ]; then
   cp /etc/aibox/zshrc "$HOME/.zshrc" && report zshrc created
+fi
+# The VS Code server pre-installed in the image (/opt/vscode-server/<commit>, root's):
+# linked into both layouts VS Code checks in the home volume, so connecting downloads
+# nothing; the extensions copied in once (a home volume without ~/.vscode-server/extensions);
+# telemetry off merged into the machine settings (the user's other keys kept).
+if [ -r ${VSCODE_OPT}/commit ]; then
+  read -r vc < ${VSCODE_OPT}/commit
+  vs=$HOME/.vscode-server
+  vsrc=${VSCODE_OPT}/$vc/server
+  # Links to a server an older image had: removed (VS Code then sees that commit as absent).
+  for dst in "$vs"/bin/* "$vs"/cli/servers/Stable-*/server "$vs"/code-*; do
+    if [ -L "$dst" ] && [ ! -e "$dst" ]; then
+      case $(readlink "$dst") in ${VSCODE_OPT}/*) rm -f "$dst" ;; esac
+    fi
+  done
+  mkdir -p "$vs/bin" "$vs/cli/servers/Stable-$vc" "$vs/data/Machine"
+  for dst in "$vs/bin/$vc" "$vs/cli/servers/Stable-$vc/server"; do
+    # A server VS Code downloaded itself (a real folder) is left alone.
+    if [ -L "$dst" ] || [ ! -e "$dst" ]; then ln -sfn "$vsrc" "$dst"; fi
+  done
+  # Remote-SSH's exec server runs ~/.vscode-server/code-<commit> (the VS Code CLI) first.
+  if [ -x ${VSCODE_OPT}/$vc/cli/code ] && { [ -L "$vs/code-$vc" ] || [ ! -e "$vs/code-$vc" ]; }; then
+    ln -sfn ${VSCODE_OPT}/$vc/cli/code "$vs/code-$vc"
+  fi
+  if [ ! -e "$vs/extensions" ] && [ -d ${VSCODE_OPT}/$vc/extensions ]; then
+    rm -rf "$vs/extensions.tmp"
+    cp -R ${VSCODE_OPT}/$vc/extensions "$vs/extensions.tmp" && mv "$vs/extensions.tmp" "$vs/extensions"
+  fi
+  report vscode "$vc"
+  if ! grep -qs '"telemetry.telemetryLevel"[[:space:]]*:[[:space:]]*"off"' "$vs/data/Machine/settings.json"; then
+    if out=$(/opt/aibox/bin/aibox vscode-machine-settings 2>&1); then report vscode_settings merged
+    else report vscode_settings failed; report vscode_error "\${out##*"$nl"}"
+    fi
+  fi
 fi
 exit 0
 `;

@@ -20,6 +20,10 @@ export const setupReportSchema = z.object({
   backups: z.coerce.number().int().optional(),
   error: z.string().optional(),
   zshrc: z.literal('created').optional(),
+  /** The commit of the VS Code server linked into the home volume (the image has one). */
+  vscode: z.string().optional(),
+  vscode_settings: z.enum(['merged', 'failed']).optional(),
+  vscode_error: z.string().optional(),
 });
 
 export type SetupReport = z.infer<typeof setupReportSchema> & { repo: string; log: string };
@@ -88,6 +92,7 @@ export function describeSetup(report: SetupReport): SetupMessages {
   const where = `log: ${report.log} (read it: aibox exec -- cat ${report.log})`;
   const because = report.error ? `: ${report.error}` : '';
   if (report.moved) info.push(`dotfiles: dotfiles.repo changed; the previous clone is in ${report.moved}`);
+  if (report.vscode_settings === 'failed') warnings.push(`VS Code: telemetry off could not be merged into ~/.vscode-server/data/Machine/settings.json: ${report.vscode_error ?? 'unknown error'}`);
   if (report.fetch === 'pull-failed') warnings.push(`dotfiles: pulling ${report.repo} failed, kept the current clone${because}; ${where}`);
   switch (report.status) {
     case 'none':
