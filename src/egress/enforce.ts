@@ -10,9 +10,9 @@ import type { EffectivePolicy } from '../policy/effective.js';
 import { Podman, type ContainerInfo } from '../sandbox/podman.js';
 import { SANDBOX_SSH_PORT } from '../sandbox/spec.js';
 import { nftRuleset } from './nft-rules.js';
-import { ensureProxyImage, LABEL_EGRESS, ownProxy, proxyName, reconfigureProxy, startProxy, writeConfigFiles, writeProxyConfig } from './proxy.js';
+import { ensureProxyImage, LABEL_EGRESS, ownProxy, proxyConfigDir, proxyName, reconfigureProxy, startProxy, writeConfigFiles, writeProxyConfig } from './proxy.js';
 import { proxyEnvFile } from './proxy-env.js';
-import { PROXY_CONFIG_DIR, PROXY_PORT, squidFiles, type SquidFiles } from './squid-config.js';
+import { PROXY_PORT, squidFiles, type SquidFiles } from './squid-config.js';
 
 /**
  * Egress enforcement of one sandbox, from the host: its proxy (config from the
@@ -100,7 +100,7 @@ async function writeProxyEnv(toolpacksDir: string, proxyUrl: string): Promise<vo
  * its config at the next start.
  */
 export async function reloadEgress(ctx: Context, instance: string, sandbox: ContainerInfo, proxy: ContainerInfo | undefined, policy: EffectivePolicy): Promise<'reloaded' | 'unchanged' | 'not-running'> {
-  const dir = proxy?.Mounts.find((mount) => mount.Destination === PROXY_CONFIG_DIR)?.Source;
+  const dir = proxy && proxyConfigDir(proxy);
   if (!proxy?.State.Running || !dir) return 'not-running';
   const changed = await writeConfigFiles(dir, proxyFilesFor(policy));
   if (sandbox.State.Running) await lockNetwork(ctx, instance, sandbox, proxy, policy);

@@ -181,12 +181,13 @@ async function* logRequests(args: string[]): AsyncGenerator<ProxyRequest> {
 /** Checks that the proxy exists and returns the fix of a denied host:port under the effective policy. */
 async function openLog(ctx: Context, instance: string): Promise<(host: string, port: number) => string> {
   const podman = new Podman(ctx.run);
-  if (!(await ownProxy(podman, instance))) {
+  const proxy = await ownProxy(podman, instance);
+  if (!proxy) {
     throw new AiboxError('NOT_FOUND', `no egress proxy for sandbox ${instance} (no container ${proxyName(instance)})`, `start it: ${aiboxCommand({ name: instance }, 'start')}`);
   }
   const policy = await loadPolicyFor(ctx, await loadConfig(ctx.paths));
   policy.warnings.forEach((warning) => ctx.out.warn(warning));
-  const enforced = await enforcedConfig(podman, instance);
+  const enforced = await enforcedConfig(proxy);
   if (enforced && enforced.origin !== policy.egress.origin) {
     ctx.out.warn(`${proxyName(instance)} enforces network.egress from ${enforced.origin}, but here it comes from ${policy.egress.origin}: the fixes below are for the policy here (run aibox egress log in the folder you started the sandbox from)`);
   }

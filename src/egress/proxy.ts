@@ -79,6 +79,11 @@ export async function writeProxyConfig(podman: Podman, instance: string, files: 
   return writeConfigFiles(volume.mountpoint, files);
 }
 
+/** The host folder of a proxy's config volume, from its inspect (no podman call). */
+export function proxyConfigDir(proxy: ContainerInfo): string | undefined {
+  return proxy.Mounts.find((mount) => mount.Destination === PROXY_CONFIG_DIR)?.Source;
+}
+
 /** squid.conf and the deny page into the config volume's folder on the host. Whether anything changed. */
 export async function writeConfigFiles(dir: string, files: SquidFiles): Promise<boolean> {
   // squid runs as user proxy: the folder and files are root's, readable by all.

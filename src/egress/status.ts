@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { Context } from '../core/context.js';
 import { readRegularFile } from '../core/files.js';
-import { Podman } from '../sandbox/podman.js';
-import { ownProxy, proxyName } from './proxy.js';
+import { Podman, type ContainerInfo } from '../sandbox/podman.js';
+import { ownProxy, proxyConfigDir, proxyName } from './proxy.js';
 import { enforcedRules, PROXY_PORT } from './squid-config.js';
 
 /** A sandbox's egress proxy as `aibox status` shows it: its state and what its config enforces. */
@@ -24,13 +24,13 @@ export async function egressStatus(ctx: Context, instance: string): Promise<Egre
   if (!info) return { proxy: name, state: 'absent', port: PROXY_PORT };
   const running = info.State.Running;
   const address = running ? (info.NetworkSettings?.IPAddress ?? undefined) : undefined;
-  return { proxy: name, state: running ? 'running' : 'stopped', address, port: PROXY_PORT, ...(await enforcedConfig(podman, instance)) };
+  return { proxy: name, state: running ? 'running' : 'stopped', address, port: PROXY_PORT, ...(await enforcedConfig(info)) };
 }
 
 /** What the proxy's config volume enforces (written by aibox from the host), if it is readable. */
-export async function enforcedConfig(podman: Podman, instance: string): Promise<{ rules: number; origin: string } | undefined> {
-  const volume = await podman.inspectVolume(proxyName(instance));
-  const conf = volume && (await readRegularFile(join(volume.mountpoint, 'squid.conf')).catch(() => undefined));
+export async function enforcedConfig(proxy: ContainerInfo): Promise<{ rules: number; origin: string } | undefined> {
+  const dir = proxyConfigDir(proxy);
+  const conf = dir && (await readRegularFile(join(dir, 'squid.conf')).catch(() => undefined));
   return conf === undefined ? undefined : enforcedRules(conf);
 }
 
