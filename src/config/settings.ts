@@ -5,6 +5,9 @@ import { IDENTITY_PATTERN } from '../push/staging.js';
 const absolutePath = z.string().regex(/^\/./, 'must be an absolute path');
 const absolutePathOrEmpty = z.string().regex(/^(\/.*)?$/, 'must be an absolute path');
 const httpUrlOrEmpty = z.string().regex(/^$|^https?:\/\/\S+$/, 'must be an http(s) URL such as https://llm-proxy.example.com, or empty');
+/** An org mirror's URL template (http(s) or file://), or empty; EXAMPLE is what the error shows. */
+const mirrorUrlTemplate = (example: string) => z.string().regex(/^$|^(https?|file):\/\/\S+$/, `must be an http(s) or file:// URL template such as ${example}, or empty`).default('');
+const sha256OrEmpty = z.string().regex(/^$|^[0-9a-f]{64}$/, 'must be a sha256: 64 lowercase hex digits, or empty').default('');
 
 /**
  * The one table of user settings: the schema validates `aibox config set`,
@@ -43,35 +46,20 @@ export const configSchema = z
     'image.keyring': absolutePath
       .default('/usr/share/keyrings/debian-archive-keyring.gpg')
       .describe("OpenPGP keyring that signs the mirror's Release file: debootstrap refuses a mirror it does not verify"),
-    'vscode.serverUrl': z
-      .string()
-      .regex(/^$|^(https?|file):\/\/\S+$/, 'must be an http(s) or file:// URL template such as https://mirror.example.com/vscode/{commit}/vscode-server-linux-{arch}.tar.gz, or empty')
-      .default('')
+    'vscode.serverUrl': mirrorUrlTemplate('https://mirror.example.com/vscode/{commit}/vscode-server-linux-{arch}.tar.gz')
       .describe('Org mirror of the VS Code server archive, pre-installed in the image for vscode.commit ({commit} and {arch} are filled in; checked against vscode.serverSha256 before it is unpacked); empty: none, VS Code downloads its server at first connect'),
     'vscode.commit': z
       .string()
       .regex(/^$|^[0-9a-f]{40}$/, 'must be a VS Code commit: 40 lowercase hex digits (Help > About in VS Code), or empty')
       .default('')
       .describe('The VS Code commit whose server the image pre-installs (the commit of the VS Code your developers run)'),
-    'vscode.serverSha256': z
-      .string()
-      .regex(/^$|^[0-9a-f]{64}$/, 'must be a sha256: 64 lowercase hex digits, or empty')
-      .default('')
+    'vscode.serverSha256': sha256OrEmpty
       .describe('sha256 of the server archive at vscode.serverUrl; the image build fails on any other content'),
-    'vscode.cliUrl': z
-      .string()
-      .regex(/^$|^(https?|file):\/\/\S+$/, 'must be an http(s) or file:// URL template such as https://mirror.example.com/vscode/{commit}/vscode_cli_alpine_{arch}_cli.tar.gz, or empty')
-      .default('')
+    'vscode.cliUrl': mirrorUrlTemplate('https://mirror.example.com/vscode/{commit}/vscode_cli_alpine_{arch}_cli.tar.gz')
       .describe("Org mirror of the VS Code CLI archive (the `code` binary Remote-SSH's exec server runs first) for vscode.commit; empty: Remote-SSH downloads that CLI at first connect"),
-    'vscode.cliSha256': z
-      .string()
-      .regex(/^$|^[0-9a-f]{64}$/, 'must be a sha256: 64 lowercase hex digits, or empty')
-      .default('')
+    'vscode.cliSha256': sha256OrEmpty
       .describe('sha256 of the CLI archive at vscode.cliUrl'),
-    'vscode.extensionUrl': z
-      .string()
-      .regex(/^$|^(https?|file):\/\/\S+$/, 'must be an http(s) or file:// URL template such as https://mirror.example.com/vsix/{publisher}.{name}-{version}.vsix, or empty')
-      .default('')
+    'vscode.extensionUrl': mirrorUrlTemplate('https://mirror.example.com/vsix/{publisher}.{name}-{version}.vsix')
       .describe('Org mirror of the VSIX files of the curated extension list ({publisher}, {name}, {version} are filled in); needed when the list is not empty'),
     'vscode.extensions': absolutePathOrEmpty
       .default('')
