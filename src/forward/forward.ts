@@ -29,9 +29,9 @@ function isLocalPortFree(bind: string, port: number): Promise<boolean> {
 }
 
 /**
- * The shared connection, opened when needed. One opened here persists until
- * the sandbox stops; one opened by `aibox start` keeps its ControlPersist, and
- * its forwards end with it (`list` then shows none).
+ * The shared connection, opened when needed. It persists until the sandbox stops
+ * (the entry's `ControlPersist yes`: idle forward listeners do not count as use for
+ * a timed ControlPersist, so a timeout would end them).
  */
 async function ensureMaster(ctx: Context, instance: Instance): Promise<number> {
   if (!canMultiplex(instance.controlDir, instance.name)) {
@@ -40,7 +40,7 @@ async function ensureMaster(ctx: Context, instance: Instance): Promise<number> {
   const running = await sharedConnectionPid(ctx.run, instance.sshConfig, instance.name);
   if (running !== undefined) return running;
   await requireRunning(ctx, instance);
-  await openSharedConnection(ctx.run, instance.sshConfig, instance.name, { persist: 'yes' });
+  await openSharedConnection(ctx.run, instance.sshConfig, instance.name);
   const opened = await sharedConnectionPid(ctx.run, instance.sshConfig, instance.name);
   if (opened === undefined) {
     throw new AiboxError('PROCESS_FAILED', `could not open the shared SSH connection to ${instance.name}`, `check that ssh ${instance.name} works, then run ${aiboxCommand(instance, 'doctor')}`);

@@ -43,12 +43,9 @@ export async function waitForSsh(port: number, container: string, timeoutMs = 30
  * Opens the shared (multiplexed) SSH connection in the background, so the
  * user's first `ssh <instance>` or IDE connect after `aibox start` skips the
  * handshake. A failure only costs that speed-up, so it is not an error.
- * `persist` overrides the entry's ControlPersist (port forwards want `yes`:
- * a master only counts open channels, not listeners, as use).
  */
-export async function openSharedConnection(run: Runner, sshConfig: string, host: string, options: { persist?: string } = {}): Promise<boolean> {
-  const persist = options.persist === undefined ? [] : ['-o', `ControlPersist=${options.persist}`];
-  const result = await run('ssh', ['-F', sshConfig, '-f', '-N', '-o', 'ControlMaster=auto', ...persist, '-o', 'ConnectTimeout=10', host], {
+export async function openSharedConnection(run: Runner, sshConfig: string, host: string): Promise<boolean> {
+  const result = await run('ssh', ['-F', sshConfig, '-f', '-N', '-o', 'ControlMaster=auto', '-o', 'ConnectTimeout=10', host], {
     stdio: 'ignore',
     allowFailure: true,
     timeoutMs: 15_000,

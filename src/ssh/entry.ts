@@ -55,7 +55,7 @@ export function hostEntry(target: SshTarget): string[] {
 function multiplexing(target: SshTarget): string[] {
   const socket = controlSocket(target.controlDir, target.instance);
   if (!canMultiplex(target.controlDir, target.instance)) return [];
-  return ['  ControlMaster auto', `  ControlPath ${quotePath(socket)}`, '  ControlPersist 10m'];
+  return ['  ControlMaster auto', `  ControlPath ${quotePath(socket)}`, '  ControlPersist yes'];
 }
 
 /** Whether the instance's entry has a shared connection (its socket path fits). */

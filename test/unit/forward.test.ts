@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { formatForward, isLoopback, MAX_RANGE, parseForwardSpecs, sshForwardArg } from '../../src/forward/index.js';
 import { liveForwards } from '../../src/forward/state.js';
 import { inotifyCheck } from '../../src/doctor/checks.js';
-import { canMultiplex } from '../../src/ssh/entry.js';
+import { canMultiplex, hostEntry } from '../../src/ssh/entry.js';
+import type { InstanceKeys } from '../../src/ssh/keys.js';
 import { failsWith } from '../helpers/errors.js';
 
 const L = (local: number, remote = local, bind = '127.0.0.1') => ({ bind, local, remote });
@@ -89,6 +90,11 @@ describe('port-forward state', () => {
   it('needs a shared connection, which a socket path too long for a Unix socket rules out', () => {
     assert.ok(canMultiplex('/home/dev/.local/state/aibox/ssh', 'aibox'));
     assert.ok(!canMultiplex(`/home/${'x'.repeat(80)}/.local/state/aibox/ssh`, 'aibox'));
+  });
+  it('keeps the shared connection until the sandbox stops: a timed ControlPersist would end idle forwards', () => {
+    const entry = hostEntry({ instance: 'aibox', port: 2222, controlDir: '/home/dev/.local/state/aibox/ssh', keys: { clientKey: '/k/id', knownHosts: '/k/known_hosts', hostKeyAlias: 'aibox-sandbox' } as InstanceKeys });
+    assert.ok(entry.includes('  ControlPersist yes'), entry.join('\n'));
+    assert.ok(entry.includes('  ServerAliveInterval 30'), 'a dead connection is still noticed');
   });
 });
 

@@ -33,9 +33,8 @@ export function registerPortForward(program: Command): void {
       [
         '',
         'The forwards live in the shared SSH connection (ControlMaster) and return at once;',
-        'they end when the sandbox stops. One connection opened by `aibox start` closes after',
-        '10 minutes without an SSH session or a connection through a forward; --list then shows',
-        'none, and running port-forward again sets them up again.',
+        'they end when the sandbox stops (or that connection is closed: --list then shows none,',
+        'and running port-forward again sets them up again).',
         '',
         'Examples:',
         '  $ aibox port-forward 9229                 # Node --inspect: host 127.0.0.1:9229 -> sandbox 9229',
