@@ -13,11 +13,58 @@
 # had. Installs only what is missing.
 set -euo pipefail
 
+# gVisor: on Debian bookworm the distribution's runsc (20221219) lacks directfs, and
+# file-heavy builds cost about twice as much under it (docs/performance.md). The
+# bookworm-backports suite of the mirror this host already uses has 20240729: add that
+# suite and pin runsc (only runsc) to it. Anything unusual falls back to the
+# distribution's runsc, with a note.
+BACKPORTS_SOURCE=/etc/apt/sources.list.d/aibox-bookworm-backports.sources
+BACKPORTS_PIN=/etc/apt/preferences.d/aibox-runsc
+runsc_from_backports() {
+  local id='' codename='' mirror
+  id=$(. /etc/os-release && echo "${ID:-}") && codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  [ "$id" = debian ] && [ "$codename" = bookworm ] || return 1
+  [ "$(id -u)" -eq 0 ] || { echo "note: run this as root to install the newer gVisor from bookworm-backports" >&2; return 1; }
+  [ -e "$BACKPORTS_SOURCE" ] && [ -e "$BACKPORTS_PIN" ] && return 0
+  # The mirror that serves this host's bookworm suite, as apt itself reads the sources.
+  mirror=$(apt-get indextargets --format '$(SITE) $(RELEASE) $(TARGET_OF)' | awk '$2 == "bookworm" && $3 == "deb" { print $1; exit }')
+  if [ -z "$mirror" ]; then
+    echo "note: no bookworm suite in apt's sources, so gVisor comes from the distribution (see aibox doctor)" >&2
+    return 1
+  fi
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" > "$BACKPORTS_SOURCE"
+  printf '# Written by aibox: gVisor (runsc) from bookworm-backports; nothing else from that suite.\nPackage: runsc\nPin: release n=bookworm-backports\nPin-Priority: 990\n' > "$BACKPORTS_PIN"
+  echo "Added bookworm-backports of $mirror for runsc only ($BACKPORTS_SOURCE, $BACKPORTS_PIN)" >&2
+  apt-get update -q
+}
+
+# The runsc release apt would install, when it is newer than the installed one.
+runsc_upgrade_pending() {
+  local installed candidate
+  installed=$(dpkg-query -W -f='${Version}' runsc 2>/dev/null) || return 1
+  candidate=$(apt-cache policy runsc | awk '/Candidate:/ { print $2 }')
+  [ -n "$candidate" ] && [ "$candidate" != "(none)" ] && dpkg --compare-versions "$candidate" gt "$installed"
+}
+
+backports=no
+runsc_from_backports && backports=yes
+
 packages=(podman runc nftables uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql openssh-server chromium python3-aiosmtpd openssl python3 make g++)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
 done
+if [ "$backports" = yes ] && runsc_upgrade_pending; then
+  # A running gVisor sandbox cannot be reached, stopped or restarted by a different
+  # runsc release (its control socket changed), so never swap runsc under one.
+  running=$({ grep -las '^runsc-sandbox' /proc/[0-9]*/cmdline || true; } | wc -l)
+  if [ "${running:-0}" -gt 0 ]; then
+    echo "note: $running gVisor sandbox(es) running: the newer runsc is not installed now; stop them (aibox ls; aibox stop --name NAME) and run this again" >&2
+  else
+    echo "gVisor: upgrading runsc to the bookworm-backports release" >&2
+    missing+=(runsc)
+  fi
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -28,7 +75,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing ${missing[*]} ..." >&2
 apt-get update -q
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" && [ "$backports" = yes ]; then
+  echo "note: installing from bookworm-backports failed; falling back to the distribution's runsc (aibox doctor shows what that costs)" >&2
+  rm -f "$BACKPORTS_SOURCE" "$BACKPORTS_PIN"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
 # The package starts a registry on port 5000 under systemd; the tests run their own.
 if [[ " ${missing[*]} " == *" docker-registry "* ]] && [ -d /run/systemd/system ]; then
   systemctl disable --now docker-registry.service || true

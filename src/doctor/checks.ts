@@ -36,7 +36,7 @@ const RUNSC_MEASURED_NEWER = 20240729;
 
 /**
  * What `runsc --version` says about the gVisor in use. An old release (Debian bookworm's
- * 20221219) works, with the statx shim, but has no directfs: file-heavy builds cost
+ * 20221219) works, with the statx half of the image's gVisor shim, but has no directfs: file-heavy builds cost
  * about twice as much (docs/performance.md; issue 12's measurement).
  */
 export function runscCheck(path: string, versionOutput: string): Check {
