@@ -13,7 +13,7 @@ export type RuntimeChoice = RuntimeKind | 'auto';
  * - file-access-mounts=exclusive: the sandbox is the only writer of its volumes,
  *   so gVisor may cache them (see docs/performance.md for the measured gain).
  */
-const GVISOR_FLAGS = ['--network=host', '--file-access-mounts=exclusive'];
+export const GVISOR_FLAGS = ['--network=host', '--file-access-mounts=exclusive'];
 
 export function parseRuntime(value: string): RuntimeChoice {
   const normalized = value === 'runsc' ? 'gvisor' : value;

@@ -72,6 +72,12 @@ for (const runtime of ['gvisor', 'runc'] as const) {
       assert.equal(shell.stdout.trim(), 'shell as dev in /home/dev');
     });
 
+    it('lists the root and every volume with no error (the gVisor shim; test/e2e/gvisor-runtime.test.ts)', async () => {
+      const result = sshTo(user, 'ln -sf /etc/hostname ~/link && ls -la / /home/dev /workspace /opt /opt/toolpacks 2>&1 >/dev/null; find -L / -xdev -maxdepth 1 2>&1 >/dev/null; stat ~/link >/dev/null');
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, '');
+    });
+
     it('runs hardened: runtime, no capabilities, no-new-privileges, read-only root, loopback-only port', async () => {
       const info = inspect(user.name);
       if (runtime === 'gvisor') assert.match(info.OCIRuntime, /runsc/);
