@@ -8,7 +8,8 @@ expect() { # WHAT PATTERN VALUE
 }
 cs="$(dirname "$(dirname "$(readlink -f "$(command -v code-server)")")")/lib/node_modules/code-server"
 vscode="$cs/lib/vscode/node_modules"
-expect code-server '4.100.3 * with Code 1.100.3' "$(code-server --version)"
+# (its first run also writes ~/.config/code-server/config.yaml, and says so first)
+expect code-server '4.100.3 * with Code 1.100.3' "$(code-server --version | tail -n 1)"
 expect node 'v20.*' "$(node -v)"
 expect ripgrep 'ripgrep *' "$("$vscode/@vscode/ripgrep/bin/rg" --version | head -n 1)"
 expect 'node-pty' 'function' "$(cd "$vscode" && node -e 'console.log(typeof require("node-pty").spawn)')"
