@@ -142,7 +142,7 @@ describe('code-server: installed as a pack in a gVisor sandbox, opened in Chromi
     await page.locator('input[type=password]').press('Enter');
     await page.locator('.monaco-workbench').waitFor({ timeout: 120_000 });
     const firstPaint = (Date.now() - loggedIn) / 1000;
-    await page.locator('.explorer-folders-view').getByText('hello.txt').waitFor({ timeout: 60_000 });
+    await page.locator('.explorer-folders-view').getByText('hello.txt').waitFor({ timeout: 120_000 });
     const explorer = (Date.now() - loggedIn) / 1000;
 
     assert.deepEqual(elsewhere, [], 'the page reached nothing but code-server through the forward');
