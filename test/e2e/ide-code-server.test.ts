@@ -109,7 +109,9 @@ describe('code-server: installed as a pack in a gVisor sandbox, opened in Chromi
     assert.match(args.stdout, /--disable-telemetry --disable-update-check/, args.stdout + args.stderr);
     const password = log.trim().split('\n').at(-1) ?? '';
     assert.match(password, /^[a-f0-9]{24}$/, 'code-server wrote a random password into ~/.config/code-server/config.yaml (home volume)');
-    assert.notEqual(ssh('ss -Hltn 2>/dev/null | grep -v "127.0.0.1:" | grep -q ":13337"').code, 0, 'nothing listens on 13337 beyond loopback');
+    // The sandbox's own address reaches sshd (2222) but not code-server: it is bound to loopback only.
+    const reach = ssh(`ip=$(hostname -i | cut -d' ' -f1); echo "$ip"; for port in 2222 ${SANDBOX_PORT}; do timeout 5 bash -c "exec 3<>/dev/tcp/$ip/$port" 2>/dev/null && echo "$port open" || echo "$port closed"; done`);
+    assert.match(reach.stdout, new RegExp(`^2222 open\n${SANDBOX_PORT} closed$`, 'm'), reach.stdout + reach.stderr);
 
     // `aibox port-forward` does the same as this plain forward through the user's ssh config.
     // ControlPath=none: the forward belongs to this ssh process (not the shared master), so
