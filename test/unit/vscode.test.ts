@@ -190,21 +190,38 @@ describe('vscode: the start report', () => {
   });
 });
 
+/** The first words of an aibox command line (up to 4: subcommands, flags, `--`): what the e2e test must pass as the start of aibox's argv. */
+function argvStart(line: string): string {
+  const words: string[] = [];
+  for (const word of line.split(/\s+/).slice(1)) {
+    if (!/^(--?)?[a-z][\w.@-]*$|^--$/.test(word) || words.length === 4) break;
+    words.push(word);
+  }
+  return `[${words.map((word) => `'${word}'`).join(', ')}`;
+}
+
+/** The aibox command lines of the first sh block after HEADING in docs/vscode.md. */
+async function docCommands(heading: string): Promise<string[]> {
+  const doc = await readFile(join(packageRoot(), 'docs', 'vscode.md'), 'utf8');
+  const block = new RegExp(`## ${heading}[\\s\\S]*?\`\`\`sh\n([\\s\\S]*?)\`\`\``).exec(doc)?.[1] ?? '';
+  return block.split('\n').filter((line) => line.startsWith('aibox '));
+}
+
 describe('docs/vscode.md', () => {
   it('every aibox command of the quickstart is run by test/e2e/vscode.test.ts', async () => {
-    const doc = await readFile(join(packageRoot(), 'docs', 'vscode.md'), 'utf8');
-    const quickstart = /## Quickstart[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
     const e2e = await readFile(join(packageRoot(), 'test', 'e2e', 'vscode.test.ts'), 'utf8');
-    const commands = quickstart.split('\n').filter((line) => line.startsWith('aibox '));
+    const commands = await docCommands('Quickstart');
     assert.ok(commands.length >= 7);
+    for (const line of commands) assert.ok(e2e.includes(argvStart(line)), `${line}: the e2e test runs aibox ${argvStart(line)}`);
+  });
+
+  it("every aibox command of the code-server section is run by test/e2e/ide-code-server.test.ts, with the same quoted arguments", async () => {
+    const e2e = await readFile(join(packageRoot(), 'test', 'e2e', 'ide-code-server.test.ts'), 'utf8');
+    const commands = await docCommands('code-server, the open-source alternative');
+    assert.ok(commands.length >= 4);
     for (const line of commands) {
-      const words: string[] = [];
-      for (const word of line.split(/\s+/).slice(1)) {
-        if (!/^[a-z][\w.]*$/.test(word) || words.length === 3) break;
-        words.push(word);
-      }
-      const args = words.map((word) => `'${word}'`).join(', ');
-      assert.ok(e2e.includes(`[${args}`), `${line}: the e2e test runs aibox ${words.join(' ')}`);
+      assert.ok(e2e.includes(argvStart(line)), `${line}: the e2e test runs aibox ${argvStart(line)}`);
+      for (const [, quoted] of line.matchAll(/'([^']*)'/g)) assert.ok(e2e.includes(`'${quoted}'`), `${line}: the e2e test passes '${quoted}'`);
     }
   });
 });
