@@ -4,7 +4,8 @@
  * ratio against the host measured in the same run. Prints a Markdown report
  * for docs/performance.md and writes bench/results/latest.json.
  *
- *   npm run bench            # all variants
+ *   npm run bench                            # all variants
+ *   AIBOX_BENCH_FLAGS=only npm run bench     # only the runsc releases and flags
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
@@ -12,11 +13,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aibox, freePort, host, testUser, type TestUser } from '../test/helpers/cli.js';
-import { machine, median, must, seconds, timed } from './common.js';
+import { GVISOR_FLAGS } from '../src/sandbox/runtime.js';
+import { runscReleases, type Runsc } from '../test/helpers/runsc.js';
+import { load, machine, median, must, seconds, timed } from './common.js';
 
 const RECONNECTS = 20;
 const COLD_STARTS = 5;
 const BUILDS = 5;
+const FLAG_BUILDS = 3;
+const BUILD_TIMEOUT = 600_000;
 const FIXTURE = resolve('bench/fixtures/npm-project');
 const IMAGE_DIR = '/workspace/bench';
 
@@ -36,7 +41,7 @@ async function prepare(): Promise<string> {
 }
 
 function hostNpm(work: string, args: string[], project = 'hostcopy'): void {
-  must(host('npm', ['--prefix', join(work, project), ...args, '--cache', join(work, 'cache'), '--ignore-scripts', '--no-audit', '--no-fund']), 'host npm ci');
+  must(host('npm', ['--prefix', join(work, project), ...args, '--cache', join(work, 'cache'), '--ignore-scripts', '--no-audit', '--no-fund'], undefined, BUILD_TIMEOUT), 'host npm ci');
 }
 
 const BUILD_COMMAND = `cd ${IMAGE_DIR}/project && rm -rf node_modules && /opt/aibox/node/bin/node ${IMAGE_DIR}/npm/bin/npm-cli.js ci --offline --cache ${IMAGE_DIR}/cache --ignore-scripts --no-audit --no-fund >/dev/null`;
@@ -51,11 +56,11 @@ interface BuildTimes {
  * Alternates host and sandbox builds so both see the same machine state (this
  * VM's disk speed drifts by 2x over minutes), and compares the medians.
  */
-async function timeBuilds(work: string, exec: (command: string) => { code: number; stderr: string }): Promise<BuildTimes> {
+async function timeBuilds(work: string, exec: (command: string) => { code: number; stderr: string }, builds = BUILDS): Promise<BuildTimes> {
   const hostSeconds: number[] = [];
   const sandboxSeconds: number[] = [];
   await cp(join(work, 'project'), join(work, 'hostcopy'), { recursive: true });
-  for (let run = 0; run < BUILDS; run++) {
+  for (let run = 0; run < builds; run++) {
     await rm(join(work, 'hostcopy', 'node_modules'), { recursive: true, force: true });
     hostSeconds.push(timed(() => hostNpm(work, ['ci', '--offline'])));
     sandboxSeconds.push(timed(() => must(exec(BUILD_COMMAND), 'sandbox npm ci')));
@@ -112,10 +117,10 @@ async function benchAibox(runtime: 'gvisor' | 'runc', work: string): Promise<Aib
 }
 
 /** gVisor flag variants on plain podman with the aibox image, to choose the default flags. */
-async function benchGvisorFlags(flags: string[], work: string, image: string): Promise<BuildTimes> {
+async function benchGvisorFlags(runsc: Runsc, flags: string[], work: string, image: string): Promise<BuildTimes> {
   const name = `aibox-bench-flags-${process.pid}`;
-  const wrapper = join(work, `runsc-${flags.length}`);
-  await writeFile(wrapper, `#!/bin/sh\nexec /usr/bin/runsc ${flags.join(' ')} "$@"\n`, { mode: 0o755 });
+  const wrapper = join(work, 'runsc-variant');
+  await writeFile(wrapper, `#!/bin/sh\nexec ${runsc.path} ${flags.join(' ')} "$@"\n`, { mode: 0o755 });
   const volume = `${name}-ws`;
   must(host('podman', ['run', '-d', '--name', name, '--runtime', wrapper, '--user', '1000:1000', '--read-only', '--cap-drop', 'ALL', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=8192:8192', '-v', `${volume}:/workspace`, image, 'sleep', 'infinity']), 'podman run');
   try {
@@ -123,20 +128,41 @@ async function benchGvisorFlags(flags: string[], work: string, image: string): P
       const result = spawnSync('podman', ['exec', '-i', name, ...args], { input, maxBuffer: 1 << 30 });
       if (result.status !== 0) throw new Error(`copy failed: ${result.stderr}`);
     });
-    return await timeBuilds(work, (command) => host('podman', ['exec', name, 'sh', '-c', command]));
+    return await timeBuilds(work, (command) => host('podman', ['exec', name, 'sh', '-c', command], undefined, BUILD_TIMEOUT), FLAG_BUILDS);
   } finally {
     host('podman', ['rm', '-f', name]);
     host('podman', ['volume', 'rm', '-f', volume]);
   }
 }
 
+/**
+ * The flag sets measured under each runsc release (AIBOX_BENCH_FLAGS=only skips the aibox
+ * runs): aibox's default first, then one change each, so every ratio says what one flag does.
+ */
+function flagSets(release: number): string[][] {
+  const base = [...GVISOR_FLAGS];
+  if (release < 20240729) return [['--network=host'], base];
+  return [
+    ['--network=host'],
+    base,
+    [...base, '--directfs=false'],
+    [...base, '--platform=ptrace'],
+    [...base, '--overlay2=none'],
+    [...base, '--dcache=10000'],
+  ];
+}
+
 const work = await prepare();
 const results: AiboxResult[] = [];
-for (const runtime of ['gvisor', 'runc'] as const) results.push(await benchAibox(runtime, work));
+if (process.env.AIBOX_BENCH_FLAGS !== 'only') for (const runtime of ['gvisor', 'runc'] as const) results.push(await benchAibox(runtime, work));
 const image = 'localhost/aibox:latest'; // tagged by every build: the image the runs above used
-const flagVariants: { flags: string[]; build: BuildTimes }[] = [];
-for (const flags of [['--network=host'], ['--network=host', '--file-access-mounts=exclusive']]) {
-  flagVariants.push({ flags, build: await benchGvisorFlags(flags, work, image) });
+const flagVariants: { runsc: number; flags: string[]; build: BuildTimes }[] = [];
+for (const runsc of await runscReleases()) {
+  for (const flags of flagSets(runsc.release)) {
+    const build = await benchGvisorFlags(runsc, flags, work, image);
+    console.error(`runsc ${runsc.release} ${flags.join(' ')}: ${build.ratio.toFixed(2)}× (load ${load()})`);
+    flagVariants.push({ runsc: runsc.release, flags, build });
+  }
 }
 await rm(work, { recursive: true, force: true });
 
@@ -149,9 +175,9 @@ const report = [
   '|---|---|---|---|---|---|---|',
   ...results.map((result) => `| ${result.variant} | ${seconds(result.reconnect)} | ${seconds(result.reconnectNoMux)} | ${seconds(result.coldStart)} | ${build(result.build)} |`),
   '',
-  `| gVisor flags (plain podman, ${image}, workspace on a named volume) | npm ci --offline in sandbox | same on host | sandbox / host |`,
-  '|---|---|---|---|',
-  ...flagVariants.map((variant) => `| \`${variant.flags.join(' ')}\` | ${build(variant.build)} |`),
+  `| runsc | flags (plain podman, ${image}, workspace on a named volume; median of ${FLAG_BUILDS}) | npm ci --offline in sandbox | same on host | sandbox / host |`,
+  '|---|---|---|---|---|',
+  ...flagVariants.map((variant) => `| ${variant.runsc} | \`${variant.flags.join(' ')}\` | ${build(variant.build)} |`),
 ].join('\n');
 console.log(report);
 await mkdir('bench/results', { recursive: true });

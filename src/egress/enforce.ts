@@ -10,7 +10,7 @@ import type { EffectivePolicy } from '../policy/effective.js';
 import { Podman, type ContainerInfo } from '../sandbox/podman.js';
 import { SANDBOX_SSH_PORT } from '../sandbox/spec.js';
 import { nftRuleset } from './nft-rules.js';
-import { ensureProxyImage, LABEL_EGRESS, ownProxy, proxyConfigDir, proxyName, reconfigureProxy, startProxy, writeConfigFiles, writeProxyConfig } from './proxy.js';
+import { ensureProxyImage, LABEL_EGRESS, ownProxy, proxyConfigDir, proxyImageTag, proxyName, reconfigureProxy, replaceProxy, requireOwnProxy, writeConfigFiles, writeProxyConfig } from './proxy.js';
 import { proxyEnvFile } from './proxy-env.js';
 import { PROXY_PORT, squidFiles, type SquidFiles } from './squid-config.js';
 
@@ -47,25 +47,60 @@ function bridgeAddress(name: string, address: string | null | undefined): string
   throw new AiboxError('PROCESS_FAILED', `container ${name} has no address on podman's bridge network`, `aibox needs podman's default network: podman network inspect podman`);
 }
 
+export interface EnforceOptions {
+  /** The proxy as the caller already inspected it (`info` undefined: there is none), which saves an inspect. */
+  proxy?: { info: ContainerInfo | undefined };
+  /** Work to run while the proxy starts: the sandbox's `podman init`, which makes its network namespace. */
+  alongside?: () => Promise<unknown>;
+}
+
 /**
  * Starts (or reconfigures) the sandbox's proxy, then locks the sandbox's network
  * namespace to it and writes its shells' proxy variables. Called between `podman init`
  * and `podman start` of the sandbox (so its first process already runs under the
- * rules) and by `aibox start` on a running one.
+ * rules) and by `aibox start` on a running one. A usual start costs three podman
+ * calls: the proxy's start (beside the sandbox's init), one inspect of both, and nsenter.
  */
-export async function enforceEgress(ctx: Context, instance: string, config: Config, policy: EffectivePolicy, toolpacksDir: string): Promise<EgressReport> {
+export async function enforceEgress(ctx: Context, instance: string, config: Config, policy: EffectivePolicy, toolpacksDir: string, options: EnforceOptions = {}): Promise<EgressReport> {
   const podman = new Podman(ctx.run);
-  const plan = await planCurrentImage(config);
-  if (!(await podman.imageExists(plan.systemTag)) && (await ensureImage(ctx, plan))) ctx.out.info(`Built image ${plan.tag}`);
-  const image = await ensureProxyImage(ctx, plan.systemTag);
-  const changed = await writeProxyConfig(podman, instance, proxyFilesFor(policy));
-  const before = await ownProxy(podman, instance);
-  const proxy = await startProxy(ctx, instance, image);
-  if (changed && before?.State.Running && proxy.Id === before.Id) reconfigureProxy(instance, proxy);
-  const proxyAddress = await lockNetwork(ctx, instance, await podman.inspectContainer(instance), proxy, policy);
+  const before = options.proxy ? options.proxy.info : await ownProxy(podman, instance);
+  await settleAll([readyProxy(ctx, podman, instance, config, policy, before), options.alongside?.()]);
+  const found = await podman.inspectContainers([instance, proxyName(instance)]);
+  const proxy = requireOwnProxy(instance, found.get(proxyName(instance)));
+  if (!proxy?.State.Running) throw new AiboxError('PROCESS_FAILED', `the egress proxy ${proxyName(instance)} did not start`, `see why: podman logs ${proxyName(instance)}`);
+  const proxyAddress = await lockNetwork(ctx, instance, found.get(instance), proxy, policy);
   const proxyUrl = `http://${proxyAddress}:${PROXY_PORT}`;
   await writeProxyEnv(toolpacksDir, proxyUrl);
   return { proxy: proxyName(instance), proxyUrl, rules: policy.egress.value.length };
+}
+
+/** Waits for every promise, then throws the first failure: no podman call is left running behind an error. */
+async function settleAll(promises: readonly (Promise<unknown> | undefined)[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * The proxy running the current image with the policy's config. The usual case (the
+ * proxy of the current image exists; its config folder is known from its inspect)
+ * costs at most a `podman start`; a first start or a new image builds what is missing
+ * and runs a new proxy, which reads its config as it starts.
+ */
+async function readyProxy(ctx: Context, podman: Podman, instance: string, config: Config, policy: EffectivePolicy, existing: ContainerInfo | undefined): Promise<void> {
+  const plan = await planCurrentImage(config);
+  const image = await proxyImageTag(plan.systemTag);
+  const files = proxyFilesFor(policy);
+  const dir = existing?.ImageName === image ? proxyConfigDir(existing) : undefined;
+  if (existing && dir) {
+    const changed = await writeConfigFiles(dir, files);
+    if (!existing.State.Running) await podman.start(proxyName(instance));
+    else if (changed) reconfigureProxy(instance, existing);
+    return;
+  }
+  if (!(await podman.imageExists(plan.systemTag)) && (await ensureImage(ctx, plan))) ctx.out.info(`Built image ${plan.tag}`);
+  await ensureProxyImage(ctx, plan.systemTag);
+  await writeProxyConfig(podman, instance, files);
+  await replaceProxy(ctx, instance, image, existing);
 }
 
 /** Puts the ruleset into the running sandbox's network namespace; returns the proxy's address. */

@@ -1,5 +1,5 @@
 /** Egress enforcement: a squid proxy per sandbox and an nftables ruleset in its network namespace, both from the host. */
-export { enforceEgress, reloadEgress, removeEgress, stopEgress, proxyFilesFor, applyRuleset, type EgressReport } from './enforce.js';
+export { enforceEgress, reloadEgress, removeEgress, stopEgress, proxyFilesFor, applyRuleset, type EgressReport, type EnforceOptions } from './enforce.js';
 export { nftRuleset, NFT_TABLE } from './nft-rules.js';
 export { squidFiles, hostAcl, enforcedRules, PROXY_PORT, DENY_PAGE } from './squid-config.js';
 export { javaProxyOptions, proxyEnvFile, toolProxyOptions } from './proxy-env.js';

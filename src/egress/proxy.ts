@@ -117,14 +117,9 @@ export function reconfigureProxy(instance: string, proxy: ContainerInfo): void {
   process.kill(proxy.State.Pid, 'SIGHUP');
 }
 
-/** Creates or starts the proxy; returns it running. */
-export async function startProxy(ctx: Context, instance: string, image: string): Promise<ContainerInfo> {
+/** Removes the proxy (of an older image) if there is one, then runs a new one with `image`. */
+export async function replaceProxy(ctx: Context, instance: string, image: string, existing: ContainerInfo | undefined): Promise<void> {
   const podman = new Podman(ctx.run);
-  const existing = await ownProxy(podman, instance);
-  if (existing && existing.ImageName !== image) await podman.remove(proxyName(instance));
-  if (!existing || existing.ImageName !== image) await podman.runContainer(proxyRunArgs(instance, image, await containerUlimits()));
-  else if (!existing.State.Running) await podman.start(proxyName(instance));
-  const info = await ownProxy(podman, instance);
-  if (!info?.State.Running) throw new AiboxError('PROCESS_FAILED', `the egress proxy ${proxyName(instance)} did not start`, `see why: podman logs ${proxyName(instance)}`);
-  return info;
+  if (existing) await podman.remove(proxyName(instance));
+  await podman.runContainer(proxyRunArgs(instance, image, await containerUlimits()));
 }

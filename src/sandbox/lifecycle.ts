@@ -7,7 +7,7 @@ import { crashPoint } from '../core/crash.js';
 import { AiboxError } from '../core/errors.js';
 import { installHint } from '../core/runner.js';
 import { writeFileIfChanged } from '../core/files.js';
-import { enforceEgress, removeEgress, stopEgress } from '../egress/index.js';
+import { enforceEgress, proxyName, removeEgress, requireOwnProxy, stopEgress, type EnforceOptions } from '../egress/index.js';
 import { ensureImage, planCurrentImage } from '../image/build.js';
 import type { EffectivePolicy } from '../policy/effective.js';
 import { loadPolicyFor } from '../policy/load.js';
@@ -23,7 +23,7 @@ import { choosePort, withInstanceLock } from './instances.js';
 import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
 import { parseRuntime, resolveRuntime, type RuntimeKind } from './runtime.js';
-import { existingOwnVolumes, ownContainer } from './ownership.js';
+import { existingOwnVolumes, ownContainer, requireOwn } from './ownership.js';
 import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanCreateArgs, SANDBOX_SSH_PORT, TOOLPACKS_TARGET } from './spec.js';
 import { readState, removeState, writeState, type InstanceState } from './state.js';
 
@@ -67,7 +67,10 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
   const requestedProfile = options.profile === undefined ? undefined : parseProfile(options.profile);
   const requestedRuntime = options.runtime === undefined ? undefined : parseRuntime(options.runtime);
   const state = await readState(instance.dir);
-  let existing = await ownContainer(podman, instance);
+  // The sandbox and its egress proxy in one podman call.
+  const found = await podman.inspectContainers([instance.name, proxyName(instance.name)]);
+  let existing = requireOwn(instance, found.get(instance.name));
+  const proxy = { info: requireOwnProxy(instance.name, found.get(proxyName(instance.name))) };
   if (!existing && recover && (await recoverUpgrade(podman, instance))) existing = await ownContainer(podman, instance);
 
   if (existing) {
@@ -85,7 +88,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
     await writeSshEntries(ctx, instance, current.port);
     if (existing.State.Running) {
       // The allowlist may have changed since: the proxy gets it, the rules are made sure of.
-      await enforce(ctx, instance, config, policy, current.toolpacks);
+      await enforce(ctx, instance, config, policy, current.toolpacks, { proxy });
       return { outcome: 'already-running', state: current };
     }
     requireAllowedRuntime(policy, current.runtime);
@@ -94,7 +97,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
     if (!initialized) await requireFreePort(current.port);
     // podman recorded aibox's gVisor wrapper as the runtime: make sure it is still there.
     if (current.runtime === 'gvisor') await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir);
-    await startEnforced(ctx, instance, config, policy, current.toolpacks, initialized);
+    await startEnforced(ctx, instance, config, policy, current.toolpacks, { initialized, proxy });
     await waitUntilReachable(ctx, instance, current.port);
     const shell = await setUpShell(ctx, instance, config);
     return { outcome: 'started', state: current, shell };
@@ -151,7 +154,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
   ctx.out.progress(`starting ${instance.name} (${runtime.kind})…`);
   try {
     await podman.create(args);
-    await startEnforced(ctx, instance, config, policy, toolpacks);
+    await startEnforced(ctx, instance, config, policy, toolpacks, { proxy });
     await writeState(instance.dir, next);
     await writeSshEntries(ctx, instance, port);
   } catch (error) {
@@ -167,23 +170,23 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
 }
 
 /** Egress enforcement of the running sandbox (egress/): never a sandbox without it. */
-async function enforce(ctx: Context, instance: Instance, config: Config, policy: EffectivePolicy, toolpacks: string | undefined): Promise<void> {
+async function enforce(ctx: Context, instance: Instance, config: Config, policy: EffectivePolicy, toolpacks: string | undefined, options: EnforceOptions = {}): Promise<void> {
   ctx.out.progress(`enforcing the egress allowlist of ${instance.name}…`);
   const toolpacksDir = toolpacks ?? (await new Podman(ctx.run).inspectVolume(`${instance.name}-toolpacks`))?.mountpoint;
   if (!toolpacksDir) throw new AiboxError('MISSING_PREREQ', `${instance.name} has no toolpacks volume for its proxy settings`, `re-create it (volumes are kept): ${aiboxCommand(instance, 'rm')} && ${aiboxCommand(instance, 'start')}`);
-  await enforceEgress(ctx, instance.name, config, policy, toolpacksDir);
+  await enforceEgress(ctx, instance.name, config, policy, toolpacksDir, options);
 }
 
 /**
  * Starts a created or stopped sandbox with its egress rules in place before its first
- * process runs: `podman init` makes the new network namespace, the rules go into it,
- * then `podman start` runs sshd. Never a moment of open network; a failure leaves it stopped.
+ * process runs: `podman init` makes the new network namespace (while the proxy starts),
+ * the rules go into it, then `podman start` runs sshd. Never a moment of open network;
+ * a failure leaves it stopped. `initialized`: a start cut short after its init.
  */
-async function startEnforced(ctx: Context, instance: Instance, config: Config, policy: EffectivePolicy, toolpacks: string | undefined, initialized = false): Promise<void> {
+async function startEnforced(ctx: Context, instance: Instance, config: Config, policy: EffectivePolicy, toolpacks: string | undefined, options: { initialized?: boolean; proxy?: EnforceOptions['proxy'] } = {}): Promise<void> {
   const podman = new Podman(ctx.run);
-  if (!initialized) await podman.init(instance.name);
   try {
-    await enforce(ctx, instance, config, policy, toolpacks);
+    await enforce(ctx, instance, config, policy, toolpacks, { proxy: options.proxy, alongside: options.initialized ? undefined : () => podman.init(instance.name) });
   } catch (error) {
     await podman.stop(instance.name).catch(() => undefined);
     throw error;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GVISOR_FLAGS } from '../../src/sandbox/runtime.js';
 import { aibox, host, testUser } from '../helpers/cli.js';
+import { installedRunsc, runscReleases, type Runsc } from '../helpers/runsc.js';
 
 /**
  * The image under every gVisor release this host has or its apt sources offer (on
@@ -15,38 +15,9 @@ import { aibox, host, testUser } from '../helpers/cli.js';
  * like a kernel's, and each half of the gVisor shim is needed exactly where it acts.
  */
 const IMAGE = 'localhost/aibox:latest';
-const CACHE = '/var/tmp/aibox-test-runsc';
 const PROBE = resolve('test/fixtures/gvisor-probe.pl');
 // Everything a developer does with the root file system, with its errors on stdout.
 const CHECKS = 'ls -l / /etc /usr/bin /usr/lib 2>&1 >/dev/null; stat / /bin /lib64 /usr/bin/env 2>&1 >/dev/null; readlink /bin; ls -lL /bin/sh 2>&1 >/dev/null; find -L /bin /lib /usr/lib -maxdepth 1 2>&1 >/dev/null; cp -a /bin /tmp/bin-link 2>&1 && ls -l /tmp/bin-link 2>&1 >/dev/null; echo done';
-
-interface Runsc {
-  release: number;
-  path: string;
-}
-
-function release(path: string): number {
-  return Number(/version \S*?(\d{8})/.exec(execFileSync(path, ['--version'], { encoding: 'utf8' }))?.[1]);
-}
-
-/** The installed runsc, and every other Debian release apt can fetch, unpacked under CACHE. */
-async function runscReleases(): Promise<Runsc[]> {
-  const installed = execFileSync('sh', ['-c', 'command -v runsc'], { encoding: 'utf8' }).trim();
-  const found: Runsc[] = [{ release: release(installed), path: installed }];
-  const madison = host('apt-cache', ['madison', 'runsc']);
-  const versions = new Set(madison.stdout.split('\n').map((line) => line.split('|')[1]?.trim()).filter((version): version is string => Boolean(version)));
-  for (const version of versions) {
-    const dir = join(CACHE, version.replace(/[^\w.+~-]/g, '_'));
-    const path = join(dir, 'usr/bin/runsc');
-    if (!existsSync(path)) {
-      await mkdir(dir, { recursive: true });
-      const fetched = host('sh', ['-c', `cd ${dir} && apt-get download -q runsc=${version} 2>&1 && dpkg -x runsc_*.deb . && rm runsc_*.deb`]);
-      if (fetched.code !== 0) continue; // not fetchable here: tested where it is installed
-    }
-    if (!found.some((runsc) => runsc.release === release(path))) found.push({ release: release(path), path });
-  }
-  return found.sort((a, b) => a.release - b.release);
-}
 
 function run(runtime: string, script: string): { code: number; stdout: string; stderr: string } {
   return host('podman', [
@@ -86,7 +57,7 @@ describe('the read-only root under every gVisor release and runc', async () => {
 
   it('install-host-deps.sh gave this bookworm host the backports release, and doctor says so', { skip: !existsSync('/etc/apt/preferences.d/aibox-runsc') && 'the backports pin is not set up on this host' }, async () => {
     const installed = releases[releases.length - 1];
-    assert.equal(installed?.path, execFileSync('sh', ['-c', 'command -v runsc'], { encoding: 'utf8' }).trim(), 'the newest release is the installed one');
+    assert.equal(installed?.path, installedRunsc().path, 'the newest release is the installed one');
     assert.ok(installed.release >= 20240729, `installed runsc: ${installed.release}`);
     const report = JSON.parse((await aibox(await testUser('gvisor'), ['doctor', '--json'])).stdout);
     assert.deepEqual(report.checks.find((check: { name: string }) => check.name === 'runtime'), { name: 'runtime', status: 'ok', detail: `gVisor ${installed.release} at ${installed.path}` });

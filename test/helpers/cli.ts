@@ -46,8 +46,8 @@ export async function aiboxOk(user: TestUser, args: string[]): Promise<CliResult
 }
 
 /** Runs a host program synchronously (podman, ssh, sftp) and returns its result. */
-export function host(command: string, args: string[], input?: string): CliResult {
-  const result = spawnSync(command, args, { input, encoding: 'utf8', timeout: 60_000 });
+export function host(command: string, args: string[], input?: string, timeout = 60_000): CliResult {
+  const result = spawnSync(command, args, { input, encoding: 'utf8', timeout });
   return { code: result.status ?? 1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
 }
 
