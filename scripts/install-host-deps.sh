@@ -10,7 +10,9 @@
 # playwright-core), python3-aiosmtpd and openssl (the notification tests run a real SMTP
 # server with STARTTLS on loopback, with a certificate of their own), and python3, make
 # and g++ for npm ci to build better-sqlite3 from source when no prebuilt binary can be
-# had. Installs only what is missing.
+# had. openjdk-17-jdk-headless: the debugging tests and the compatibility matrix
+# (bench/compat.ts) make a small JVM with its jlink to copy into the sandbox.
+# Installs only what is missing.
 set -euo pipefail
 
 # gVisor: on Debian bookworm the distribution's runsc (20221219) lacks directfs, and
@@ -49,7 +51,7 @@ runsc_upgrade_pending() {
 backports=no
 runsc_from_backports && backports=yes
 
-packages=(podman runc nftables uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql openssh-server chromium python3-aiosmtpd openssl python3 make g++)
+packages=(podman runc nftables uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql openssh-server chromium python3-aiosmtpd openssl python3 make g++ openjdk-17-jdk-headless)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
