@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { parseJson } from '../core/json.js';
 import { readRegularFile, writeFileAtomic } from '../core/files.js';
+import { withLock } from '../core/lock.js';
 
 /**
  * The forwards aibox asked the shared connection for. ssh cannot list a
@@ -31,8 +32,22 @@ export async function readForwardState(instanceDir: string): Promise<ForwardStat
   return parsed.success ? parsed.data : undefined;
 }
 
-export async function writeForwardState(instanceDir: string, state: ForwardState): Promise<void> {
+async function writeForwardState(instanceDir: string, state: ForwardState): Promise<void> {
   await writeFileAtomic(forwardStatePath(instanceDir), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/**
+ * Read, change, write of forwards.json under its lock: two `aibox port-forward`
+ * at once on one instance both land (unlocked, the later write drops the
+ * earlier one's entry). `change` gets the live forwards of `master` and
+ * returns the ones to record; nothing is written when it throws.
+ */
+export function updateForwardState(instanceDir: string, master: number, change: (active: ActiveForward[]) => Promise<ActiveForward[]>, onWait: (holder: number) => void): Promise<ActiveForward[]> {
+  return withLock(`${forwardStatePath(instanceDir)}.lock`, async () => {
+    const forwards = await change(liveForwards(await readForwardState(instanceDir), master));
+    await writeForwardState(instanceDir, { version: 1, master, forwards });
+    return forwards;
+  }, onWait);
 }
 
 /** The recorded forwards that belong to the master running now (pid), none when it is another or none. */

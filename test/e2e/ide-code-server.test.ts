@@ -6,7 +6,8 @@
  * loopback, reached from the host through `aibox port-forward` and opened in a real headless
  * Chromium: the password login, then the VS Code workbench with /workspace in its explorer.
  * Runs every aibox command of docs/vscode.md's code-server section (test/unit/vscode.test.ts
- * checks that), prints the first paint through the forward (docs/performance.md), and checks
+ * checks that), prints the first paint through the forward (the numbers in
+ * docs/performance.md come from bench/ide.ts), and checks
  * that neither the page nor the sandbox's proxy saw a request for any other host.
  * It writes /etc/aibox/policy.yaml: run it in a private mount of /etc/aibox (README's test command).
  */

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { formatForward, isLoopback, MAX_RANGE, parseForwardSpecs, sshForwardArg } from '../../src/forward/index.js';
-import { liveForwards } from '../../src/forward/state.js';
+import { liveForwards, readForwardState, updateForwardState } from '../../src/forward/state.js';
 import { inotifyCheck } from '../../src/doctor/checks.js';
 import { canMultiplex, hostEntry } from '../../src/ssh/entry.js';
 import type { InstanceKeys } from '../../src/ssh/keys.js';
@@ -86,6 +90,26 @@ describe('port-forward state', () => {
     assert.deepEqual(liveForwards(state, 43), [], 'a new master has none of the old forwards');
     assert.deepEqual(liveForwards(state, undefined), [], 'no master, no forwards');
     assert.deepEqual(liveForwards(undefined, 42), []);
+  });
+  it('loses no entry when many port-forward runs update forwards.json at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aibox-forwards-'));
+    try {
+      const ports = Array.from({ length: 10 }, (_, i) => 8000 + i);
+      await Promise.all(ports.map((port) => updateForwardState(dir, 42, async (active) => {
+        await sleep(5); // the ssh -O forward between read and write
+        return [...active, { ...L(port), since: new Date().toISOString() }];
+      }, () => {})));
+      const state = await readForwardState(dir);
+      assert.deepEqual(state?.forwards.map((one) => one.local).sort(), ports);
+      await Promise.all(ports.slice(0, 5).map((port) => updateForwardState(dir, 42, async (active) => {
+        await sleep(5);
+        return active.filter((one) => one.local !== port);
+      }, () => {})));
+      assert.deepEqual((await readForwardState(dir))?.forwards.map((one) => one.local).sort(), ports.slice(5));
+      assert.deepEqual(await readdir(dir), ['forwards.json'], 'no lock or temp file is left');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
   it('needs a shared connection, which a socket path too long for a Unix socket rules out', () => {
     assert.ok(canMultiplex('/home/dev/.local/state/aibox/ssh', 'aibox'));
