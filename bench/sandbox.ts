@@ -6,6 +6,7 @@
  *
  *   npm run bench                            # all variants
  *   AIBOX_BENCH_FLAGS=only npm run bench     # only the runsc releases and flags
+ *   AIBOX_BENCH_FLAGSETS=default ...         # only aibox's flags under each release
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
@@ -141,6 +142,7 @@ async function benchGvisorFlags(runsc: Runsc, flags: string[], work: string, ima
  */
 function flagSets(release: number): string[][] {
   const base = [...GVISOR_FLAGS];
+  if (process.env.AIBOX_BENCH_FLAGSETS === 'default') return [base];
   if (release < 20240729) return [['--network=host'], base];
   return [
     ['--network=host'],
