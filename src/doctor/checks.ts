@@ -47,7 +47,7 @@ export function runscCheck(path: string, versionOutput: string): Check {
     name: 'runtime',
     status: 'warn',
     detail: `gVisor ${release} at ${path} is old: no directfs, so a file-heavy build (npm ci) ran 4.9x the host here against 2.4x with release ${RUNSC_MEASURED_NEWER} (docs/performance.md)`,
-    fix: "on Debian bookworm: stop the running sandboxes, add the bookworm-backports suite of your mirror to apt's sources, then apt-get install -y -t bookworm-backports runsc (aibox's scripts/install-host-deps.sh does all of it)",
+    fix: "on Debian bookworm: stop the running sandboxes, add the bookworm-backports suite of your mirror to apt's sources, then apt-get install -y -t bookworm-backports runsc (AIBOX_GVISOR_BACKPORTS=1 scripts/install-host-deps.sh does all of it; known issues: docs/performance.md)",
   };
 }
 
