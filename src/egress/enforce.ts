@@ -50,8 +50,6 @@ function bridgeAddress(name: string, address: string | null | undefined): string
 export interface EnforceOptions {
   /** The proxy as the caller already inspected it (`info` undefined: there is none), which saves an inspect. */
   proxy?: { info: ContainerInfo | undefined };
-  /** Work to run while the proxy starts: the sandbox's `podman init`, which makes its network namespace. */
-  alongside?: () => Promise<unknown>;
 }
 
 /**
@@ -59,12 +57,12 @@ export interface EnforceOptions {
  * namespace to it and writes its shells' proxy variables. Called between `podman init`
  * and `podman start` of the sandbox (so its first process already runs under the
  * rules) and by `aibox start` on a running one. A usual start costs three podman
- * calls: the proxy's start (beside the sandbox's init), one inspect of both, and nsenter.
+ * calls: the proxy's start, one inspect of both containers, and nsenter.
  */
 export async function enforceEgress(ctx: Context, instance: string, config: Config, policy: EffectivePolicy, toolpacksDir: string, options: EnforceOptions = {}): Promise<EgressReport> {
   const podman = new Podman(ctx.run);
   const before = options.proxy ? options.proxy.info : await ownProxy(podman, instance);
-  await settleAll([readyProxy(ctx, podman, instance, config, policy, before), options.alongside?.()]);
+  await readyProxy(ctx, podman, instance, config, policy, before);
   const found = await podman.inspectContainers([instance, proxyName(instance)]);
   const proxy = requireOwnProxy(instance, found.get(proxyName(instance)));
   if (!proxy?.State.Running) throw new AiboxError('PROCESS_FAILED', `the egress proxy ${proxyName(instance)} did not start`, `see why: podman logs ${proxyName(instance)}`);
@@ -72,12 +70,6 @@ export async function enforceEgress(ctx: Context, instance: string, config: Conf
   const proxyUrl = `http://${proxyAddress}:${PROXY_PORT}`;
   await writeProxyEnv(toolpacksDir, proxyUrl);
   return { proxy: proxyName(instance), proxyUrl, rules: policy.egress.value.length };
-}
-
-/** Waits for every promise, then throws the first failure: no podman call is left running behind an error. */
-async function settleAll(promises: readonly (Promise<unknown> | undefined)[]): Promise<void> {
-  const failed = (await Promise.allSettled(promises)).find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 /**

@@ -179,14 +179,15 @@ async function enforce(ctx: Context, instance: Instance, config: Config, policy:
 
 /**
  * Starts a created or stopped sandbox with its egress rules in place before its first
- * process runs: `podman init` makes the new network namespace (while the proxy starts),
- * the rules go into it, then `podman start` runs sshd. Never a moment of open network;
- * a failure leaves it stopped. `initialized`: a start cut short after its init.
+ * process runs: `podman init` makes the new network namespace, the rules go into it,
+ * then `podman start` runs sshd. Never a moment of open network; a failure leaves it
+ * stopped. `initialized`: a start cut short after its init.
  */
 async function startEnforced(ctx: Context, instance: Instance, config: Config, policy: EffectivePolicy, toolpacks: string | undefined, options: { initialized?: boolean; proxy?: EnforceOptions['proxy'] } = {}): Promise<void> {
   const podman = new Podman(ctx.run);
+  if (!options.initialized) await podman.init(instance.name);
   try {
-    await enforce(ctx, instance, config, policy, toolpacks, { proxy: options.proxy, alongside: options.initialized ? undefined : () => podman.init(instance.name) });
+    await enforce(ctx, instance, config, policy, toolpacks, { proxy: options.proxy });
   } catch (error) {
     await podman.stop(instance.name).catch(() => undefined);
     throw error;
