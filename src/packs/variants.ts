@@ -25,7 +25,7 @@ import { cleanStaging, ensureCacheDirs, placePack, readInstalled, removePackDir,
 export const VARIANTS = {
   java: { tag: 'localhost/aibox-java:21-bookworm', packs: ['java@21'], hint: ['pom.xml', 'build.gradle', 'build.gradle.kts'] },
   node: { tag: 'localhost/aibox-node:20-bookworm', packs: ['node@20'], hint: ['package.json'] },
-  full: { tag: 'localhost/aibox-full:bookworm', packs: ['java@21', 'node@20', 'python@3.12', 'bazel@7', 'scala@3', 'angular@18', 'ai-tools'], hint: [] },
+  full: { tag: 'localhost/aibox-full:bookworm', packs: ['java@21', 'gradle@8', 'node@20', 'python@3.12', 'bazel@7', 'scala@3', 'angular@18', 'ai-tools'], hint: [] },
 } as const satisfies Record<string, { tag: string; packs: string[]; hint: string[] }>;
 
 export type VariantName = keyof typeof VARIANTS;

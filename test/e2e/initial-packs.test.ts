@@ -1,8 +1,11 @@
 /**
  * The initial packs that can be built here, end to end: node-20 and ai-tools built from
- * their recipes (packs/) against the npm registry, signed with a test key, published to an
- * OCI layout folder, installed into a gVisor sandbox, and their smoke.sh run there over ssh.
- * ai-tools' LLM proxy variables: absent without the settings, set after them.
+ * their recipes (packs/) against the npm registry, java-21 from Debian's, signed with a test
+ * key, published to an OCI layout folder, installed into a gVisor sandbox, and their
+ * smoke.sh run there over ssh. ai-tools' LLM proxy variables: absent without the settings,
+ * set after them. java@21's Maven builds a project offline from a Maven cache the test seeds
+ * (test/fixtures/maven-seed: Debian's packaged Maven plugins), and that cache and npm's
+ * survive re-creation. The node and java image variants.
  * Builds are shared with the other tests of the run (test/helpers/packs.ts); podman keeps the
  * recipes' layers between runs, so only a first run downloads (~330 MB).
  */
@@ -15,9 +18,15 @@ import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { ORG_POLICY_PATH } from '../../src/policy/load.js';
 import { aibox, aiboxOk, cleanup, freePort, testUser, type TestUser } from '../helpers/cli.js';
-import { publishInitialPacks } from '../helpers/packs.js';
+import { builtPack, publishInitialPacks } from '../helpers/packs.js';
 
 const PACKS = resolve('packs');
+/** A Maven project with no dependencies: Maven 3.9.9's default resources and compiler plugins build it. */
+const MAVEN_PROJECT = [
+  'mkdir -p /workspace/maven-demo/src/main/java/demo; cd /workspace/maven-demo',
+  `printf '%s\\n' '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>' '<groupId>demo</groupId><artifactId>hello</artifactId><version>1.0</version>' '<properties><maven.compiler.release>21</maven.compiler.release><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties></project>' > pom.xml`,
+  `printf '%s\\n' 'package demo;' 'public class Hello { public static void main(String[] a) { System.out.println("built by maven for " + Runtime.version().feature()); } }' > src/main/java/demo/Hello.java`,
+].join('; ');
 const PROXY = { anthropic: 'https://llm-proxy.example.com/anthropic', openai: 'https://llm-proxy.example.com/openai/v1' };
 
 describe('initial packs node-20 and ai-tools: built from their recipes, signed, installed, smoke-tested under gVisor; the node image variant', { timeout: 30 * 60_000 }, () => {
@@ -96,7 +105,32 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
     for (const [label, seconds] of Object.entries(timings)) t.diagnostic(`${label}: ${seconds.toFixed(1)} s`);
   });
 
-  it('the npm cache survives re-creation: in a new container, `npm ci --offline` installs from it and downloads nothing', async (t) => {
+  it('java@21 (Debian trixie\'s OpenJDK on bookworm): smoke test; Maven compiles a project offline from a seeded cache', async (t) => {
+    const ssh = (command: string, input?: Buffer) => spawnSync('ssh', ['-F', join(user.home, '.ssh', 'config'), user.name, command], { input, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
+    await timed('build (once per recipe content) and publish java-21', () => publishInitialPacks(user, ['java-21'], join(user.home, 'platform.key')));
+    await writePolicy();
+    const installed = JSON.parse((await timed('install java@21', () => ok(['install', 'java@21', '--json']))).stdout);
+    assert.deepEqual(installed.packs.map(({ name, version }: { name: string; version: string }) => `${name}@${version}`), ['java@21.0.13']);
+    const java = await timed('smoke java-21', () => smoke('java-21'));
+    assert.match(java, /^ok: javac and java run$/m);
+    assert.match(ssh('java -version 2>&1').stdout, /openjdk version "21\.0\.13"/);
+
+    // The test's Maven cache: Debian's packaged plugins, streamed from the fixture's layer into ~/.m2/repository.
+    const seed = await timed('build the Maven seed (once)', () => builtPack(user, 'maven-seed', resolve('test/fixtures')));
+    const layer = spawnSync('zstd', ['-dc', join(seed, '.pack', 'layer.tar.zst')], { maxBuffer: 512 * 1024 * 1024 });
+    assert.equal(layer.status, 0, String(layer.stderr));
+    const seeded = ssh('mkdir -p ~/.m2/repository && tar -x -C ~/.m2/repository --strip-components=2 ./repository && ls ~/.m2/repository/org/apache/maven/plugins', layer.stdout);
+    assert.equal(seeded.status, 0, seeded.stderr);
+    assert.match(seeded.stdout, /maven-compiler-plugin/);
+
+    const build = await timed('mvn -o compile (seeded cache, no network)', async () => ssh(`set -e; ${MAVEN_PROJECT}; mvn -o -B compile 2>&1; java -cp target/classes demo.Hello`));
+    assert.equal(build.status, 0, build.stdout + build.stderr);
+    assert.match(build.stdout, /BUILD SUCCESS/);
+    assert.match(build.stdout, /^built by maven for 21$/m);
+    for (const [label, seconds] of Object.entries(timings)) t.diagnostic(`${label}: ${seconds.toFixed(1)} s`);
+  });
+
+  it('the npm and Maven caches survive re-creation: in a new container, `npm ci --offline` and `mvn` (online) build from them and download nothing', async (t) => {
     // The registry this machine's npm is configured with (the sandbox reaches the same one).
     const registry = spawnSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).stdout.trim();
     const ssh = (command: string) => spawnSync('ssh', ['-F', join(user.home, '.ssh', 'config'), user.name, command], { encoding: 'utf8', timeout: 300_000 });
@@ -112,6 +146,11 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
     assert.equal(second.status, 0, `npm ci --offline fails when the cache is gone: ${second.stdout}${second.stderr}`);
     assert.equal(misses(second.stdout), 0, second.stdout);
     assert.match(second.stdout, /"version": "7\.0\.0"/);
+    // Not offline: Maven would download what it misses (and the policy would refuse it); it needs nothing.
+    const maven = await timed('mvn compile (new container, kept cache)', async () => ssh('set -e; cd /workspace/maven-demo; rm -rf target; mvn -B compile 2>&1; java -cp target/classes demo.Hello'));
+    assert.equal(maven.status, 0, `mvn fails when the Maven cache is gone: ${maven.stdout}${maven.stderr}`);
+    assert.doesNotMatch(maven.stdout, /Downloading from/, maven.stdout);
+    assert.match(maven.stdout, /^built by maven for 21$/m);
     for (const [label, seconds] of Object.entries(timings)) t.diagnostic(`${label}: ${seconds.toFixed(1)} s`);
   });
 
@@ -154,6 +193,26 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
       assert.deepEqual(fresh.imagePacks, [], 'nothing to add');
       assert.equal(ssh('node -v; yarn --version').stdout, 'v20.20.2\n1.22.22\n');
       assert.notEqual(ssh('touch /opt/toolpacks/node/20.20.2/bin/planted').status, 0, 'dev cannot change a baked pack either');
+    } finally {
+      await cleanup(other);
+    }
+    for (const [label, seconds] of Object.entries(timings)) t.diagnostic(`${label}: ${seconds.toFixed(1)} s`);
+  });
+  it('the java image variant: a sandbox started from aibox-java has java@21 on PATH with no install step', async (t) => {
+    await writePolicy();
+    const built = JSON.parse((await timed('image build --variant java', () => ok(['image', 'build', '--variant', 'java', '--json']))).stdout);
+    assert.deepEqual({ image: built.image, packs: built.packs.map(({ name, version }: { name: string; version: string }) => `${name}@${version}`) }, { image: 'localhost/aibox-java:21-bookworm', packs: ['java@21.0.13'] });
+    const other: TestUser = { ...user, name: `${user.name}-j`, env: { ...user.env, AIBOX_INSTANCE: `${user.name}-j` } };
+    try {
+      const port = String(await freePort());
+      const started = JSON.parse((await timed('start --image java (new volume)', () => aiboxOk(other, ['start', '--image', 'java', '--port', port, '--json']))).stdout);
+      assert.equal(started.image, 'localhost/aibox-java:21-bookworm');
+      const ssh = spawnSync('ssh', ['-F', join(other.home, '.ssh', 'config'), other.name, 'java -version 2>&1; mvn --version'], { encoding: 'utf8' });
+      assert.equal(ssh.status, 0, ssh.stdout + ssh.stderr);
+      assert.match(ssh.stdout, /openjdk version "21\.0\.13"/);
+      assert.match(ssh.stdout, /Apache Maven 3\.9\.9/);
+      const { status } = JSON.parse((await aiboxOk(other, ['status', '--json'])).stdout);
+      assert.deepEqual(status.packs.map(({ name, version, source }: { name: string; version: string; source: string }) => `${name}@${version} ${source}`), ['java@21.0.13 image']);
     } finally {
       await cleanup(other);
     }

@@ -24,16 +24,16 @@ async function recipeHash(dir: string): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
-/** The folder of packs/FOLDER's build (its .pack/ holds the layer), built now if no earlier test did. */
-export async function builtPack(user: TestUser, folder: string): Promise<string> {
-  const dir = join(CACHE, `${folder}-${await recipeHash(join(PACKS, folder))}`);
+/** The folder of packs/FOLDER's build (its .pack/ holds the layer), built now if no earlier test did; ROOT holds FOLDER (e.g. a test fixture's). */
+export async function builtPack(user: TestUser, folder: string, root = PACKS): Promise<string> {
+  const dir = join(CACHE, `${folder}-${await recipeHash(join(root, folder))}`);
   if (existsSync(join(dir, '.pack', 'build.json'))) return dir;
   await mkdir(CACHE, { recursive: true });
   const scratch = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
-  await cp(join(PACKS, folder), scratch, { recursive: true, filter: (source) => !relative(PACKS, source).split('/').includes('.pack') });
+  await cp(join(root, folder), scratch, { recursive: true, filter: (source) => !relative(root, source).split('/').includes('.pack') });
   try {
     const result = await aibox(user, ['pack', 'build', scratch]);
-    assert.equal(result.code, 0, `aibox pack build packs/${folder}: ${result.stderr}`);
+    assert.equal(result.code, 0, `aibox pack build ${join(root, folder)}: ${result.stderr}`);
     await rename(scratch, dir).catch(async (error: NodeJS.ErrnoException) => {
       if (!existsSync(join(dir, '.pack', 'build.json'))) throw error; // another run finished first: keep its build
     });

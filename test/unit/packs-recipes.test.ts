@@ -43,7 +43,7 @@ function instructions(containerfile: string): string[] {
  * "${ARG}/…" where ARG is a mirror build argument guarded with ${ARG:?…}, and a later
  * `echo "<sha256 or sha512 hex>  FILE" | sha256sum/sha512sum -c -` in the same RUN checks it;
  * npm installs only from a lock file (npm ci), pip only with --require-hashes, apt from
- * another suite only exact versions; no URL is written into the recipe.
+ * another suite (and apt-get download) only exact versions; no URL is written into the recipe.
  */
 function recipeProblems(containerfile: string): string[] {
   const problems: string[] = [];
@@ -67,7 +67,7 @@ function recipeProblems(containerfile: string): string[] {
       }
       if (/(^|\s)(npm|npm-cli\.js)\s+(install|i|add)\b/.test(command)) problems.push(`npm install without a lock file (use npm ci): ${command}`);
       if (/\bpip3?\b.*\binstall\b|-m pip install/.test(command) && !command.includes('--require-hashes')) problems.push(`pip install without --require-hashes: ${command}`);
-      const suite = /apt-get install .*-t (\S+) (.*)$/.exec(command);
+      const suite = /apt-get install .*-t (\S+) (.*)$/.exec(command) ?? /apt-get (download) (.*)$/.exec(command);
       if (suite) {
         const unpinned = (suite[2] ?? '').split(/\s+/).filter((word) => word && !word.startsWith('-') && !word.includes('='));
         if (unpinned.length > 0) problems.push(`packages from ${suite[1]} without an exact version: ${unpinned.join(', ')}`);
@@ -80,8 +80,8 @@ function recipeProblems(containerfile: string): string[] {
 describe('the initial tool packs (packs/)', async () => {
   const folders = await packFolders();
 
-  it("are the seven packs of the plan, the MCP packs' servers and code-server", () => {
-    assert.deepEqual(folders, ['ai-tools', 'angular-18', 'bazel-7', 'code-server', 'java-21', 'mcp-filesystem', 'mcp-git', 'node-20', 'python-3.12', 'scala-3']);
+  it("are the seven packs of the plan, gradle (java@21's), the MCP packs' servers and code-server", () => {
+    assert.deepEqual(folders, ['ai-tools', 'angular-18', 'bazel-7', 'code-server', 'gradle-8', 'java-21', 'mcp-filesystem', 'mcp-git', 'node-20', 'python-3.12', 'scala-3']);
   });
 
   for (const folder of folders) {
@@ -143,6 +143,7 @@ describe('the recipe check', () => {
       ['RUN npm install left-pad', /npm install without a lock file/],
       ['RUN python3 -m pip install requests', /--require-hashes/],
       ['RUN apt-get install -y -t trixie maven', /without an exact version: maven/],
+      ['RUN apt-get download openjdk-21-jdk-headless', /without an exact version: openjdk-21-jdk-headless/],
     ];
     for (const [recipe, problem] of cases) assert.match(recipeProblems(recipe).join('\n'), problem, recipe);
   });
