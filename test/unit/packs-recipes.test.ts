@@ -81,7 +81,7 @@ describe('the initial tool packs (packs/)', async () => {
   const folders = await packFolders();
 
   it("are the seven packs of the plan, the MCP packs' servers and code-server", () => {
-    assert.deepEqual(folders, ['ai-tools', 'angular-18', 'bazel-7', 'code-server', 'java-21', 'mcp-filesystem', 'mcp-git', 'node-20', 'python-3.12', 'scala-3']);
+    assert.deepEqual(folders, ['ai-tools', 'angular-18', 'bazel-7', 'code-server', 'java-21', 'mcp-filesystem', 'mcp-git', 'node-20', 'python-3.11', 'python-3.12', 'scala-3']);
   });
 
   for (const folder of folders) {
