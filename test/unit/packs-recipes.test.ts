@@ -80,8 +80,8 @@ function recipeProblems(containerfile: string): string[] {
 describe('the initial tool packs (packs/)', async () => {
   const folders = await packFolders();
 
-  it("are the seven packs of the plan, gradle (java@21's), the MCP packs' servers and code-server", () => {
-    assert.deepEqual(folders, ['ai-tools', 'angular-18', 'bazel-7', 'code-server', 'gradle-8', 'java-21', 'mcp-filesystem', 'mcp-git', 'node-20', 'python-3.12', 'scala-3']);
+  it("are the seven packs of the plan (python@3.11 built here, 3.12 recipe-only), gradle (java@21's), the MCP packs' servers and code-server", () => {
+    assert.deepEqual(folders, ['ai-tools', 'angular-18', 'bazel-7', 'code-server', 'gradle-8', 'java-21', 'mcp-filesystem', 'mcp-git', 'node-20', 'python-3.11', 'python-3.12', 'scala-3']);
   });
 
   for (const folder of folders) {
