@@ -1,13 +1,13 @@
 /**
  * The initial packs that can be built here, end to end: node-20 and ai-tools built from
- * their recipes (packs/) against the npm registry, java-21 from Debian's, signed with a test
- * key, published to an OCI layout folder, installed into a gVisor sandbox, and their
- * smoke.sh run there over ssh. ai-tools' LLM proxy variables: absent without the settings,
+ * their recipes (packs/) against the npm registry, java-21 and python-3.11 against Debian's,
+ * signed with a test key, published to an OCI layout folder, installed into a gVisor
+ * sandbox, and their smoke.sh run there over ssh. ai-tools' LLM proxy variables: absent without the settings,
  * set after them. java@21's Maven builds a project offline from a Maven cache the test seeds
  * (test/fixtures/maven-seed: Debian's packaged Maven plugins), and that cache and npm's
  * survive re-creation. The node and java image variants.
  * Builds are shared with the other tests of the run (test/helpers/packs.ts); podman keeps the
- * recipes' layers between runs, so only a first run downloads (~330 MB).
+ * recipes' layers between runs, so only a first run downloads (~650 MB).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -29,7 +29,7 @@ const MAVEN_PROJECT = [
 ].join('; ');
 const PROXY = { anthropic: 'https://llm-proxy.example.com/anthropic', openai: 'https://llm-proxy.example.com/openai/v1' };
 
-describe('initial packs node-20 and ai-tools: built from their recipes, signed, installed, smoke-tested under gVisor; the node image variant', { timeout: 30 * 60_000 }, () => {
+describe('initial packs node-20, ai-tools, java-21 and python-3.11: built from their recipes, signed, installed, smoke-tested under gVisor; the node and java image variants', { timeout: 30 * 60_000 }, () => {
   let user: TestUser;
   let savedPolicy: string | undefined;
   const timings: Record<string, number> = {};
@@ -127,6 +127,17 @@ describe('initial packs node-20 and ai-tools: built from their recipes, signed, 
     assert.equal(build.status, 0, build.stdout + build.stderr);
     assert.match(build.stdout, /BUILD SUCCESS/);
     assert.match(build.stdout, /^built by maven for 21$/m);
+    for (const [label, seconds] of Object.entries(timings)) t.diagnostic(`${label}: ${seconds.toFixed(1)} s`);
+  });
+
+  it('python@3.11 (Debian bookworm\'s CPython, built here while 3.12 cannot be): `aibox install python` picks it; a venv and a local wheel', async (t) => {
+    await timed('build (once per recipe content) and publish python-3.11', () => publishInitialPacks(user, ['python-3.11'], join(user.home, 'platform.key')));
+    await writePolicy();
+    const installed = JSON.parse((await timed('install python', () => ok(['install', 'python', '--json']))).stdout);
+    assert.deepEqual(installed.packs.map(({ name, version }: { name: string; version: string }) => `${name}@${version}`), ['python@3.11.2']);
+    const python = await timed('smoke python-3.11', () => smoke('python-3.11'));
+    assert.match(python, /^ok: python runs from the pack \/opt\/toolpacks\/python\/3\.11\.2$/m);
+    assert.match(python, /^ok: venv \+ local wheel hello from a local wheel$/m);
     for (const [label, seconds] of Object.entries(timings)) t.diagnostic(`${label}: ${seconds.toFixed(1)} s`);
   });
 
