@@ -1,5 +1,5 @@
 /**
- * The initial packs that can be built here, end to end: node-20 and ai-tools built from
+ * The initial packs that can be built here, end to end: node-20, angular-18 and ai-tools built from
  * their recipes (packs/) against the npm registry, java-21 and python-3.11 against Debian's,
  * signed with a test key, published to an OCI layout folder, installed into a gVisor
  * sandbox, and their smoke.sh run there over ssh. ai-tools' LLM proxy variables: absent without the settings,
@@ -29,7 +29,7 @@ const MAVEN_PROJECT = [
 ].join('; ');
 const PROXY = { anthropic: 'https://llm-proxy.example.com/anthropic', openai: 'https://llm-proxy.example.com/openai/v1' };
 
-describe('initial packs node-20, ai-tools, java-21 and python-3.11: built from their recipes, signed, installed, smoke-tested under gVisor; the node and java image variants', { timeout: 30 * 60_000 }, () => {
+describe('initial packs node-20, angular-18, ai-tools, java-21 and python-3.11: built from their recipes, signed, installed, smoke-tested under gVisor; the node and java image variants', { timeout: 30 * 60_000 }, () => {
   let user: TestUser;
   let savedPolicy: string | undefined;
   const timings: Record<string, number> = {};
@@ -74,25 +74,30 @@ describe('initial packs node-20, ai-tools, java-21 and python-3.11: built from t
     else await writeFile(ORG_POLICY_PATH, savedPolicy);
   });
 
-  it('builds, publishes, installs and smoke-tests node@20 and ai-tools', async (t) => {
+  it('builds, publishes, installs and smoke-tests node@20, angular@18 (which pulls node@20 in) and ai-tools', async (t) => {
     const started = aibox(user, ['start', '--port', String(await freePort())]);
-    await timed('build (once per recipe content; see helpers/packs.ts) and publish', () => publishInitialPacks(user, ['node-20', 'ai-tools'], join(user.home, 'platform.key')));
+    await timed('build (once per recipe content; see helpers/packs.ts) and publish', () => publishInitialPacks(user, ['node-20', 'angular-18', 'ai-tools'], join(user.home, 'platform.key')));
     const start = await started;
     assert.equal(start.code, 0, start.stderr);
 
     await writePolicy();
-    const installed = await timed('install ai-tools (and node@20)', () => ok(['install', 'ai-tools', '--json']));
-    const report: { packs: { name: string; outcome: string }[] } = JSON.parse(installed.stdout);
-    assert.deepEqual(report.packs.map(({ name, outcome }) => `${name} ${outcome}`).sort(), ['ai-tools installed', 'node installed'], 'ai-tools pulls node@20 in');
+    const outcomes = (stdout: string) => (JSON.parse(stdout) as { packs: { name: string; outcome: string }[] }).packs.map(({ name, outcome }) => `${name} ${outcome}`).sort();
+    const angular = await timed('install angular@18 (and node@20)', () => ok(['install', 'angular@18', '--json']));
+    assert.deepEqual(outcomes(angular.stdout), ['angular installed', 'node installed'], 'angular@18 pulls node@20 in');
+    const ng = await timed('smoke angular-18', () => smoke('angular-18'));
+    assert.match(ng, /^ok: ng is Angular CLI 18$/m);
+    assert.match(ng, /^ok: ng runs on Node\.js 20$/m);
+    const tools = await timed('install ai-tools (node@20 is there)', () => ok(['install', 'ai-tools', '--json']));
+    assert.deepEqual(outcomes(tools.stdout), ['ai-tools installed', 'node already-installed']);
 
     const node = await timed('smoke node-20', () => smoke('node-20'));
     assert.match(node, /^ok: node v20\.20\.2$/m);
     assert.match(node, /^ok: yarn 1\.22\.22$/m);
-    const tools = await timed('smoke ai-tools', () => smoke('ai-tools'));
-    assert.match(tools, /^ok: claude 2\.1\.332 \(Claude Code\)$/m);
-    assert.match(tools, /^ok: codex codex-cli 0\.171\.0$/m);
-    assert.match(tools, /^ANTHROPIC_BASE_URL=\(not set\)$/m, 'no LLM proxy configured: no variable');
-    assert.match(tools, /^OPENAI_BASE_URL=\(not set\)$/m);
+    const smoked = await timed('smoke ai-tools', () => smoke('ai-tools'));
+    assert.match(smoked, /^ok: claude 2\.1\.332 \(Claude Code\)$/m);
+    assert.match(smoked, /^ok: codex codex-cli 0\.171\.0$/m);
+    assert.match(smoked, /^ANTHROPIC_BASE_URL=\(not set\)$/m, 'no LLM proxy configured: no variable');
+    assert.match(smoked, /^OPENAI_BASE_URL=\(not set\)$/m);
 
     await ok(['config', 'set', 'llm.anthropicBaseUrl', PROXY.anthropic]);
     await ok(['config', 'set', 'llm.openaiBaseUrl', PROXY.openai]);
