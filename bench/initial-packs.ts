@@ -29,8 +29,8 @@ const RUNS = 3;
 const IN_SANDBOX = '/workspace/bench';
 
 /** A shell command on the host; throws with its output when it fails. */
-function sh(command: string, input?: Buffer): string {
-  const result = spawnSync('sh', ['-c', command], { input, encoding: 'utf8', timeout: 900_000, maxBuffer: 256 << 20 });
+function sh(command: string): string {
+  const result = spawnSync('sh', ['-c', command], { encoding: 'utf8', timeout: 900_000, maxBuffer: 256 << 20 });
   must({ code: result.status ?? 1, stderr: `${result.stdout}${result.stderr ?? String(result.error)}` }, command);
   return result.stdout;
 }
@@ -63,11 +63,11 @@ interface RuntimeResult {
 }
 
 async function benchRuntime(runtime: RuntimeResult['runtime'], user: TestUser, hostDir: string): Promise<RuntimeResult> {
-  const ssh = (command: string, input?: Buffer) => sh(`ssh -F ${join(user.home, '.ssh', 'config')} ${user.name} '${command.replace(/'/g, `'\\''`)}'`, input);
+  const ssh = (command: string) => `ssh -F ${join(user.home, '.ssh', 'config')} ${user.name} '${command.replace(/'/g, `'\\''`)}'`;
   try {
     must(await aibox(user, ['start', '--runtime', runtime, '--port', String(await freePort())]), 'aibox start');
     // The same folder in the sandbox (packs extracted into /workspace, not installed: the build is measured, not PATH).
-    ssh(`mkdir -p ${IN_SANDBOX} && tar -x -C ${IN_SANDBOX}`, Buffer.from(spawnSync('tar', ['-C', hostDir, '-c', '.'], { maxBuffer: 2 << 30 }).stdout));
+    sh(`tar -C ${hostDir} -c . | ${ssh(`mkdir -p ${IN_SANDBOX} && tar -x -C ${IN_SANDBOX}`)}`);
 
     console.error(`${runtime}: aibox install java@21, cold and warm (load ${load()})`);
     const cold: number[] = [];
@@ -88,7 +88,7 @@ async function benchRuntime(runtime: RuntimeResult['runtime'], user: TestUser, h
       for (let run = 0; run < RUNS; run++) {
         hostTimes.push(timed(() => sh(command(hostDir))));
         // Timed inside, so the ssh connection is not counted.
-        sandboxTimes.push(Number(ssh(`s=$(date +%s%N); ${command(IN_SANDBOX)}; echo $(( ($(date +%s%N) - s) / 1000000 ))`).trim().split('\n').pop()) / 1000);
+        sandboxTimes.push(Number(sh(ssh(`s=$(date +%s%N); ${command(IN_SANDBOX)}; echo $(( ($(date +%s%N) - s) / 1000000 ))`)).trim().split('\n').pop()) / 1000);
       }
       builds[label] = { host: median(hostTimes), sandbox: median(sandboxTimes), ratio: median(sandboxTimes) / median(hostTimes) };
     }
