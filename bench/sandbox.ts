@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aibox, freePort, host, testUser, type TestUser } from '../test/helpers/cli.js';
-import { GVISOR_FLAGS } from '../src/sandbox/runtime.js';
+import { gvisorSetup, RUNSC_DIRECTFS_RELEASE } from '../src/sandbox/runtime.js';
 import { runscReleases, type Runsc } from '../test/helpers/runsc.js';
 import { load, machine, median, must, seconds, timed } from './common.js';
 
@@ -141,12 +141,12 @@ async function benchGvisorFlags(runsc: Runsc, flags: string[], work: string, ima
  * runs): aibox's default first, then one change each, so every ratio says what one flag does.
  */
 function flagSets(release: number): string[][] {
-  const base = [...GVISOR_FLAGS];
+  const base = gvisorSetup(release).flags;
   if (process.env.AIBOX_BENCH_FLAGSETS === 'default') return [base];
-  if (release < 20240729) return [['--network=host'], base];
+  if (release < RUNSC_DIRECTFS_RELEASE) return [['--network=host'], base];
   return [
-    ['--network=host'],
     base,
+    [...base, '--file-access-mounts=exclusive'],
     [...base, '--directfs=false'],
     [...base, '--platform=ptrace'],
     [...base, '--overlay2=none'],

@@ -17,11 +17,9 @@ set -euo pipefail
 
 # gVisor: on Debian bookworm the distribution's runsc (20221219) lacks directfs, and
 # file-heavy builds cost about twice as much under it (docs/performance.md). The
-# bookworm-backports suite of the mirror this host already uses has 20240729: with
-# AIBOX_GVISOR_BACKPORTS=1, add that suite and pin runsc (only runsc) to it. Opt-in for
-# now: under 20240729 the packs volume's shared-mount hint gets an overlay, so root's
-# writes there inside the sandbox are lost at restart and the sandbox keeps listing
-# folders the host removed (docs/performance.md). Anything unusual falls back to the
+# bookworm-backports suite of the mirror this host already uses has 20240729: add that
+# suite and pin runsc (only runsc) to it, unless AIBOX_GVISOR_BACKPORTS=0. aibox picks
+# its flags by release (src/sandbox/runtime.ts). Anything unusual falls back to the
 # distribution's runsc, with a note.
 BACKPORTS_SOURCE=/etc/apt/sources.list.d/aibox-bookworm-backports.sources
 BACKPORTS_PIN=/etc/apt/preferences.d/aibox-runsc
@@ -52,7 +50,7 @@ runsc_upgrade_pending() {
 }
 
 backports=no
-if [ "${AIBOX_GVISOR_BACKPORTS:-}" = 1 ]; then
+if [ "${AIBOX_GVISOR_BACKPORTS:-1}" = 1 ]; then
   runsc_from_backports && backports=yes
 fi
 

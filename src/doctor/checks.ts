@@ -6,6 +6,7 @@ import { planCurrentImage } from '../image/build.js';
 import { checkKeyring } from '../image/keyring.js';
 import { loadPolicyFor } from '../policy/load.js';
 import { isPortFree } from '../sandbox/host.js';
+import { RUNSC_DIRECTFS_RELEASE, runscRelease } from '../sandbox/runtime.js';
 import type { Instance } from '../sandbox/instance.js';
 import { hardeningProblems } from '../sandbox/hardening.js';
 import { ownContainer } from '../sandbox/ownership.js';
@@ -31,23 +32,20 @@ const MIN_FREE_GIB = 10;
 
 type Probe = () => Promise<Check>;
 
-/** The first runsc release aibox has measured with directfs (Debian's bookworm-backports). */
-const RUNSC_MEASURED_NEWER = 20240729;
-
 /**
  * What `runsc --version` says about the gVisor in use. An old release (Debian bookworm's
  * 20221219) works, with the statx half of the image's gVisor shim, but has no directfs: file-heavy builds cost
  * about twice as much (docs/performance.md; issue 12's measurement).
  */
 export function runscCheck(path: string, versionOutput: string): Check {
-  const release = Number(/version \S*?(\d{8})/.exec(versionOutput)?.[1] ?? Number.NaN);
-  if (!Number.isFinite(release)) return { name: 'runtime', status: 'ok', detail: `gVisor at ${path} (version unknown: ${versionOutput.split('\n')[0] ?? ''})` };
-  if (release >= RUNSC_MEASURED_NEWER) return { name: 'runtime', status: 'ok', detail: `gVisor ${release} at ${path}` };
+  const release = runscRelease(versionOutput);
+  if (release === undefined) return { name: 'runtime', status: 'ok', detail: `gVisor at ${path} (version unknown: ${versionOutput.split('\n')[0] ?? ''})` };
+  if (release >= RUNSC_DIRECTFS_RELEASE) return { name: 'runtime', status: 'ok', detail: `gVisor ${release} at ${path}` };
   return {
     name: 'runtime',
     status: 'warn',
-    detail: `gVisor ${release} at ${path} is old: no directfs, so a file-heavy build (npm ci) ran 4.9x the host here against 2.4x with release ${RUNSC_MEASURED_NEWER} (docs/performance.md)`,
-    fix: "on Debian bookworm: stop the running sandboxes, add the bookworm-backports suite of your mirror to apt's sources, then apt-get install -y -t bookworm-backports runsc (AIBOX_GVISOR_BACKPORTS=1 scripts/install-host-deps.sh does all of it; known issues: docs/performance.md)",
+    detail: `gVisor ${release} at ${path} is old: no directfs, so a file-heavy build (npm ci) ran 4.9x the host here against 2.4x with release ${RUNSC_DIRECTFS_RELEASE} (docs/performance.md)`,
+    fix: "on Debian bookworm: stop the running sandboxes, add the bookworm-backports suite of your mirror to apt's sources, then apt-get install -y -t bookworm-backports runsc (scripts/install-host-deps.sh does all of it)",
   };
 }
 

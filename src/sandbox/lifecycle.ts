@@ -24,7 +24,7 @@ import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
 import { parseRuntime, resolveRuntime, type RuntimeKind } from './runtime.js';
 import { existingOwnVolumes, ownContainer, requireOwn } from './ownership.js';
-import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanCreateArgs, SANDBOX_SSH_PORT, TOOLPACKS_TARGET } from './spec.js';
+import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanCreateArgs, SANDBOX_SSH_PORT, TOOLPACKS_HINT, TOOLPACKS_TARGET } from './spec.js';
 import { readState, removeState, writeState, type InstanceState } from './state.js';
 
 export interface StartOptions {
@@ -96,7 +96,9 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
     const initialized = existing.State.Status === 'initialized';
     if (!initialized) await requireFreePort(current.port);
     // podman recorded aibox's gVisor wrapper as the runtime: make sure it is still there.
-    if (current.runtime === 'gvisor') await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir);
+    if (current.runtime === 'gvisor' && !(await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir)).toolpacksHint && existing.Config.Annotations?.[`${TOOLPACKS_HINT}.share`]) {
+      ctx.out.warn(`${instance.name} was made for an older gVisor: this one overlays its packs volume (what an install script writes there is lost at restart); re-create it: ${aiboxCommand(instance, 'upgrade --force')} (volumes and packs are kept)`);
+    }
     await startEnforced(ctx, instance, config, policy, current.toolpacks, { initialized, proxy });
     await waitUntilReachable(ctx, instance, current.port);
     const shell = await setUpShell(ctx, instance, config);

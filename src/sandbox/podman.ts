@@ -14,7 +14,7 @@ const containerSchema = z.object({
   State: z.object({ Status: z.string(), Running: z.boolean(), Pid: z.number().nullish() }),
   /** The default bridge's address and gateway (egress: the proxy's address, where published ports arrive from). */
   NetworkSettings: z.object({ IPAddress: z.string().nullish(), Gateway: z.string().nullish() }).nullish(),
-  Config: z.object({ User: z.string().nullish(), Labels: z.record(z.string(), z.string()).nullish() }),
+  Config: z.object({ User: z.string().nullish(), Labels: z.record(z.string(), z.string()).nullish(), Annotations: z.record(z.string(), z.string()).nullish() }),
   HostConfig: z.object({
     CapAdd: z.array(z.string()).nullish(),
     CapDrop: z.array(z.string()).nullish(),

@@ -27,7 +27,8 @@ export const TOOLPACKS_TARGET = '/opt/toolpacks';
  * gVisor's per-mount hint for the toolpacks volume: `share=shared` makes gVisor
  * revalidate that one mount against the host, so packs aibox extracts there on the
  * host appear in the running sandbox at once. Every other volume keeps
- * `--file-access-mounts=exclusive` (cached). runc ignores the annotation.
+ * `--file-access-mounts=exclusive` (cached). Only for releases before 20240729, where
+ * every mount is shared instead (runtime.ts, gvisorSetup); runc ignores it.
  */
 export const TOOLPACKS_HINT = 'dev.gvisor.spec.mount.aibox-toolpacks';
 
@@ -77,7 +78,7 @@ export function instanceVolumes(instance: string, sharedCaches: readonly CacheTo
 export interface SandboxSpec {
   instance: string;
   image: string;
-  runtime: { kind: RuntimeKind; podmanRuntime: string };
+  runtime: { kind: RuntimeKind; podmanRuntime: string; toolpacksHint: boolean };
   profile: ProfileName;
   port: number;
   cpus: number;
@@ -117,9 +118,7 @@ export function podmanCreateArgs(spec: SandboxSpec): string[] {
     '--label', `${LABEL_INSTANCE}=${spec.instance}`,
     '--label', `${LABEL_PROFILE}=${spec.profile}`,
     '--label', `${LABEL_RUNTIME}=${spec.runtime.kind}`,
-    '--annotation', `${TOOLPACKS_HINT}.source=${spec.toolpacksDir}`,
-    '--annotation', `${TOOLPACKS_HINT}.type=bind`,
-    '--annotation', `${TOOLPACKS_HINT}.share=shared`,
+    ...(spec.runtime.toolpacksHint ? ['--annotation', `${TOOLPACKS_HINT}.source=${spec.toolpacksDir}`, '--annotation', `${TOOLPACKS_HINT}.type=bind`, '--annotation', `${TOOLPACKS_HINT}.share=shared`] : []),
     spec.image,
   ];
 }

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GVISOR_FLAGS } from '../../src/sandbox/runtime.js';
+import { gvisorSetup } from '../../src/sandbox/runtime.js';
 import { aibox, host, testUser } from '../helpers/cli.js';
 import { installedRunsc, runscReleases, type Runsc } from '../helpers/runsc.js';
 
@@ -38,7 +38,7 @@ describe('the read-only root under every gVisor release and runc', async () => {
     const probes: Record<string, string> = {};
     for (const runsc of releases) {
       const wrapper = join(work, `runsc-${runsc.release}`);
-      await writeFile(wrapper, `#!/bin/sh\nexec ${runsc.path} ${GVISOR_FLAGS.join(' ')} "$@"\n`, { mode: 0o755 });
+      await writeFile(wrapper, `#!/bin/sh\nexec ${runsc.path} ${gvisorSetup(runsc.release).flags.join(' ')} "$@"\n`, { mode: 0o755 });
       const checked = run(wrapper, `${CHECKS}; perl /tmp/probe.pl`);
       assert.equal(checked.code, 0, `gVisor ${runsc.release}: ${checked.stderr}`);
       const [errors, probe] = [checked.stdout.split('done\n')[0], checked.stdout.split('done\n')[1] ?? ''];
@@ -55,7 +55,7 @@ describe('the read-only root under every gVisor release and runc', async () => {
     t.diagnostic(`gVisor releases: ${releases.map((runsc) => `${runsc.release} (${runsc.path})`).join(', ')}; raw calls: ${JSON.stringify(probes)}`);
   });
 
-  it('AIBOX_GVISOR_BACKPORTS=1 install-host-deps.sh gave this bookworm host the backports release, and doctor says so', { skip: !existsSync('/etc/apt/preferences.d/aibox-runsc') && 'the backports pin is not set up on this host (opt-in)' }, async () => {
+  it('install-host-deps.sh gave this bookworm host the backports release, and doctor says so', { skip: !existsSync('/etc/apt/preferences.d/aibox-runsc') && 'the backports pin is not set up on this host (AIBOX_GVISOR_BACKPORTS=0, or not bookworm)' }, async () => {
     const installed = releases[releases.length - 1];
     assert.equal(installed?.path, installedRunsc().path, 'the newest release is the installed one');
     assert.ok(installed.release >= 20240729, `installed runsc: ${installed.release}`);

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runscRelease } from '../../src/sandbox/runtime.js';
 import { host } from './cli.js';
 
 /** Unpacked runsc releases, kept between runs. */
@@ -12,14 +13,14 @@ export interface Runsc {
   path: string;
 }
 
-export function runscRelease(path: string): number {
-  return Number(/version \S*?(\d{8})/.exec(execFileSync(path, ['--version'], { encoding: 'utf8' }))?.[1]);
+export function releaseOf(path: string): number {
+  return runscRelease(execFileSync(path, ['--version'], { encoding: 'utf8' })) ?? Number.NaN;
 }
 
 /** The runsc on PATH (what aibox uses). */
 export function installedRunsc(): Runsc {
   const path = execFileSync('sh', ['-c', 'command -v runsc'], { encoding: 'utf8' }).trim();
-  return { release: runscRelease(path), path };
+  return { release: releaseOf(path), path };
 }
 
 /**
@@ -39,7 +40,7 @@ export async function runscReleases(): Promise<Runsc[]> {
       const fetched = host('sh', ['-c', `cd '${dir}' && apt-get download -q 'runsc=${version}' 2>&1 && dpkg -x runsc_*.deb . && rm runsc_*.deb`]);
       if (fetched.code !== 0) continue; // not fetchable here
     }
-    const release = runscRelease(path);
+    const release = releaseOf(path);
     if (!found.some((runsc) => runsc.release === release)) found.push({ release, path });
   }
   return found.sort((a, b) => a.release - b.release);

@@ -24,7 +24,7 @@ import type { ContainerInfo } from '../../src/sandbox/podman.js';
 const spec = {
   instance: 'proj',
   image: 'localhost/aibox:abc',
-  runtime: { kind: 'gvisor' as const, podmanRuntime: '/h/runsc-aibox' },
+  runtime: { kind: 'gvisor' as const, podmanRuntime: '/h/runsc-aibox', toolpacksHint: true },
   profile: 'default' as const,
   port: 2222,
   cpus: 2,
@@ -61,12 +61,13 @@ describe('sandbox container spec', () => {
     assert.ok(volumes.includes('proj-npm-cache:/home/dev/.npm'));
     assert.ok(volumes.includes('aibox-shared-maven-cache:/home/dev/.m2/repository'));
   });
-  it('asks gVisor to see the host\'s writes to the toolpacks volume, and only to it', () => {
+  it('asks gVisor before 20240729 to see the host\'s writes to the toolpacks volume, and only to it; no hint from 20240729 on', () => {
     assert.deepEqual(flagValue(args, '--annotation'), [
       `dev.gvisor.spec.mount.aibox-toolpacks.source=${spec.toolpacksDir}`,
       'dev.gvisor.spec.mount.aibox-toolpacks.type=bind',
       'dev.gvisor.spec.mount.aibox-toolpacks.share=shared',
     ]);
+    assert.deepEqual(flagValue(podmanCreateArgs({ ...spec, runtime: { ...spec.runtime, toolpacksHint: false } }), '--annotation'), []);
   });
   it('gives each instance its own build caches unless the policy shares one', () => {
     const caches = (instance: string, shared: Parameters<typeof instanceVolumes>[1] = []) => instanceVolumes(instance, shared).filter((volume) => volume.name.endsWith('-cache'));
@@ -94,13 +95,21 @@ describe('resource profiles', () => {
 });
 
 describe('runtime', () => {
-  it('prefers gVisor when runsc is installed, and writes its wrapper', async () => {
+  it('prefers gVisor when runsc is installed, and writes its wrapper with the flags of its release', async () => {
     const bin = await mkdtemp(join(tmpdir(), 'aibox-bin-'));
-    await writeFile(join(bin, 'runsc'), '#!/bin/sh\n', { mode: 0o755 });
     const data = await mkdtemp(join(tmpdir(), 'aibox-data-'));
-    const runtime = await resolveRuntime('auto', { PATH: bin }, data);
-    assert.equal(runtime.kind, 'gvisor');
-    assert.match(await readFile(runtime.podmanRuntime, 'utf8'), new RegExp(`exec ${bin}/runsc --network=host .*"\\$@"`));
+    const expected: [string, string, boolean][] = [
+      ['0.0~20221219.0', '--network=host --file-access-mounts=exclusive', true],
+      ['0.0~20240729.0', '--network=host', false],
+      ['release-20250101.0', '--network=host', false],
+    ];
+    for (const [version, flags, toolpacksHint] of expected) {
+      await writeFile(join(bin, 'runsc'), `#!/bin/sh\necho "runsc version ${version}"\n`, { mode: 0o755 });
+      const runtime = await resolveRuntime('auto', { PATH: bin }, data);
+      assert.equal(runtime.kind, 'gvisor');
+      assert.equal(runtime.toolpacksHint, toolpacksHint, version);
+      assert.equal(await readFile(runtime.podmanRuntime, 'utf8'), `#!/bin/sh\n# Written by aibox: runsc with the flags aibox sandboxes need.\nexec ${bin}/runsc ${flags} "$@"\n`);
+    }
   });
   it('falls back to runc with a warning, or fails when gvisor is demanded', async () => {
     const data = await mkdtemp(join(tmpdir(), 'aibox-data-'));
