@@ -13,6 +13,13 @@ export const SANDBOX_USER = '1000:1000';
  * Under runc it counts the guest's processes only.
  */
 export const SANDBOX_PIDS_LIMIT: Record<RuntimeKind, number> = { gvisor: 16384, runc: 4096 };
+/**
+ * The guest's RLIMIT_NPROC under gVisor, well below the pids limit: gVisor 20240729
+ * (systrap) uses about 2 host tasks per guest process, so a fork bomb gets EAGAIN at
+ * 4096 processes (~8,300 host tasks of 16384) and the sandbox and its sessions survive
+ * (measured, docs/performance.md). Under runc the pids limit itself gives EAGAIN.
+ */
+export const GVISOR_GUEST_NPROC = 4096;
 /** Where the host folder with the sandbox's host key and authorized_keys is mounted (read-only). */
 export const SSH_DIR_TARGET = '/etc/aibox/ssh';
 export const LABEL_INSTANCE = 'dev.aibox.instance';
@@ -97,6 +104,7 @@ export function podmanCreateArgs(spec: SandboxSpec): string[] {
     '--volume',
     `${volume.name}:${volume.target}${volume.readOnly ? ':ro' : ''}`,
   ]);
+  const nproc = spec.runtime.kind === 'gvisor' ? Math.min(spec.ulimits.nproc, GVISOR_GUEST_NPROC) : spec.ulimits.nproc;
   return [
     '--name', spec.instance,
     '--hostname', spec.instance,
@@ -111,7 +119,7 @@ export function podmanCreateArgs(spec: SandboxSpec): string[] {
     '--cpus', String(spec.cpus),
     '--memory', `${spec.memoryGiB}g`,
     '--ulimit', `nofile=${spec.ulimits.nofile}:${spec.ulimits.nofile}`,
-    '--ulimit', `nproc=${spec.ulimits.nproc}:${spec.ulimits.nproc}`,
+    '--ulimit', `nproc=${nproc}:${nproc}`,
     '--publish', `127.0.0.1:${spec.port}:${SANDBOX_SSH_PORT}`,
     '--volume', `${spec.sshDir}:${SSH_DIR_TARGET}:ro`,
     ...volumes,

@@ -78,6 +78,16 @@ for (const runtime of ['gvisor', 'runc'] as const) {
       assert.equal(result.stdout, '');
     });
 
+    it('a fork bomb meets EAGAIN and the sandbox and its sessions survive (the guest process limit under gVisor)', { skip: runtime !== 'gvisor' && 'runc: the pids cgroup refuses the forks' }, () => {
+      assert.equal(sshTo(user, 'ulimit -u').stdout.trim(), '4096', 'well below the pids limit of 16384 (spec.ts, GVISOR_GUEST_NPROC)');
+      // All 4096 take minutes of forks here (docs/performance.md, "Process limits under gVisor"); a lower soft limit takes the same path.
+      const forks = "my @kids; while (1) { my $pid = fork(); if (!defined $pid) { print q{fork failed after } . scalar(@kids) . \": $!\\n\"; last } if (!$pid) { sleep 600; exit 0 } push @kids, $pid } kill 9, @kids; waitpid($_, 0) for @kids";
+      const bomb = sshTo(user, `ulimit -u 150; perl -e '${forks}'`);
+      assert.equal(bomb.code, 0, bomb.stderr);
+      assert.match(bomb.stdout, /^fork failed after 1[0-4]\d: Resource temporarily unavailable$/m);
+      assert.equal(sshTo(user, 'echo alive').stdout, 'alive\n', 'the sandbox and new sessions survive');
+    });
+
     it('runs hardened: runtime, no capabilities, no-new-privileges, read-only root, loopback-only port', async () => {
       const info = inspect(user.name);
       if (runtime === 'gvisor') assert.match(info.OCIRuntime, /runsc/);

@@ -49,6 +49,13 @@ describe('sandbox container spec', () => {
     assert.deepEqual(flagValue(args, '--user'), ['1000:1000']);
     assert.ok(!args.includes('--privileged'));
   });
+  it('gives gVisor guests a process limit well below the pids limit (a fork bomb meets EAGAIN), runc the host\'s', () => {
+    assert.deepEqual(flagValue(args, '--pids-limit'), ['16384']);
+    assert.ok(flagValue(args, '--ulimit').includes('nproc=4096:4096'));
+    const runc = podmanCreateArgs({ ...spec, runtime: { kind: 'runc', podmanRuntime: 'runc', toolpacksHint: false } });
+    assert.deepEqual(flagValue(runc, '--pids-limit'), ['4096']);
+    assert.ok(flagValue(runc, '--ulimit').includes(`nproc=${spec.ulimits.nproc}:${spec.ulimits.nproc}`));
+  });
   it('publishes SSH on loopback only', () => {
     assert.deepEqual(flagValue(args, '--publish'), ['127.0.0.1:2222:2222']);
   });
