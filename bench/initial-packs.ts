@@ -6,7 +6,7 @@
  * - the e2e test's builds inside the sandbox against the same builds on the host, with the
  *   same pack binaries (the java-21 and node-20 layers extracted on the host), alternated so
  *   both see the same machine state: `mvn -o compile` of a small project from the seeded
- *   Maven cache (test/fixtures/maven-seed), and `npm ci --offline` of
+ *   Maven cache (test/fixtures/maven-seed) of test/fixtures/maven-demo, and `npm ci --offline` of
  *   bench/fixtures/npm-project from a filled npm cache, both in /workspace.
  * Prints a Markdown report for docs/performance.md and writes
  * bench/results/initial-packs-latest.json. Medians of RUNS.
@@ -47,9 +47,7 @@ async function benchFolder(user: TestUser, dir: string, java: string, node: stri
   for (const [name, pack] of [['java', java], ['node', node]] as const) sh(`mkdir -p ${dir}/${name} && zstd -dc ${pack}/.pack/layer.tar.zst | tar -x -C ${dir}/${name}`);
   const seed = await builtPack(user, 'maven-seed', resolve('test/fixtures'));
   sh(`mkdir -p ${dir}/m2 && zstd -dc ${seed}/.pack/layer.tar.zst | tar -x -C ${dir}/m2 --strip-components=2 ./repository`);
-  await mkdir(join(dir, 'maven-demo/src/main/java/demo'), { recursive: true });
-  await writeFile(join(dir, 'maven-demo/pom.xml'), '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion><groupId>demo</groupId><artifactId>hello</artifactId><version>1.0</version><properties><maven.compiler.release>21</maven.compiler.release><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties></project>\n');
-  await writeFile(join(dir, 'maven-demo/src/main/java/demo/Hello.java'), 'package demo;\npublic class Hello { public static void main(String[] a) { System.out.println("hello"); } }\n');
+  await cp(resolve('test/fixtures/maven-demo'), join(dir, 'maven-demo'), { recursive: true });
   await cp(resolve('bench/fixtures/npm-project'), join(dir, 'npm-project'), { recursive: true });
   // Online once, with the pack's npm and this machine's registry: fills the cache both sides build from.
   sh(`cd ${dir}/npm-project && ${dir}/node/bin/node ${dir}/node/lib/node_modules/npm/bin/npm-cli.js ci --cache ${dir}/npm-cache --ignore-scripts --no-audit --no-fund >/dev/null && rm -rf node_modules`);

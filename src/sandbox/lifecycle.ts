@@ -57,6 +57,17 @@ export function startSandbox(ctx: Context, instance: Instance, options: StartOpt
   return withInstanceLock(ctx, instance, () => start(ctx, instance, options, true));
 }
 
+/**
+ * podman recorded aibox's gVisor wrapper as the runtime: makes sure it is still there, with
+ * the flags of the gVisor installed now, and warns when the container carries the packs
+ * volume's mount hint that this release would overlay (spec.ts, TOOLPACKS_HINT).
+ */
+async function checkGvisorWrapper(ctx: Context, instance: Instance, container: ContainerInfo): Promise<void> {
+  const runtime = await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir);
+  if (runtime.toolpacksHint || !container.Config.Annotations?.[`${TOOLPACKS_HINT}.share`]) return;
+  ctx.out.warn(`${instance.name} was made for an older gVisor: this one overlays its packs volume (what an install script writes there is lost at restart); re-create it: ${aiboxCommand(instance, 'upgrade --force')} (volumes and packs are kept)`);
+}
+
 /** `recover`: finish an upgrade a kill left midway (not when called by upgrade itself). */
 async function start(ctx: Context, instance: Instance, options: StartOptions, recover = false): Promise<{ outcome: StartOutcome; state: InstanceState; shell?: SetupReport }> {
   // Every input is read and checked before the first change: config, policy, state, container, volumes, ssh config.
@@ -95,10 +106,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
     // An initialized container (a start cut short before its process ran) holds its port already.
     const initialized = existing.State.Status === 'initialized';
     if (!initialized) await requireFreePort(current.port);
-    // podman recorded aibox's gVisor wrapper as the runtime: make sure it is still there.
-    if (current.runtime === 'gvisor' && !(await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir)).toolpacksHint && existing.Config.Annotations?.[`${TOOLPACKS_HINT}.share`]) {
-      ctx.out.warn(`${instance.name} was made for an older gVisor: this one overlays its packs volume (what an install script writes there is lost at restart); re-create it: ${aiboxCommand(instance, 'upgrade --force')} (volumes and packs are kept)`);
-    }
+    if (current.runtime === 'gvisor') await checkGvisorWrapper(ctx, instance, existing);
     await startEnforced(ctx, instance, config, policy, current.toolpacks, { initialized, proxy });
     await waitUntilReachable(ctx, instance, current.port);
     const shell = await setUpShell(ctx, instance, config);

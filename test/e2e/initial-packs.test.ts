@@ -21,12 +21,8 @@ import { aibox, aiboxOk, cleanup, freePort, testUser, type TestUser } from '../h
 import { builtPack, publishInitialPacks } from '../helpers/packs.js';
 
 const PACKS = resolve('packs');
-/** A Maven project with no dependencies: Maven 3.9.9's default resources and compiler plugins build it. */
-const MAVEN_PROJECT = [
-  'mkdir -p /workspace/maven-demo/src/main/java/demo; cd /workspace/maven-demo',
-  `printf '%s\\n' '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>' '<groupId>demo</groupId><artifactId>hello</artifactId><version>1.0</version>' '<properties><maven.compiler.release>21</maven.compiler.release><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties></project>' > pom.xml`,
-  `printf '%s\\n' 'package demo;' 'public class Hello { public static void main(String[] a) { System.out.println("built by maven for " + Runtime.version().feature()); } }' > src/main/java/demo/Hello.java`,
-].join('; ');
+/** A Maven project with no dependencies (shared with bench/initial-packs.ts). */
+const MAVEN_PROJECT = resolve('test/fixtures/maven-demo');
 const PROXY = { anthropic: 'https://llm-proxy.example.com/anthropic', openai: 'https://llm-proxy.example.com/openai/v1' };
 
 describe('initial packs node-20, angular-18, ai-tools, java-21 and python-3.11: built from their recipes, signed, installed, smoke-tested under gVisor; the node and java image variants', { timeout: 30 * 60_000 }, () => {
@@ -128,7 +124,9 @@ describe('initial packs node-20, angular-18, ai-tools, java-21 and python-3.11: 
     assert.equal(seeded.status, 0, seeded.stderr);
     assert.match(seeded.stdout, /maven-compiler-plugin/);
 
-    const build = await timed('mvn -o compile (seeded cache, no network)', async () => ssh(`set -e; ${MAVEN_PROJECT}; mvn -o -B compile 2>&1; java -cp target/classes demo.Hello`));
+    const project = spawnSync('tar', ['-C', MAVEN_PROJECT, '-c', '.'], { maxBuffer: 16 * 1024 * 1024 });
+    assert.equal(ssh('mkdir -p /workspace/maven-demo && tar -x -C /workspace/maven-demo', project.stdout).status, 0);
+    const build = await timed('mvn -o compile (seeded cache, no network)', async () => ssh('set -e; cd /workspace/maven-demo; mvn -o -B compile 2>&1; java -cp target/classes demo.Hello'));
     assert.equal(build.status, 0, build.stdout + build.stderr);
     assert.match(build.stdout, /BUILD SUCCESS/);
     assert.match(build.stdout, /^built by maven for 21$/m);
