@@ -74,9 +74,12 @@ function report(error: unknown, json: boolean): number {
   return exitCodeOf(error);
 }
 
-const json = process.argv.includes('--json');
-try {
-  await buildProgram().parseAsync(process.argv);
-} catch (error) {
-  process.exitCode = report(error, json);
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    process.exitCode = report(error, argv.includes('--json'));
+  }
 }
+
+void main(process.argv);

@@ -9,6 +9,7 @@ import { isPortFree } from '../sandbox/host.js';
 import { RUNSC_DIRECTFS_RELEASE, runscRelease } from '../sandbox/runtime.js';
 import type { Instance } from '../sandbox/instance.js';
 import { hardeningProblems } from '../sandbox/hardening.js';
+import { sandboxIdBase } from '../sandbox/idmap.js';
 import { ownContainer } from '../sandbox/ownership.js';
 import { Podman } from '../sandbox/podman.js';
 import { LABEL_RUNTIME, SANDBOX_PIDS_LIMIT, instanceVolumes } from '../sandbox/spec.js';
@@ -155,10 +156,11 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
         volumes: instanceVolumes(instance.name, (await policy).sharedCaches.value),
         sshDir: instance.keys.sandboxSshDir,
         pidsLimit: SANDBOX_PIDS_LIMIT[runc ? 'runc' : 'gvisor'],
+        idBase: sandboxIdBase(runc ? 'runc' : 'gvisor'),
       });
       return problems.length === 0
         ? { name: 'sandbox', status: 'ok', detail: `${instance.name} is ${info.State.Status}, hardened (${info.OCIRuntime.includes('runsc') ? 'gVisor' : info.OCIRuntime})` }
-        : { name: 'sandbox', status: 'fail', detail: `${instance.name} is not hardened: ${problems.join('; ')}`, fix: `recreate it (volumes are kept): aibox rm --name ${instance.name} && aibox start --name ${instance.name}` };
+        : { name: 'sandbox', status: 'fail', detail: `${instance.name} is not hardened: ${problems.join('; ')}`, fix: `re-create it (volumes are kept): aibox upgrade --force --name ${instance.name}` };
     }],
     ['shell', async () => {
       const info = await container;

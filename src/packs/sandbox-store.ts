@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, lchown, lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { AiboxError } from '../core/errors.js';
 import { parseJson } from '../core/json.js';
 import type { Runner } from '../core/runner.js';
+import { rangeOf, shiftTree } from '../sandbox/idmap.js';
 import { TOOLPACKS_TARGET } from '../sandbox/spec.js';
 import { shellQuote } from '../ssh/client.js';
 
@@ -70,10 +71,24 @@ async function ownFolder(path: string): Promise<string> {
       throw error;
     },
   );
-  if (created) await chmod(path, 0o755); // whatever the umask
+  if (created) {
+    await chmod(path, 0o755); // whatever the umask
+    await takeOwnerOf(dirname(path), path);
+  }
   const info = await lstat(path);
   if (!info.isDirectory()) throw new AiboxError('INVALID_FILE', `${path} is not a folder (${info.isSymbolicLink() ? 'a link' : 'a file'}): something in the sandbox changed the packs volume`, `remove it on the host and reinstall the packs: rm -rf ${path}; aibox install …`);
   return path;
+}
+
+/**
+ * What aibox writes into the volume belongs to the sandbox's root: the owner of the
+ * volume's folder, the host's root, or the base of the sandbox's user namespace
+ * (sandbox/idmap.ts), where the sandbox's root is that id, so that an approved install
+ * script can write its pack's folder. In the sandbox they are root's either way.
+ */
+async function takeOwnerOf(from: string, path: string): Promise<void> {
+  const owner = await lstat(from);
+  if (owner.uid !== 0 || owner.gid !== 0) await lchown(path, owner.uid, owner.gid);
 }
 
 /** installed.json, read on the host (no round trip to the sandbox); empty when nothing is installed. */
@@ -123,6 +138,8 @@ export async function placePack(store: PackFolder, name: string, version: string
   try {
     await fill(stage);
     await chmod(stage, 0o755);
+    const base = rangeOf((await lstat(store.dir)).uid);
+    if (base) await shiftTree(stage, 0, base); // extracted as the host's root (see takeOwnerOf)
     const dest = join(await ownFolder(join(store.dir, name)), version);
     await rename(dest, `${stage}.old`).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
@@ -148,6 +165,7 @@ async function replaceFile(dir: string, name: string, content: string): Promise<
     await handle.writeFile(content);
     await handle.chmod(0o644);
     await handle.sync();
+    await takeOwnerOf(dir, temp);
   } finally {
     await handle.close();
   }

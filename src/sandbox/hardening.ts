@@ -1,3 +1,4 @@
+import { containerIdBase } from './idmap.js';
 import type { ContainerInfo } from './podman.js';
 import { SANDBOX_SSH_PORT, SANDBOX_USER, SSH_DIR_TARGET, type VolumeMount } from './spec.js';
 
@@ -10,6 +11,8 @@ export interface ExpectedSandbox {
   sshDir: string;
   /** The highest pids limit aibox would set (per runtime: SANDBOX_PIDS_LIMIT). */
   pidsLimit: number;
+  /** The host id of the sandbox's root (idmap.ts: sandboxIdBase); 0 when aibox adds no user namespace. */
+  idBase: number;
 }
 
 const HOST_NAMESPACES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode'] as const;
@@ -17,7 +20,7 @@ const HOST_NAMESPACES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'Userns
 /**
  * Every way the container differs from what aibox would create: user, capabilities
  * (added or left in place), privileged, seccomp/AppArmor/SELinux, no-new-privileges,
- * read-only root, pids limit, host namespaces, devices, runtime, mounts and ports.
+ * read-only root, pids limit, host namespaces, user namespace, devices, runtime, mounts and ports.
  */
 export function hardeningProblems(info: ContainerInfo, expected: ExpectedSandbox): string[] {
   const problems: string[] = [];
@@ -36,6 +39,7 @@ export function hardeningProblems(info: ContainerInfo, expected: ExpectedSandbox
   if (pids <= 0 || pids > expected.pidsLimit) problems.push(pids <= 0 ? 'no pids limit' : `pids limit ${pids} above ${expected.pidsLimit}`);
   const shared = HOST_NAMESPACES.filter((mode) => host[mode] === 'host');
   if (shared.length > 0) problems.push(`shares the host's namespaces: ${shared.join(', ')}`);
+  if (containerIdBase(info) !== expected.idBase) problems.push(expected.idBase === 0 ? 'runs in a user namespace aibox did not make' : `runs without aibox's user namespace: its dev is uid 1000 on the host too (expected ${expected.idBase + 1000})`);
   if ((host.Devices ?? []).length > 0) problems.push(`host devices: ${host.Devices?.map((device) => device.PathOnHost).join(', ')}`);
   if (info.OCIRuntime !== expected.ociRuntime) problems.push(`runtime is ${info.OCIRuntime}, not ${expected.ociRuntime}`);
   problems.push(...mountProblems(info, expected));

@@ -23,6 +23,7 @@ import { choosePort, withInstanceLock } from './instances.js';
 import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
 import { parseRuntime, resolveRuntime, type RuntimeKind } from './runtime.js';
+import { alignVolumeOwners, containerIdBase, ownSshFolder, sandboxIdBase, volumeFolders } from './idmap.js';
 import { existingOwnVolumes, ownContainer, requireOwn } from './ownership.js';
 import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanCreateArgs, SANDBOX_SSH_PORT, TOOLPACKS_HINT, TOOLPACKS_TARGET } from './spec.js';
 import { readState, removeState, writeState, type InstanceState } from './state.js';
@@ -107,7 +108,8 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
     const initialized = existing.State.Status === 'initialized';
     if (!initialized) await requireFreePort(current.port);
     if (current.runtime === 'gvisor') await checkGvisorWrapper(ctx, instance, existing);
-    await startEnforced(ctx, instance, config, policy, current.toolpacks, { initialized, proxy });
+    await alignVolumeOwners(ctx.out, volumeFolders(existing), containerIdBase(existing));
+    await startEnforced(ctx, instance, config, policy, current.toolpacks, { initialized, proxy, idBase: containerIdBase(existing) });
     await waitUntilReachable(ctx, instance, current.port);
     const shell = await setUpShell(ctx, instance, config);
     return { outcome: 'started', state: current, shell };
@@ -127,13 +129,16 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
   await requireFreePort(port);
   if (port !== config['ssh.port'] && !options.port && !state) ctx.out.info(`port ${config['ssh.port']} is taken; ${instance.name} gets 127.0.0.1:${port} (kept in its state)`);
   const volumes = instanceVolumes(instance.name, policy.sharedCaches.value);
-  const present = new Set((await existingOwnVolumes(podman, volumes)).map((volume) => volume.name));
+  const existingVolumes = await existingOwnVolumes(podman, volumes);
+  const present = new Set(existingVolumes.map((volume) => volume.name));
   await writeSshEntries(ctx, instance, port, true);
 
   const keys = await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
   const plan = await planCurrentImage(config);
   if (!options.image && (await ensureImage(ctx, plan))) ctx.out.info(`Built image ${plan.tag}`);
   const image = options.image ?? plan.tag;
+  const idBase = sandboxIdBase(runtime.kind);
+  await alignVolumeOwners(ctx.out, new Map(existingVolumes.map((volume) => [volume.name, volume.mountpoint])), idBase);
   for (const volume of volumes.filter((candidate) => !present.has(candidate.name))) await podman.createVolume(volume.name, volume.labels);
   const toolpacksVolume = volumes.find((volume) => volume.target === TOOLPACKS_TARGET)?.name ?? '';
   const toolpacks = (await podman.inspectVolume(toolpacksVolume))?.mountpoint;
@@ -150,6 +155,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
     ulimits: await containerUlimits(),
     volumes,
     toolpacksDir: toolpacks,
+    idBase,
   });
   const next: InstanceState = {
     version: 1,
@@ -164,7 +170,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
   ctx.out.progress(`starting ${instance.name} (${runtime.kind})…`);
   try {
     await podman.create(args);
-    await startEnforced(ctx, instance, config, policy, toolpacks, { proxy });
+    await startEnforced(ctx, instance, config, policy, toolpacks, { proxy, idBase });
     await writeState(instance.dir, next);
     await writeSshEntries(ctx, instance, port);
   } catch (error) {
@@ -193,8 +199,9 @@ async function enforce(ctx: Context, instance: Instance, config: Config, policy:
  * then `podman start` runs sshd. Never a moment of open network; a failure leaves it
  * stopped. `initialized`: a start cut short after its init.
  */
-async function startEnforced(ctx: Context, instance: Instance, config: Config, policy: EffectivePolicy, toolpacks: string | undefined, options: { initialized?: boolean; proxy?: EnforceOptions['proxy'] } = {}): Promise<void> {
+async function startEnforced(ctx: Context, instance: Instance, config: Config, policy: EffectivePolicy, toolpacks: string | undefined, options: { initialized?: boolean; proxy?: EnforceOptions['proxy']; idBase: number }): Promise<void> {
   const podman = new Podman(ctx.run);
+  await ownSshFolder(instance.keys.sandboxSshDir, options.idBase);
   if (!options.initialized) await podman.init(instance.name);
   try {
     await enforce(ctx, instance, config, policy, toolpacks, { proxy: options.proxy });
@@ -207,9 +214,9 @@ async function startEnforced(ctx: Context, instance: Instance, config: Config, p
 }
 
 /** A start outside `start` (upgrade rollback, key rotation): the rules with the policy as it is now. */
-async function restartEnforced(ctx: Context, instance: Instance, toolpacks: string | undefined): Promise<void> {
+async function restartEnforced(ctx: Context, instance: Instance, info: ContainerInfo, toolpacks: string | undefined): Promise<void> {
   const config = await loadConfig(ctx.paths);
-  await startEnforced(ctx, instance, config, await loadPolicyFor(ctx, config), toolpacks);
+  await startEnforced(ctx, instance, config, await loadPolicyFor(ctx, config), toolpacks, { idBase: containerIdBase(info) });
 }
 
 /** Login shell and dotfiles, inside the sandbox as dev; a failure is one warning, never a failed start. */
@@ -384,7 +391,8 @@ export async function sandboxStatus(ctx: Context, instance: Instance): Promise<S
     runtime: state.runtime,
     ociRuntime: info.OCIRuntime,
     profile: state.profile,
-    image: { ref: info.ImageName, current: plan ? await isCurrentImage(podman, plan.tag, info.ImageName) : true },
+    // Outdated: another image, or made without the user namespace aibox gives sandboxes now (idmap.ts).
+    image: { ref: info.ImageName, current: (plan ? await isCurrentImage(podman, plan.tag, info.ImageName) : true) && containerIdBase(info) === sandboxIdBase(state.runtime) },
     ssh: { host: instance.name, address: '127.0.0.1', port: state.port, command: `ssh ${instance.name}` },
     resources: { cpus: (info.HostConfig.NanoCpus ?? 0) / 1e9, memoryGiB: (info.HostConfig.Memory ?? 0) / 1024 ** 3 },
     ports,
@@ -435,7 +443,7 @@ export function upgradeSandbox(ctx: Context, instance: Instance, options: { forc
     const info = await ownContainer(podman, instance);
     if (!info) throw notFound(instance);
     const plan = await planCurrentImage(await loadConfig(ctx.paths));
-    if (!options.force && (await isCurrentImage(podman, plan.tag, info.ImageName))) return { outcome: 'up-to-date', from: info.ImageName, to: info.ImageName };
+    if (!options.force && (await isCurrentImage(podman, plan.tag, info.ImageName)) && containerIdBase(info) === sandboxIdBase(stateFromContainer(instance, info, undefined).runtime)) return { outcome: 'up-to-date', from: info.ImageName, to: info.ImageName };
     await closeMultiplexedConnection(ctx, instance);
     if (info.State.Running) await podman.stop(instance.name);
     await podman.rename(instance.name, previousName(instance));
@@ -445,8 +453,10 @@ export function upgradeSandbox(ctx: Context, instance: Instance, options: { forc
     } catch (error) {
       await podman.remove(instance.name).catch(() => undefined);
       await podman.rename(previousName(instance), instance.name);
+      // The new container may have moved the volumes into its user namespace: back to the old one's.
+      await alignVolumeOwners(ctx.out, volumeFolders(info), containerIdBase(info));
       if (info.State.Running) {
-        await restartEnforced(ctx, instance, (await readState(instance.dir))?.toolpacks);
+        await restartEnforced(ctx, instance, info, (await readState(instance.dir))?.toolpacks);
       }
       throw error;
     }
@@ -476,7 +486,7 @@ async function rotate(ctx: Context, instance: Instance): Promise<{ fingerprint: 
   await closeMultiplexedConnection(ctx, instance);
   ctx.out.progress(`restarting ${instance.name} so it serves the new key…`);
   await podman.stop(instance.name);
-  await restartEnforced(ctx, instance, state?.toolpacks);
+  await restartEnforced(ctx, instance, info, state?.toolpacks);
   await waitUntilReachable(ctx, instance, port);
   return { fingerprint, restarted: true };
 }

@@ -27,6 +27,7 @@ const containerSchema = z.object({
     IpcMode: z.string().nullish(),
     UTSMode: z.string().nullish(),
     UsernsMode: z.string().nullish(),
+    IDMappings: z.object({ UidMap: z.array(z.string()).nullish(), GidMap: z.array(z.string()).nullish() }).nullish(),
     Devices: z.array(z.object({ PathOnHost: z.string() })).nullish(),
     NanoCpus: z.number().nullish(),
     Memory: z.number().nullish(),

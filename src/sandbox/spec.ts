@@ -1,4 +1,5 @@
 import type { CacheTool } from '../policy/schema.js';
+import { idMapArgs } from './idmap.js';
 import type { ProfileName } from './profiles.js';
 import type { RuntimeKind } from './runtime.js';
 
@@ -96,6 +97,8 @@ export interface SandboxSpec {
   volumes: VolumeMount[];
   /** The toolpacks volume's folder on the host (gVisor's mount hint names it). */
   toolpacksDir: string;
+  /** The host id of the sandbox's root, the base of its user namespace (idmap.ts); 0: none of aibox's own. */
+  idBase: number;
 }
 
 /** The `podman run` arguments of a sandbox: least privilege, loopback-only SSH. */
@@ -110,6 +113,7 @@ export function podmanCreateArgs(spec: SandboxSpec): string[] {
     '--hostname', spec.instance,
     '--runtime', spec.runtime.podmanRuntime,
     '--user', SANDBOX_USER,
+    ...idMapArgs(spec.idBase),
     '--cap-drop', 'ALL',
     '--security-opt', 'no-new-privileges',
     // Root filesystem read-only; podman mounts tmpfs on /tmp, /var/tmp and /run.

@@ -4,7 +4,12 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SANDBOX_ID_BASE } from '../../src/sandbox/idmap.js';
 import { AIBOX, aibox, cleanup, freePort, host, sshTo, testUser, volumeExists, type TestUser } from '../helpers/cli.js';
+
+function volumePath(name: string): string {
+  return host('podman', ['volume', 'inspect', '--format', '{{.Mountpoint}}', name]).stdout.trim();
+}
 
 interface Inspect {
   OCIRuntime: string;
@@ -106,6 +111,15 @@ for (const runtime of ['gvisor', 'runc'] as const) {
       assert.match(proc.stdout, /touch: cannot touch '\/opt\/toolpacks\/x'/);
     });
 
+    it('under runc: its own user namespace (dev is not the host\'s uid 1000) and podman\'s seccomp profile', { skip: runtime !== 'runc' && 'gVisor\'s own kernel is the boundary' }, async () => {
+      const inside = sshTo(user, 'id -u; grep "^Seccomp:" /proc/self/status; echo x > ~/owned');
+      assert.equal(inside.code, 0, inside.stderr);
+      assert.match(inside.stdout, /^1000\nSeccomp:\s+2\n/);
+      const pid = host('podman', ['inspect', '--format', '{{.State.Pid}}', user.name]).stdout.trim();
+      assert.equal(host('ps', ['-o', 'uid=', '-p', pid]).stdout.trim(), String(SANDBOX_ID_BASE + 1000), 'sshd, the agent\'s parent, on the host');
+      assert.equal((await stat(join(volumePath(`${user.name}-home`), 'owned'))).uid, SANDBOX_ID_BASE + 1000);
+    });
+
     it('keeps home and workspace files, and the pinned host key, across stop/start and re-creation', async () => {
       assert.equal(sshTo(user, 'echo kept > ~/home-file && echo kept > /workspace/ws-file && ls -l ~/home-file').code, 0);
       assert.equal((await aibox(user, ['stop'])).code, 0);
@@ -152,6 +166,20 @@ for (const runtime of ['gvisor', 'runc'] as const) {
       const ssh255 = await aibox(user, ['exec', '--', 'sh', '-c', 'echo run >> /tmp/runs; exit 255']);
       assert.equal(ssh255.code, 255);
       assert.equal(sshTo(user, 'wc -l < /tmp/runs').stdout.trim(), '1', 'a command exiting 255 runs once');
+    });
+
+    it('re-created with the other runtime, it moves its volumes into that runtime\'s ids once and keeps every file usable', { skip: runtime !== 'runc' && 'one switch each way, from runc' }, async () => {
+      assert.equal(sshTo(user, 'echo before > ~/switch && mkdir -p /workspace/deep/er && echo f > /workspace/deep/er/f').code, 0);
+      for (const [to, uid] of [['gvisor', 1000], ['runc', SANDBOX_ID_BASE + 1000]] as const) {
+        assert.equal((await aibox(user, ['rm'])).code, 0);
+        const started = await aibox(user, ['start', '--runtime', to, '--profile', profile]);
+        assert.equal(started.code, 0, started.stderr);
+        assert.match(started.stderr, new RegExp(`moving volume ${user.name}-home into the sandbox's user namespace`));
+        const check = sshTo(user, `cat ~/switch /workspace/deep/er/f && echo ${to} >> ~/switch && touch /workspace/deep/er/g`);
+        assert.equal(check.code, 0, check.stderr);
+        assert.equal((await stat(join(volumePath(`${user.name}-workspace`), 'deep', 'er', 'g'))).uid, uid);
+      }
+      assert.equal(sshTo(user, 'cat ~/switch').stdout, 'before\ngvisor\nrunc\n');
     });
 
     it('rm --volumes removes the container, its volumes and its SSH block', async () => {

@@ -9,6 +9,7 @@ import { resolveInstance } from '../../src/sandbox/instance.js';
 import { parseProfile, resolveResources } from '../../src/sandbox/profiles.js';
 import { parseRuntime, resolveRuntime } from '../../src/sandbox/runtime.js';
 import { instanceVolumes, podmanCreateArgs } from '../../src/sandbox/spec.js';
+import { sandboxIdBase } from '../../src/sandbox/idmap.js';
 import { readState, statePath, writeState } from '../../src/sandbox/state.js';
 import { choosePort } from '../../src/sandbox/instances.js';
 import { runscCheck } from '../../src/doctor/checks.js';
@@ -33,6 +34,7 @@ const spec = {
   ulimits: { nofile: 4096, nproc: 8192 },
   volumes: instanceVolumes('proj', ['maven']),
   toolpacksDir: '/var/lib/containers/storage/volumes/proj-toolpacks/_data',
+  idBase: 0,
 };
 
 function flagValue(args: string[], flag: string): string[] {
@@ -48,6 +50,15 @@ describe('sandbox container spec', () => {
     assert.ok(args.includes('--read-only'));
     assert.deepEqual(flagValue(args, '--user'), ['1000:1000']);
     assert.ok(!args.includes('--privileged'));
+  });
+  it('runs a runc sandbox in its own user namespace when podman runs as root: dev is not the host\'s uid 1000', () => {
+    assert.equal(sandboxIdBase('runc', true), 1_000_000_000);
+    assert.equal(sandboxIdBase('runc', false), 0, 'rootless podman maps into the user\'s subordinate ids already');
+    assert.equal(sandboxIdBase('gvisor', true), 0);
+    const runc = podmanCreateArgs({ ...spec, runtime: { kind: 'runc', podmanRuntime: 'runc', toolpacksHint: false }, idBase: sandboxIdBase('runc', true) });
+    assert.deepEqual(flagValue(runc, '--uidmap'), ['0:1000000000:65536']);
+    assert.deepEqual(flagValue(runc, '--gidmap'), ['0:1000000000:65536']);
+    assert.ok(!args.includes('--uidmap') && !args.includes('--gidmap'));
   });
   it('gives gVisor guests a process limit well below the pids limit (a fork bomb meets EAGAIN), runc the host\'s', () => {
     assert.deepEqual(flagValue(args, '--pids-limit'), ['16384']);
@@ -161,7 +172,7 @@ describe('ssh command lines', () => {
 });
 
 describe('doctor hardening check', () => {
-  const expected = { ociRuntime: '/h/runsc-aibox', volumes: instanceVolumes('proj'), sshDir: '/h/sandbox-ssh', pidsLimit: 16384 };
+  const expected = { ociRuntime: '/h/runsc-aibox', volumes: instanceVolumes('proj'), sshDir: '/h/sandbox-ssh', pidsLimit: 16384, idBase: 1_000_000_000 };
   const hardened: ContainerInfo = {
     Id: 'x',
     Name: 'proj',
@@ -182,7 +193,8 @@ describe('doctor hardening check', () => {
       PidMode: 'private',
       IpcMode: 'shareable',
       UTSMode: 'private',
-      UsernsMode: '',
+      UsernsMode: 'private',
+      IDMappings: { UidMap: ['0:1000000000:65536'], GidMap: ['0:1000000000:65536'] },
       Devices: [],
       PortBindings: { '2222/tcp': [{ HostIp: '127.0.0.1', HostPort: '2222' }] },
     },
@@ -208,6 +220,7 @@ describe('doctor hardening check', () => {
         SecurityOpt: ['seccomp=unconfined'],
         PidsLimit: 0,
         PidMode: 'host',
+        IDMappings: null,
         Devices: [{ PathOnHost: '/dev/fuse' }],
         PortBindings: { '2222/tcp': [{ HostIp: '', HostPort: '2222' }], '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }] },
       },
@@ -226,6 +239,7 @@ describe('doctor hardening check', () => {
       'root file system is writable',
       'no pids limit',
       "shares the host's namespaces: PidMode",
+      "runs without aibox's user namespace: its dev is uid 1000 on the host too (expected 1000001000)",
       'host devices: /dev/fuse',
       'runtime is runc, not /h/runsc-aibox',
       '/etc/aibox/ssh is writable',
