@@ -7,6 +7,7 @@
  *   npm run bench                            # all variants
  *   AIBOX_BENCH_FLAGS=only npm run bench     # only the runsc releases and flags
  *   AIBOX_BENCH_FLAGSETS=default ...         # only aibox's flags under each release
+ *   AIBOX_BENCH_FLAGSETS=seccomp ...         # aibox's flags with and without --oci-seccomp
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
@@ -143,6 +144,8 @@ async function benchGvisorFlags(runsc: Runsc, flags: string[], work: string, ima
 function flagSets(release: number): string[][] {
   const base = gvisorSetup(release).flags;
   if (process.env.AIBOX_BENCH_FLAGSETS === 'default') return [base];
+  // podman's default seccomp profile, applied by gVisor inside the sandbox (runc applies it on the host).
+  if (process.env.AIBOX_BENCH_FLAGSETS === 'seccomp') return [base, [...base, '--oci-seccomp']];
   if (release < RUNSC_DIRECTFS_RELEASE) return [['--network=host'], base];
   return [
     base,
@@ -151,6 +154,7 @@ function flagSets(release: number): string[][] {
     [...base, '--platform=ptrace'],
     [...base, '--overlay2=none'],
     [...base, '--dcache=10000'],
+    [...base, '--oci-seccomp'],
   ];
 }
 
