@@ -7,7 +7,7 @@
  *   npm run bench                            # all variants
  *   AIBOX_BENCH_FLAGS=only npm run bench     # only the runsc releases and flags
  *   AIBOX_BENCH_FLAGSETS=default ...         # only aibox's flags under each release
- *   AIBOX_BENCH_FLAGSETS=seccomp ...         # aibox's flags with and without --oci-seccomp
+ *   AIBOX_BENCH_FLAGSETS=seccomp ...         # aibox's flags, and the same without --oci-seccomp
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
@@ -144,9 +144,10 @@ async function benchGvisorFlags(runsc: Runsc, flags: string[], work: string, ima
 function flagSets(release: number): string[][] {
   const base = gvisorSetup(release).flags;
   if (process.env.AIBOX_BENCH_FLAGSETS === 'default') return [base];
-  // podman's default seccomp profile, applied by gVisor inside the sandbox (runc applies it on the host).
-  if (process.env.AIBOX_BENCH_FLAGSETS === 'seccomp') return [base, [...base, '--oci-seccomp']];
-  if (release < RUNSC_DIRECTFS_RELEASE) return [['--network=host'], base];
+  // Without podman's default seccomp profile, which gVisor applies inside the sandbox (runc on the host).
+  const noSeccomp = base.filter((flag) => flag !== '--oci-seccomp');
+  if (process.env.AIBOX_BENCH_FLAGSETS === 'seccomp') return [base, noSeccomp];
+  if (release < RUNSC_DIRECTFS_RELEASE) return [['--network=host'], base, noSeccomp];
   return [
     base,
     [...base, '--file-access-mounts=exclusive'],
@@ -154,7 +155,7 @@ function flagSets(release: number): string[][] {
     [...base, '--platform=ptrace'],
     [...base, '--overlay2=none'],
     [...base, '--dcache=10000'],
-    [...base, '--oci-seccomp'],
+    noSeccomp,
   ];
 }
 

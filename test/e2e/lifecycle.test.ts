@@ -105,8 +105,9 @@ for (const runtime of ['gvisor', 'runc'] as const) {
       const doctor = JSON.parse((await aibox(user, ['doctor', '--json'])).stdout);
       const sandbox = doctor.checks.find((check: { name: string }) => check.name === 'sandbox');
       assert.equal(sandbox.status, 'ok', sandbox.detail);
-      const proc = sshTo(user, 'grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status; touch /etc/x 2>&1 || true; touch /opt/toolpacks/x 2>&1 || true');
+      const proc = sshTo(user, 'grep -E "^(Cap(Eff|Prm|Bnd)|Seccomp):" /proc/self/status; touch /etc/x 2>&1 || true; touch /opt/toolpacks/x 2>&1 || true');
       assert.match(proc.stdout, /CapEff:\s+0000000000000000/);
+      assert.match(proc.stdout, /Seccomp:\s+2/, 'podman\'s seccomp profile (gVisor: --oci-seccomp)');
       assert.match(proc.stdout, /touch: cannot touch '\/etc\/x'/);
       assert.match(proc.stdout, /touch: cannot touch '\/opt\/toolpacks\/x'/);
     });

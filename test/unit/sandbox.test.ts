@@ -117,9 +117,9 @@ describe('runtime', () => {
     const bin = await mkdtemp(join(tmpdir(), 'aibox-bin-'));
     const data = await mkdtemp(join(tmpdir(), 'aibox-data-'));
     const expected: [string, string, boolean][] = [
-      ['0.0~20221219.0', '--network=host --file-access-mounts=exclusive', true],
-      ['0.0~20240729.0', '--network=host', false],
-      ['release-20250101.0', '--network=host', false],
+      ['0.0~20221219.0', '--network=host --oci-seccomp --file-access-mounts=exclusive', true],
+      ['0.0~20240729.0', '--network=host --oci-seccomp', false],
+      ['release-20250101.0', '--network=host --oci-seccomp', false],
     ];
     for (const [version, flags, toolpacksHint] of expected) {
       await writeFile(join(bin, 'runsc'), `#!/bin/sh\necho "runsc version ${version}"\n`, { mode: 0o755 });
