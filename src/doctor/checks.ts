@@ -14,7 +14,7 @@ import { ownContainer } from '../sandbox/ownership.js';
 import { Podman } from '../sandbox/podman.js';
 import { LABEL_RUNTIME, SANDBOX_PIDS_LIMIT, instanceVolumes } from '../sandbox/spec.js';
 import { findOnPath } from '../core/runner.js';
-import { gvisorWrapperPath, runtimeUserns } from '../sandbox/runtime.js';
+import { gvisorWrapperPath } from '../sandbox/runtime.js';
 import { readState } from '../sandbox/state.js';
 import { parseBlocks } from '../ssh/config-block.js';
 import { findShellConflicts } from '../shell/index.js';
@@ -154,8 +154,9 @@ export async function runChecks(ctx: Context, instance: Instance): Promise<Check
       const problems = hardeningProblems(info, {
         ociRuntime: runc ? 'runc' : gvisorWrapperPath(ctx.paths.dataDir),
         volumes: instanceVolumes(instance.name, (await policy).sharedCaches.value),
+        sshDir: instance.keys.sandboxSshDir,
         pidsLimit: SANDBOX_PIDS_LIMIT[runc ? 'runc' : 'gvisor'],
-        idBase: sandboxIdBase(await runtimeUserns(runc ? 'runc' : 'gvisor', ctx.env)),
+        idBase: sandboxIdBase(runc ? 'runc' : 'gvisor'),
       });
       return problems.length === 0
         ? { name: 'sandbox', status: 'ok', detail: `${instance.name} is ${info.State.Status}, hardened (${info.OCIRuntime.includes('runsc') ? 'gVisor' : info.OCIRuntime})` }

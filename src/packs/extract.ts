@@ -1,4 +1,4 @@
-import { lstat, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { AiboxError } from '../core/errors.js';
 import { pipeProcess, type PipedProcess } from '../core/runner.js';
@@ -22,17 +22,12 @@ export interface ExtractOptions {
 
 /**
  * tar, without any capability when aibox runs as root: it cannot make device
- * files or change owners (the gate has already refused such entries). It runs as
- * the owner of the folder it fills: the host's root, or the root of the sandbox's
- * user namespace (sandbox/idmap.ts), whose volume folders host root without
- * capabilities could not even enter.
+ * files or change owners (the gate has already refused such entries).
  */
-async function tarProcess(into: string): Promise<PipedProcess> {
+function tarProcess(into: string): PipedProcess {
   const tar = ['-x', '-b', String(TAR_RECORD_BLOCKS), '--no-same-owner', '-C', into, '-f', '-'];
   if (process.getuid?.() !== 0) return pipeProcess('tar', tar, { stdout: 'ignore' });
-  const owner = await lstat(into).catch(() => undefined); // absent: tar itself says so
-  const as = !owner || owner.uid === 0 ? [] : [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups'];
-  return pipeProcess('setpriv', [...as, '--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', 'tar', ...tar], { stdout: 'ignore' });
+  return pipeProcess('setpriv', ['--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', 'tar', ...tar], { stdout: 'ignore' });
 }
 
 /** Writes with back-pressure; rejects when the stream closes first (its process exited). */
@@ -58,8 +53,8 @@ function write(stream: Writable, chunk: Uint8Array): Promise<void> {
  * layer that fails its digest or any check throws, after its processes have exited.
  */
 export async function extractLayer(options: ExtractOptions): Promise<void> {
-  const tar = await tarProcess(options.into);
   const decompress = pipeProcess(options.compression, ['-dc']);
+  const tar = tarProcess(options.into);
   const gate = new TarGate(options.what);
   const copy = options.copyTo ? await open(options.copyTo, 'wx', 0o644) : undefined;
   let refused: AiboxError | undefined;

@@ -136,7 +136,6 @@ export async function cleanStaging(store: PackFolder): Promise<void> {
 export async function placePack(store: PackFolder, name: string, version: string, fill: (stage: string) => Promise<void>): Promise<void> {
   const stage = await mkdtemp(join(await ownFolder(join(store.dir, STAGING)), `${name}-${version}.`));
   try {
-    await takeOwnerOf(store.dir, stage); // what extracts into it runs as its owner (extract.ts)
     await fill(stage);
     await chmod(stage, 0o755);
     const base = rangeOf((await lstat(store.dir)).uid);

@@ -1,12 +1,14 @@
 import { containerIdBase } from './idmap.js';
 import type { ContainerInfo } from './podman.js';
-import { SANDBOX_SSH_PORT, SANDBOX_USER, type VolumeMount } from './spec.js';
+import { SANDBOX_SSH_PORT, SANDBOX_USER, SSH_DIR_TARGET, type VolumeMount } from './spec.js';
 
 /** What aibox would create for this sandbox: the security-relevant part of its spec. */
 export interface ExpectedSandbox {
   /** What podman records as the OCI runtime: "runc" or aibox's gVisor wrapper. */
   ociRuntime: string;
   volumes: readonly VolumeMount[];
+  /** The host folder mounted read-only at /etc/aibox/ssh. */
+  sshDir: string;
   /** The highest pids limit aibox would set (per runtime: SANDBOX_PIDS_LIMIT). */
   pidsLimit: number;
   /** The host id of the sandbox's root (idmap.ts: sandboxIdBase); 0 when aibox adds no user namespace. */
@@ -47,6 +49,7 @@ export function hardeningProblems(info: ContainerInfo, expected: ExpectedSandbox
 
 function mountProblems(info: ContainerInfo, expected: ExpectedSandbox): string[] {
   const wanted = new Map<string, { source: string; rw: boolean }>(expected.volumes.map((volume) => [volume.target, { source: volume.name, rw: !volume.readOnly }]));
+  wanted.set(SSH_DIR_TARGET, { source: expected.sshDir, rw: false });
   const problems: string[] = [];
   for (const mount of info.Mounts) {
     const want = wanted.get(mount.Destination);

@@ -1,29 +1,27 @@
 import { lchown, lstat, opendir, readdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Output } from '../core/output.js';
 import type { ContainerInfo } from './podman.js';
+import type { RuntimeKind } from './runtime.js';
 
 /**
- * The sandbox's user namespace. With rootful podman, the sandbox's ids 0–65535 are the
+ * The user namespace of a runc sandbox, one of runc's compensating controls (gVisor's
+ * kernel is its own boundary). With rootful podman, the sandbox's ids 0–65535 are the
  * host's ids SANDBOX_ID_BASE and up: the agent (dev, 1000) is host uid 1,000,001,000, not
  * the developer's own uid 1000 on a typical workstation, and the sandbox's root is no host
- * root. Under runc that is what an escape from the container would be; under gVisor it is
- * who runsc's gofer runs as and who owns what the sandbox writes into its volumes. One
- * range for every sandbox of the machine, so that volumes (and a cache the org policy
- * shares) keep their owners across re-creation and runtimes; a volume made without it
- * (an older aibox) is moved into it once (alignVolumeOwners). Rootless podman maps into
- * the user's subordinate ids already, so there aibox adds nothing; gVisor before 20240729
- * cannot run in one, and its sandboxes keep the host's ids.
+ * root; that is what an escape from the container would be. One range for every sandbox
+ * of the machine, so that volumes (and a cache the org policy shares) keep their owners
+ * across re-creation; a sandbox re-created with the other runtime moves its volumes once
+ * (alignVolumeOwners). Rootless podman maps into the user's subordinate ids already, so
+ * there aibox adds nothing. Not under gVisor yet: runsc's gofer, inside the namespace,
+ * cannot reach the SSH folder's bind mount under the host user's 0700 data folder.
  */
 export const SANDBOX_ID_BASE = 1_000_000_000;
 export const SANDBOX_ID_COUNT = 65536;
 
-/**
- * The host id of a sandbox's root (and the base of its range): SANDBOX_ID_BASE when aibox
- * runs podman as root and the runtime can (runtime.ts: runc, gVisor from 20240729), else 0.
- */
-export function sandboxIdBase(userns: boolean, rootful = process.getuid?.() === 0): number {
-  return userns && rootful ? SANDBOX_ID_BASE : 0;
+/** The host id of a sandbox's root (and the base of its range): SANDBOX_ID_BASE for runc when aibox runs podman as root, else 0 (no mapping of aibox's own). */
+export function sandboxIdBase(runtime: RuntimeKind, rootful = process.getuid?.() === 0): number {
+  return runtime === 'runc' && rootful ? SANDBOX_ID_BASE : 0;
 }
 
 export function idMapArgs(base: number): string[] {
@@ -74,23 +72,31 @@ export async function shiftTree(dir: string, from: number, to: number): Promise<
 }
 
 /**
- * Gives volumes made for a sandbox with another user namespace (an older aibox, a new
- * empty volume, or a container being rolled back) the owners this sandbox expects, once:
- * a volume whose folder already belongs to the sandbox's range is not walked. The
- * volume's own folder in podman's storage (0700) becomes the sandbox root's too, as
- * podman makes it for volumes it creates with a container: runsc's gofer, inside the
- * namespace, opens mounts as that root. `folders`: the volumes' folders on the host.
+ * Gives volumes made for a sandbox with another user namespace (an older aibox, or a
+ * container being rolled back) the owners this sandbox expects, once: a volume whose
+ * folder already belongs to the sandbox's range is not walked. `folders`: the volumes'
+ * folders on the host.
  */
 export async function alignVolumeOwners(out: Output, folders: ReadonlyMap<string, string>, base: number): Promise<void> {
   for (const [name, folder] of folders) {
     const owner = await lstat(folder).then((info) => info.uid, () => undefined);
     if (owner === undefined) continue;
-    const parent = await lstat(dirname(folder));
-    if (rangeOf(parent.uid) !== base) await lchown(dirname(folder), shiftId(parent.uid, rangeOf(parent.uid) ?? 0, base), shiftId(parent.gid, rangeOf(parent.gid) ?? 0, base));
     const from = rangeOf(owner);
     if (from === undefined || from === base) continue;
-    if ((await readdir(folder)).length > 0) out.progress(`moving volume ${name} into the sandbox's user namespace (once)…`);
+    out.progress(`moving volume ${name} into the sandbox's user namespace (once)…`);
     await shiftTree(folder, from, base);
+  }
+}
+
+/**
+ * The SSH folder the sandbox mounts (host key, authorized_keys) belongs to the sandbox's
+ * root, as sshd's StrictModes wants: the host's root, or the namespace's root.
+ */
+export async function ownSshFolder(dir: string, base: number): Promise<void> {
+  const entries = [dir, ...(await readdir(dir)).map((name) => join(dir, name))];
+  for (const path of entries) {
+    const info = await lstat(path);
+    if (info.uid !== base || info.gid !== base) await lchown(path, base, base);
   }
 }
 

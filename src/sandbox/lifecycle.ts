@@ -13,7 +13,7 @@ import type { EffectivePolicy } from '../policy/effective.js';
 import { loadPolicyFor } from '../policy/load.js';
 import { openSharedConnection, waitForSsh } from '../ssh/client.js';
 import { hostEntry } from '../ssh/entry.js';
-import { ensureInstanceKeys, installSandboxSshFiles, rotateHostKey } from '../ssh/keys.js';
+import { ensureInstanceKeys, rotateHostKey } from '../ssh/keys.js';
 import { removeManagedBlock, writeManagedBlock, type ConfigChange } from '../ssh/user-config.js';
 import { describeSetup, setupShell, type SetupReport } from '../shell/index.js';
 import type { Config } from '../config/settings.js';
@@ -22,10 +22,10 @@ import { aiboxCommand, type Instance } from './instance.js';
 import { choosePort, withInstanceLock } from './instances.js';
 import { Podman, type ContainerInfo } from './podman.js';
 import { parseProfile, resolveResources, type ProfileName } from './profiles.js';
-import { parseRuntime, resolveRuntime, runtimeUserns, type RuntimeKind } from './runtime.js';
-import { alignVolumeOwners, containerIdBase, sandboxIdBase, volumeFolders } from './idmap.js';
+import { parseRuntime, resolveRuntime, type RuntimeKind } from './runtime.js';
+import { alignVolumeOwners, containerIdBase, ownSshFolder, sandboxIdBase, volumeFolders } from './idmap.js';
 import { existingOwnVolumes, ownContainer, requireOwn } from './ownership.js';
-import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanCreateArgs, SANDBOX_SSH_PORT, SSH_DIR_TARGET, TOOLPACKS_HINT, TOOLPACKS_TARGET } from './spec.js';
+import { instanceVolumes, LABEL_INSTANCE, LABEL_PROFILE, LABEL_RUNTIME, LABEL_VARIANT_BASE, podmanCreateArgs, SANDBOX_SSH_PORT, TOOLPACKS_HINT, TOOLPACKS_TARGET } from './spec.js';
 import { readState, removeState, writeState, type InstanceState } from './state.js';
 
 export interface StartOptions {
@@ -65,9 +65,6 @@ export function startSandbox(ctx: Context, instance: Instance, options: StartOpt
  */
 async function checkGvisorWrapper(ctx: Context, instance: Instance, container: ContainerInfo): Promise<void> {
   const runtime = await resolveRuntime('gvisor', ctx.env, ctx.paths.dataDir);
-  if (!runtime.userns && containerIdBase(container) !== 0) {
-    throw new AiboxError('MISSING_PREREQ', `${instance.name} was made for a newer gVisor (it runs in a user namespace, which the runsc installed now cannot)`, `re-create it: ${aiboxCommand(instance, 'upgrade --force')} (volumes and packs are kept), or install the newer runsc: scripts/install-host-deps.sh`);
-  }
   if (runtime.toolpacksHint || !container.Config.Annotations?.[`${TOOLPACKS_HINT}.share`]) return;
   ctx.out.warn(`${instance.name} was made for an older gVisor: this one overlays its packs volume (what an install script writes there is lost at restart); re-create it: ${aiboxCommand(instance, 'upgrade --force')} (volumes and packs are kept)`);
 }
@@ -112,7 +109,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
     if (!initialized) await requireFreePort(current.port);
     if (current.runtime === 'gvisor') await checkGvisorWrapper(ctx, instance, existing);
     await alignVolumeOwners(ctx.out, volumeFolders(existing), containerIdBase(existing));
-    await startEnforced(ctx, instance, config, policy, current.toolpacks, { initialized, proxy, ...sshOf(instance, existing) });
+    await startEnforced(ctx, instance, config, policy, current.toolpacks, { initialized, proxy, idBase: containerIdBase(existing) });
     await waitUntilReachable(ctx, instance, current.port);
     const shell = await setUpShell(ctx, instance, config);
     return { outcome: 'started', state: current, shell };
@@ -132,24 +129,20 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
   await requireFreePort(port);
   if (port !== config['ssh.port'] && !options.port && !state) ctx.out.info(`port ${config['ssh.port']} is taken; ${instance.name} gets 127.0.0.1:${port} (kept in its state)`);
   const volumes = instanceVolumes(instance.name, policy.sharedCaches.value);
-  const present = new Set((await existingOwnVolumes(podman, volumes)).map((volume) => volume.name));
+  const existingVolumes = await existingOwnVolumes(podman, volumes);
+  const present = new Set(existingVolumes.map((volume) => volume.name));
   await writeSshEntries(ctx, instance, port, true);
 
-  await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
+  const keys = await ensureInstanceKeys(ctx.run, instance.dir, instance.name);
   const plan = await planCurrentImage(config);
   if (!options.image && (await ensureImage(ctx, plan))) ctx.out.info(`Built image ${plan.tag}`);
   const image = options.image ?? plan.tag;
+  const idBase = sandboxIdBase(runtime.kind);
+  await alignVolumeOwners(ctx.out, new Map(existingVolumes.map((volume) => [volume.name, volume.mountpoint])), idBase);
   for (const volume of volumes.filter((candidate) => !present.has(candidate.name))) await podman.createVolume(volume.name, volume.labels);
-  const folders = new Map([...(await podman.inspectVolumes(volumes.map((volume) => volume.name)))].map(([name, volume]) => [name, volume.mountpoint]));
-  const folderOf = (target: string) => {
-    const name = volumes.find((volume) => volume.target === target)?.name ?? '';
-    const folder = folders.get(name);
-    if (!folder) throw new AiboxError('PROCESS_FAILED', `podman did not create volume ${name}`, 'check podman: podman volume ls');
-    return folder;
-  };
-  const [toolpacks, sshFolder] = [folderOf(TOOLPACKS_TARGET), folderOf(SSH_DIR_TARGET)];
-  const idBase = sandboxIdBase(runtime.userns);
-  await alignVolumeOwners(ctx.out, folders, idBase);
+  const toolpacksVolume = volumes.find((volume) => volume.target === TOOLPACKS_TARGET)?.name ?? '';
+  const toolpacks = (await podman.inspectVolume(toolpacksVolume))?.mountpoint;
+  if (!toolpacks) throw new AiboxError('PROCESS_FAILED', `podman did not create volume ${toolpacksVolume}`, 'check podman: podman volume ls');
   const args = podmanCreateArgs({
     instance: instance.name,
     image,
@@ -158,6 +151,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
     port,
     cpus: resources.cpus,
     memoryGiB: resources.memoryGiB,
+    sshDir: keys.sandboxSshDir,
     ulimits: await containerUlimits(),
     volumes,
     toolpacksDir: toolpacks,
@@ -176,7 +170,7 @@ async function start(ctx: Context, instance: Instance, options: StartOptions, re
   ctx.out.progress(`starting ${instance.name} (${runtime.kind})…`);
   try {
     await podman.create(args);
-    await startEnforced(ctx, instance, config, policy, toolpacks, { proxy, idBase, sshFolder });
+    await startEnforced(ctx, instance, config, policy, toolpacks, { proxy, idBase });
     await writeState(instance.dir, next);
     await writeSshEntries(ctx, instance, port);
   } catch (error) {
@@ -205,9 +199,9 @@ async function enforce(ctx: Context, instance: Instance, config: Config, policy:
  * then `podman start` runs sshd. Never a moment of open network; a failure leaves it
  * stopped. `initialized`: a start cut short after its init.
  */
-async function startEnforced(ctx: Context, instance: Instance, config: Config, policy: EffectivePolicy, toolpacks: string | undefined, options: { initialized?: boolean; proxy?: EnforceOptions['proxy']; idBase: number; sshFolder: string }): Promise<void> {
+async function startEnforced(ctx: Context, instance: Instance, config: Config, policy: EffectivePolicy, toolpacks: string | undefined, options: { initialized?: boolean; proxy?: EnforceOptions['proxy']; idBase: number }): Promise<void> {
   const podman = new Podman(ctx.run);
-  await installSandboxSshFiles(instance.keys, options.sshFolder, options.idBase);
+  await ownSshFolder(instance.keys.sandboxSshDir, options.idBase);
   if (!options.initialized) await podman.init(instance.name);
   try {
     await enforce(ctx, instance, config, policy, toolpacks, { proxy: options.proxy });
@@ -219,18 +213,10 @@ async function startEnforced(ctx: Context, instance: Instance, config: Config, p
   await podman.start(instance.name);
 }
 
-/**
- * Where a container's SSH files go and whose they are: its SSH volume, or the instance's
- * own SSH folder for a sandbox made before that volume (it mounts the folder directly).
- */
-function sshOf(instance: Instance, info: ContainerInfo): { idBase: number; sshFolder: string } {
-  return { idBase: containerIdBase(info), sshFolder: volumeFolders(info).get(`${instance.name}-ssh`) ?? instance.keys.sandboxSshDir };
-}
-
 /** A start outside `start` (upgrade rollback, key rotation): the rules with the policy as it is now. */
 async function restartEnforced(ctx: Context, instance: Instance, info: ContainerInfo, toolpacks: string | undefined): Promise<void> {
   const config = await loadConfig(ctx.paths);
-  await startEnforced(ctx, instance, config, await loadPolicyFor(ctx, config), toolpacks, sshOf(instance, info));
+  await startEnforced(ctx, instance, config, await loadPolicyFor(ctx, config), toolpacks, { idBase: containerIdBase(info) });
 }
 
 /** Login shell and dotfiles, inside the sandbox as dev; a failure is one warning, never a failed start. */
@@ -406,7 +392,7 @@ export async function sandboxStatus(ctx: Context, instance: Instance): Promise<S
     ociRuntime: info.OCIRuntime,
     profile: state.profile,
     // Outdated: another image, or made without the user namespace aibox gives sandboxes now (idmap.ts).
-    image: { ref: info.ImageName, current: (plan ? await isCurrentImage(podman, plan.tag, info.ImageName) : true) && containerIdBase(info) === sandboxIdBase(await runtimeUserns(state.runtime, ctx.env)) },
+    image: { ref: info.ImageName, current: (plan ? await isCurrentImage(podman, plan.tag, info.ImageName) : true) && containerIdBase(info) === sandboxIdBase(state.runtime) },
     ssh: { host: instance.name, address: '127.0.0.1', port: state.port, command: `ssh ${instance.name}` },
     resources: { cpus: (info.HostConfig.NanoCpus ?? 0) / 1e9, memoryGiB: (info.HostConfig.Memory ?? 0) / 1024 ** 3 },
     ports,
@@ -457,7 +443,7 @@ export function upgradeSandbox(ctx: Context, instance: Instance, options: { forc
     const info = await ownContainer(podman, instance);
     if (!info) throw notFound(instance);
     const plan = await planCurrentImage(await loadConfig(ctx.paths));
-    if (!options.force && (await isCurrentImage(podman, plan.tag, info.ImageName)) && containerIdBase(info) === sandboxIdBase(await runtimeUserns(stateFromContainer(instance, info, undefined).runtime, ctx.env))) return { outcome: 'up-to-date', from: info.ImageName, to: info.ImageName };
+    if (!options.force && (await isCurrentImage(podman, plan.tag, info.ImageName)) && containerIdBase(info) === sandboxIdBase(stateFromContainer(instance, info, undefined).runtime)) return { outcome: 'up-to-date', from: info.ImageName, to: info.ImageName };
     await closeMultiplexedConnection(ctx, instance);
     if (info.State.Running) await podman.stop(instance.name);
     await podman.rename(instance.name, previousName(instance));

@@ -27,12 +27,12 @@ export function requireOwn(instance: Instance, info: ContainerInfo | undefined):
 }
 
 /** The volumes of the list that exist; refuses (before any change) a volume with the name that aibox did not make for this purpose. */
-export async function existingOwnVolumes(podman: Podman, volumes: readonly VolumeMount[]): Promise<VolumeMount[]> {
-  const existing: VolumeMount[] = [];
-  const inspected = await podman.inspectVolumes(volumes.map((volume) => volume.name));
+export async function existingOwnVolumes(podman: Podman, volumes: readonly VolumeMount[]): Promise<(VolumeMount & { mountpoint: string })[]> {
+  const existing: (VolumeMount & { mountpoint: string })[] = [];
   for (const volume of volumes) {
-    const labels = inspected.get(volume.name)?.labels;
-    if (!labels) continue;
+    const found = await podman.inspectVolume(volume.name);
+    if (!found) continue;
+    const { labels, mountpoint } = found;
     const mismatch = Object.entries(volume.labels).find(([key, value]) => labels[key] !== value);
     if (mismatch) {
       const legacy = labels[LEGACY_SHARED_CACHE_LABEL] === 'true';
@@ -46,7 +46,7 @@ export async function existingOwnVolumes(podman: Podman, volumes: readonly Volum
           : `use another sandbox name (--name NAME), or remove that volume yourself if it is yours: podman volume rm ${volume.name}`,
       );
     }
-    existing.push(volume);
+    existing.push({ ...volume, mountpoint });
   }
   return existing;
 }

@@ -117,16 +117,13 @@ export class Podman {
 
   /** The volume's labels and its folder on the host, or undefined when it does not exist. */
   async inspectVolume(name: string): Promise<{ labels: Record<string, string>; mountpoint: string } | undefined> {
-    return (await this.inspectVolumes([name])).get(name);
-  }
-
-  /** Several volumes in one podman call, by name; absent ones are left out. */
-  async inspectVolumes(names: readonly string[]): Promise<Map<string, { labels: Record<string, string>; mountpoint: string }>> {
-    const result = await this.run('podman', ['volume', 'inspect', ...names], { allowFailure: true });
-    const failures = result.stderr.split('\n').filter((line) => line.trim() && !/no such volume/i.test(line));
-    if (result.exitCode !== 0 && failures.length > 0) throw new AiboxError('PROCESS_FAILED', `podman volume inspect ${names.join(' ')} failed: ${failures.join(' ').trim()}`);
-    const found = result.stdout.trim() ? parsePodmanJson(z.array(volumeSchema), result.stdout, `podman volume inspect ${names.join(' ')}`) : [];
-    return new Map(found.map((volume) => [volume.Name, { labels: volume.Labels ?? {}, mountpoint: volume.Mountpoint }]));
+    const result = await this.run('podman', ['volume', 'inspect', name], { allowFailure: true });
+    if (result.exitCode !== 0) {
+      if (/no such volume/i.test(result.stderr)) return undefined;
+      throw new AiboxError('PROCESS_FAILED', `podman volume inspect ${name} failed: ${result.stderr.trim()}`);
+    }
+    const [volume] = parsePodmanJson(z.array(volumeSchema).min(1), result.stdout, `podman volume inspect ${name}`);
+    return volume && { labels: volume.Labels ?? {}, mountpoint: volume.Mountpoint };
   }
 
   async createVolume(name: string, labels: Record<string, string>): Promise<void> {

@@ -20,8 +20,6 @@ export interface GvisorSetup {
   flags: string[];
   /** The `share=shared` hint on the packs volume (spec.ts, TOOLPACKS_HINT). */
   toolpacksHint: boolean;
-  /** Whether it runs in a user namespace podman makes (idmap.ts): 20221219 cannot ("error converting mounts"). */
-  userns: boolean;
 }
 
 /**
@@ -37,13 +35,11 @@ export interface GvisorSetup {
  *   puts a tmpfs overlay over every hinted mount (runsc's createGoferFilestores), so root's
  *   writes in the packs volume were lost at restart and folders the host removed stayed
  *   listed; exclusive caching is worth less with directfs (docs/performance.md).
- * A user namespace (idmap.ts) from 20240729: 20221219 fails to start in one ("error
- * setting up chroot: error converting mounts: operation not permitted").
  * An unknown release is taken as a new one.
  */
 export function gvisorSetup(release: number | undefined): GvisorSetup {
-  if (release !== undefined && release < RUNSC_DIRECTFS_RELEASE) return { flags: ['--network=host', '--oci-seccomp', '--file-access-mounts=exclusive'], toolpacksHint: true, userns: false };
-  return { flags: ['--network=host', '--oci-seccomp'], toolpacksHint: false, userns: true };
+  if (release !== undefined && release < RUNSC_DIRECTFS_RELEASE) return { flags: ['--network=host', '--oci-seccomp', '--file-access-mounts=exclusive'], toolpacksHint: true };
+  return { flags: ['--network=host', '--oci-seccomp'], toolpacksHint: false };
 }
 
 export function parseRuntime(value: string): RuntimeChoice {
@@ -58,8 +54,6 @@ export interface ResolvedRuntime {
   podmanRuntime: string;
   /** gVisor's mount hint on the packs volume (gvisorSetup); false under runc. */
   toolpacksHint: boolean;
-  /** Whether the sandbox gets a user namespace (idmap.ts): runc, and gVisor from 20240729. */
-  userns: boolean;
   warnings: string[];
 }
 
@@ -75,23 +69,12 @@ export async function resolveRuntime(choice: RuntimeChoice, env: NodeJS.ProcessE
       kind: 'runc',
       podmanRuntime: 'runc',
       toolpacksHint: false,
-      userns: true,
       warnings: [`${why}: the sandbox shares the host kernel, a weaker isolation than gVisor (install it: ${installHint('runsc')})`],
     };
   }
-  const setup = await installedGvisorSetup(runsc);
-  return { kind: 'gvisor', podmanRuntime: await writeGvisorWrapper(runsc, setup.flags, dataDir), toolpacksHint: setup.toolpacksHint, userns: setup.userns, warnings: [] };
-}
-
-async function installedGvisorSetup(runsc: string): Promise<GvisorSetup> {
-  return gvisorSetup(runscRelease((await runProcess(runsc, ['--version'], { allowFailure: true })).stdout));
-}
-
-/** Whether a sandbox of this runtime gets a user namespace on this host now (status, doctor, upgrade). */
-export async function runtimeUserns(kind: RuntimeKind, env: NodeJS.ProcessEnv): Promise<boolean> {
-  if (kind === 'runc') return true;
-  const runsc = await findOnPath('runsc', env);
-  return runsc ? (await installedGvisorSetup(runsc)).userns : false;
+  const version = await runProcess(runsc, ['--version'], { allowFailure: true });
+  const setup = gvisorSetup(runscRelease(version.stdout));
+  return { kind: 'gvisor', podmanRuntime: await writeGvisorWrapper(runsc, setup.flags, dataDir), toolpacksHint: setup.toolpacksHint, warnings: [] };
 }
 
 /** The wrapper podman records as a gVisor sandbox's OCI runtime. */

@@ -21,7 +21,7 @@ export const SANDBOX_PIDS_LIMIT: Record<RuntimeKind, number> = { gvisor: 16384, 
  * (measured, docs/performance.md). Under runc the pids limit itself gives EAGAIN.
  */
 export const GVISOR_GUEST_NPROC = 4096;
-/** Where the sandbox's SSH volume (host key and authorized_keys, copied in by aibox) is mounted, read-only. */
+/** Where the host folder with the sandbox's host key and authorized_keys is mounted (read-only). */
 export const SSH_DIR_TARGET = '/etc/aibox/ssh';
 export const LABEL_INSTANCE = 'dev.aibox.instance';
 export const LABEL_PROFILE = 'dev.aibox.profile';
@@ -79,9 +79,6 @@ export function instanceVolumes(instance: string, sharedCaches: readonly CacheTo
     // Tool packs: aibox writes them from the host; its folders are root's (0755), so dev
     // reads and runs but never changes them (see TOOLPACKS_HINT and ARCHITECTURE.md).
     volume('toolpacks', TOOLPACKS_TARGET),
-    // Written by aibox from the host before each start (ssh/keys.ts, installSandboxSshFiles);
-    // the instance folder on the host keeps the truth.
-    volume('ssh', SSH_DIR_TARGET, true),
     ...caches,
   ];
 }
@@ -94,6 +91,8 @@ export interface SandboxSpec {
   port: number;
   cpus: number;
   memoryGiB: number;
+  /** Host folder with the sandbox's host key and authorized_keys. */
+  sshDir: string;
   ulimits: { nofile: number; nproc: number };
   volumes: VolumeMount[];
   /** The toolpacks volume's folder on the host (gVisor's mount hint names it). */
@@ -126,6 +125,7 @@ export function podmanCreateArgs(spec: SandboxSpec): string[] {
     '--ulimit', `nofile=${spec.ulimits.nofile}:${spec.ulimits.nofile}`,
     '--ulimit', `nproc=${nproc}:${nproc}`,
     '--publish', `127.0.0.1:${spec.port}:${SANDBOX_SSH_PORT}`,
+    '--volume', `${spec.sshDir}:${SSH_DIR_TARGET}:ro`,
     ...volumes,
     '--label', `${LABEL_INSTANCE}=${spec.instance}`,
     '--label', `${LABEL_PROFILE}=${spec.profile}`,

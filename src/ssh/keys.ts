@@ -1,4 +1,4 @@
-import { chmod, copyFile, lchown, lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AiboxError } from '../core/errors.js';
@@ -9,7 +9,7 @@ import type { Runner } from '../core/runner.js';
 export interface InstanceKeys {
   /** The dedicated client key; never the user's own keys. Mode 0600, never leaves the host. */
   clientKey: string;
-  /** The sandbox's host key and authorized_keys, copied into its SSH volume (/etc/aibox/ssh) at each start. */
+  /** Mounted read-only into the sandbox at /etc/aibox/ssh: host key and authorized_keys. */
   sandboxSshDir: string;
   /** The sandbox's pinned host key, for StrictHostKeyChecking yes. */
   knownHosts: string;
@@ -92,27 +92,6 @@ export async function ensureInstanceKeys(run: Runner, instanceDir: string, insta
   await writeFileIfChanged(join(keys.sandboxSshDir, 'authorized_keys'), `${await publicKey(run, keys.clientKey)}\n`, 0o644);
   await writeKnownHosts(run, keys);
   return keys;
-}
-
-/** The files sshd in the sandbox reads: its host key and the client's public key. */
-const SANDBOX_SSH_FILES = ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub', 'authorized_keys'];
-
-/**
- * Puts the sandbox's SSH files into the folder it mounts at /etc/aibox/ssh (its SSH
- * volume; the instance folder keeps the truth), owned by the sandbox's root as sshd's
- * StrictModes wants: the host's root, or the root of the sandbox's user namespace.
- * `folder` may be the instance's own SSH folder (a sandbox made before the volume, which
- * mounts it directly): then only the owners change.
- */
-export async function installSandboxSshFiles(keys: InstanceKeys, folder: string, owner: number): Promise<void> {
-  const paths = [folder, ...SANDBOX_SSH_FILES.map((name) => join(folder, name))];
-  if (folder !== keys.sandboxSshDir) {
-    for (const name of SANDBOX_SSH_FILES) await writeFileIfChanged(join(folder, name), await readFile(join(keys.sandboxSshDir, name), 'utf8'), 0o644);
-  }
-  for (const path of paths) {
-    const info = await lstat(path);
-    if (info.uid !== owner || info.gid !== owner) await lchown(path, owner, owner);
-  }
 }
 
 /**

@@ -7,7 +7,7 @@ import { AiboxError, exitCodeOf } from '../../src/core/errors.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { resolveInstance } from '../../src/sandbox/instance.js';
 import { parseProfile, resolveResources } from '../../src/sandbox/profiles.js';
-import { parseRuntime, resolveRuntime, runtimeUserns } from '../../src/sandbox/runtime.js';
+import { parseRuntime, resolveRuntime } from '../../src/sandbox/runtime.js';
 import { instanceVolumes, podmanCreateArgs } from '../../src/sandbox/spec.js';
 import { sandboxIdBase } from '../../src/sandbox/idmap.js';
 import { readState, statePath, writeState } from '../../src/sandbox/state.js';
@@ -30,6 +30,7 @@ const spec = {
   port: 2222,
   cpus: 2,
   memoryGiB: 4,
+  sshDir: '/h/sandbox-ssh',
   ulimits: { nofile: 4096, nproc: 8192 },
   volumes: instanceVolumes('proj', ['maven']),
   toolpacksDir: '/var/lib/containers/storage/volumes/proj-toolpacks/_data',
@@ -50,13 +51,13 @@ describe('sandbox container spec', () => {
     assert.deepEqual(flagValue(args, '--user'), ['1000:1000']);
     assert.ok(!args.includes('--privileged'));
   });
-  it('runs the sandbox in its own user namespace when podman runs as root: dev is not the host\'s uid 1000', () => {
-    assert.equal(sandboxIdBase(true, true), 1_000_000_000);
-    assert.equal(sandboxIdBase(true, false), 0, 'rootless podman maps into the user\'s subordinate ids already');
-    assert.equal(sandboxIdBase(false, true), 0, 'gVisor before 20240729 cannot run in one');
-    const mapped = podmanCreateArgs({ ...spec, idBase: sandboxIdBase(true, true) });
-    assert.deepEqual(flagValue(mapped, '--uidmap'), ['0:1000000000:65536']);
-    assert.deepEqual(flagValue(mapped, '--gidmap'), ['0:1000000000:65536']);
+  it('runs a runc sandbox in its own user namespace when podman runs as root: dev is not the host\'s uid 1000', () => {
+    assert.equal(sandboxIdBase('runc', true), 1_000_000_000);
+    assert.equal(sandboxIdBase('runc', false), 0, 'rootless podman maps into the user\'s subordinate ids already');
+    assert.equal(sandboxIdBase('gvisor', true), 0);
+    const runc = podmanCreateArgs({ ...spec, runtime: { kind: 'runc', podmanRuntime: 'runc', toolpacksHint: false }, idBase: sandboxIdBase('runc', true) });
+    assert.deepEqual(flagValue(runc, '--uidmap'), ['0:1000000000:65536']);
+    assert.deepEqual(flagValue(runc, '--gidmap'), ['0:1000000000:65536']);
     assert.ok(!args.includes('--uidmap') && !args.includes('--gidmap'));
   });
   it('gives gVisor guests a process limit well below the pids limit (a fork bomb meets EAGAIN), runc the host\'s', () => {
@@ -71,7 +72,7 @@ describe('sandbox container spec', () => {
   });
   it('mounts instance volumes, the caches the policy shares, and the SSH folder read-only', () => {
     const volumes = flagValue(args, '--volume');
-    assert.ok(volumes.includes('proj-ssh:/etc/aibox/ssh:ro'));
+    assert.ok(volumes.includes('/h/sandbox-ssh:/etc/aibox/ssh:ro'));
     assert.ok(volumes.includes('proj-home:/home/dev'));
     assert.ok(volumes.includes('proj-workspace:/workspace'));
     assert.ok(volumes.includes('proj-toolpacks:/opt/toolpacks'));
@@ -112,7 +113,7 @@ describe('resource profiles', () => {
 });
 
 describe('runtime', () => {
-  it('prefers gVisor when runsc is installed, and writes its wrapper with the flags of its release (a user namespace from 20240729)', async () => {
+  it('prefers gVisor when runsc is installed, and writes its wrapper with the flags of its release', async () => {
     const bin = await mkdtemp(join(tmpdir(), 'aibox-bin-'));
     const data = await mkdtemp(join(tmpdir(), 'aibox-data-'));
     const expected: [string, string, boolean][] = [
@@ -125,8 +126,6 @@ describe('runtime', () => {
       const runtime = await resolveRuntime('auto', { PATH: bin }, data);
       assert.equal(runtime.kind, 'gvisor');
       assert.equal(runtime.toolpacksHint, toolpacksHint, version);
-      assert.equal(runtime.userns, !toolpacksHint, version);
-      assert.equal(await runtimeUserns('gvisor', { PATH: bin }), !toolpacksHint, version);
       assert.equal(await readFile(runtime.podmanRuntime, 'utf8'), `#!/bin/sh\n# Written by aibox: runsc with the flags aibox sandboxes need.\nexec ${bin}/runsc ${flags} "$@"\n`);
     }
   });
@@ -173,7 +172,7 @@ describe('ssh command lines', () => {
 });
 
 describe('doctor hardening check', () => {
-  const expected = { ociRuntime: '/h/runsc-aibox', volumes: instanceVolumes('proj'), pidsLimit: 16384, idBase: 1_000_000_000 };
+  const expected = { ociRuntime: '/h/runsc-aibox', volumes: instanceVolumes('proj'), sshDir: '/h/sandbox-ssh', pidsLimit: 16384, idBase: 1_000_000_000 };
   const hardened: ContainerInfo = {
     Id: 'x',
     Name: 'proj',
@@ -201,6 +200,7 @@ describe('doctor hardening check', () => {
     },
     Mounts: [
       ...instanceVolumes('proj').map((volume) => ({ Type: 'volume', Name: volume.name, Destination: volume.target, RW: !volume.readOnly })),
+      { Type: 'bind', Source: '/h/sandbox-ssh', Destination: '/etc/aibox/ssh', RW: false },
     ],
   };
   it('accepts the container aibox creates', () => {
