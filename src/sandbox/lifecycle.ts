@@ -391,8 +391,7 @@ export async function sandboxStatus(ctx: Context, instance: Instance): Promise<S
     runtime: state.runtime,
     ociRuntime: info.OCIRuntime,
     profile: state.profile,
-    // Outdated: another image, or made without the user namespace aibox gives sandboxes now (idmap.ts).
-    image: { ref: info.ImageName, current: (plan ? await isCurrentImage(podman, plan.tag, info.ImageName) : true) && containerIdBase(info) === sandboxIdBase(state.runtime) },
+    image: { ref: info.ImageName, current: await isCurrentSandbox(podman, instance, info, plan?.tag) },
     ssh: { host: instance.name, address: '127.0.0.1', port: state.port, command: `ssh ${instance.name}` },
     resources: { cpus: (info.HostConfig.NanoCpus ?? 0) / 1e9, memoryGiB: (info.HostConfig.Memory ?? 0) / 1024 ** 3 },
     ports,
@@ -402,9 +401,14 @@ export async function sandboxStatus(ctx: Context, instance: Instance): Promise<S
   };
 }
 
-/** Whether a sandbox's image is the current base image, or a variant built FROM it. */
-async function isCurrentImage(podman: Podman, current: string, image: string): Promise<boolean> {
-  return image === current || current === (await podman.imageLabel(image, LABEL_VARIANT_BASE));
+/**
+ * Whether a sandbox is what aibox would make now (else `status` says outdated and
+ * `upgrade` re-creates it): the user namespace its runtime gets (idmap.ts), and the
+ * current base image or a variant built FROM it (`current` undefined: not known).
+ */
+async function isCurrentSandbox(podman: Podman, instance: Instance, info: ContainerInfo, current: string | undefined): Promise<boolean> {
+  if (containerIdBase(info) !== sandboxIdBase(stateFromContainer(instance, info, undefined).runtime)) return false;
+  return current === undefined || info.ImageName === current || current === (await podman.imageLabel(info.ImageName, LABEL_VARIANT_BASE));
 }
 
 /** What an upgrade renames the previous container to until the new one runs. */
@@ -443,7 +447,7 @@ export function upgradeSandbox(ctx: Context, instance: Instance, options: { forc
     const info = await ownContainer(podman, instance);
     if (!info) throw notFound(instance);
     const plan = await planCurrentImage(await loadConfig(ctx.paths));
-    if (!options.force && (await isCurrentImage(podman, plan.tag, info.ImageName)) && containerIdBase(info) === sandboxIdBase(stateFromContainer(instance, info, undefined).runtime)) return { outcome: 'up-to-date', from: info.ImageName, to: info.ImageName };
+    if (!options.force && (await isCurrentSandbox(podman, instance, info, plan.tag))) return { outcome: 'up-to-date', from: info.ImageName, to: info.ImageName };
     await closeMultiplexedConnection(ctx, instance);
     if (info.State.Running) await podman.stop(instance.name);
     await podman.rename(instance.name, previousName(instance));
