@@ -23,11 +23,19 @@ import { registerStatus } from './commands/status.js';
 import { registerStop } from './commands/stop.js';
 import { registerUpgrade } from './commands/upgrade.js';
 import { registerVscode } from './commands/vscode.js';
+import { bindIo, processIo, type CliIo } from './app.js';
+import { registerCliServer } from './server.js';
 
 declare const AIBOX_VERSION: string | undefined;
 
-function buildProgram(): Command {
-  const program = new Command('aibox')
+type Register = (program: Command) => void;
+const ALL_COMMANDS: Register[] = [registerSetup, registerStart, registerStop, registerStatus, registerLs, registerConnect, registerPortForward, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerUpgrade, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerEgress, registerImage, registerBroker, registerVscode];
+
+function buildProgram(io: CliIo, commands: readonly Register[]): Command {
+  const program = new Command('aibox');
+  // Before any subcommand exists: each copies its parent's output settings when made.
+  bindIo(program, io);
+  program
     .description('A hardened sandbox for AI coding agents, reachable over SSH from your IDE')
     .version(typeof AIBOX_VERSION === 'string' ? AIBOX_VERSION : 'dev')
     .addOption(
@@ -48,9 +56,9 @@ function buildProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const register of [registerSetup, registerStart, registerStop, registerStatus, registerLs, registerConnect, registerPortForward, registerInstall, registerList, registerMcp, registerPack, registerPush, registerApprovals, registerRm, registerUpgrade, registerRotateHostKey, registerDoctor, registerConfig, registerPolicy, registerEgress, registerImage, registerBroker, registerVscode]) {
-    register(program);
-  }
+  for (const register of commands) register(program);
+  // It serves `aibox mcp …` only (servedByServer), so it builds only that command per request.
+  registerCliServer(program, (args, requestIo) => runCli(args, requestIo, [registerMcp]));
   program.commands.forEach(function exitOverrideAll(command: Command) {
     command.exitOverride();
     command.commands.forEach(exitOverrideAll);
@@ -59,7 +67,7 @@ function buildProgram(): Command {
 }
 
 /** The only place that turns errors into messages and exit codes. */
-function report(error: unknown, json: boolean): number {
+function report(error: unknown, json: boolean, io: CliIo): number {
   if (error instanceof CommanderError) {
     // commander already printed its message (or the help/version text)
     return error.exitCode === 0 ? 0 : ERROR_CODES.USAGE;
@@ -68,18 +76,25 @@ function report(error: unknown, json: boolean): number {
   const code = known ? error.code : 'INTERNAL';
   const message = error instanceof Error ? error.message : String(error);
   const hint = known ? error.hint : 'this is a bug in aibox; please report it with the command you ran';
-  process.stderr.write(`error: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
-  if (!known && process.env.AIBOX_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-  if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message, hint } }, null, 2)}\n`);
+  io.stderr.write(`error: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
+  if (!known && io.env.AIBOX_DEBUG && error instanceof Error) io.stderr.write(`${error.stack}\n`);
+  if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: { code, message, hint } }, null, 2)}\n`);
   return exitCodeOf(error);
 }
 
-async function main(argv: string[]): Promise<void> {
+/** Runs one command line (`argv` as in process.argv); resolves to its exit code when it failed. */
+async function runCli(argv: string[], io: CliIo, commands: readonly Register[] = ALL_COMMANDS): Promise<number | undefined> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(io, commands).parseAsync(argv);
+    return undefined;
   } catch (error) {
-    process.exitCode = report(error, argv.includes('--json'));
+    return report(error, argv.includes('--json'), io);
   }
 }
 
-void main(process.argv);
+async function main(): Promise<void> {
+  const code = await runCli(process.argv, processIo());
+  if (code !== undefined) process.exitCode = code;
+}
+
+void main();

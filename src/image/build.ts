@@ -81,7 +81,9 @@ export async function planImage(config: Config, root: string, bundle: string): P
   const add = (label: string, data: string | Buffer) => hash.update(`${label}\0`).update(data).update('\0');
   add('base', base);
   add('sources', aptSources(mirror));
-  for (const file of await listFiles(contextDir)) add(relative(contextDir, file), await readFile(file));
+  // client/ is aibox's own command, outside the system stage (like the bundle below).
+  const files = (await listFiles(contextDir)).map((file) => relative(contextDir, file));
+  for (const file of files.filter((name) => !name.startsWith('client/'))) add(file, await readFile(join(contextDir, file)));
   if (caBundle) {
     const ca = await readRegularFile(caBundle);
     if (ca === undefined) {
@@ -96,6 +98,7 @@ export async function planImage(config: Config, root: string, bundle: string): P
   // After the system stage: a new VS Code pin does not void the tool packs' layer cache.
   const vscode = await planVscode(config, root);
   if (vscode) add('vscode', vscode.hashInput);
+  for (const file of files.filter((name) => name.startsWith('client/'))) add(file, await readFile(join(contextDir, file)));
   add('node', `${process.version} ${process.arch}`);
   add('bundle', await readFile(bundle));
   const inputsHash = hash.digest('hex');
@@ -165,7 +168,7 @@ async function buildFromContext(ctx: Context, plan: ImagePlan): Promise<void> {
     await mkdir(join(aibox, 'node', 'bin'), { recursive: true });
     await cp(plan.bundle, join(aibox, 'lib', 'aibox.mjs'));
     await cp(process.execPath, join(aibox, 'node', 'bin', 'node'));
-    await writeFile(join(aibox, 'bin', 'aibox'), '#!/bin/sh\nexec /opt/aibox/node/bin/node /opt/aibox/lib/aibox.mjs "$@"\n', { mode: 0o755 });
+    // bin/aibox is the client (client/aibox.c), compiled in the build.
     // git runs git-remote-aibox for aibox::URL push URLs (see rootfs/etc/gitconfig).
     await writeFile(join(aibox, 'bin', 'git-remote-aibox'), '#!/bin/sh\nexec /opt/aibox/node/bin/node /opt/aibox/lib/aibox.mjs git-remote-aibox "$@"\n', { mode: 0o755 });
 

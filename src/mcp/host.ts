@@ -42,7 +42,10 @@ export async function mcpCatalog(ctx: Pick<Context, 'paths'>): Promise<CatalogEn
 /** Runs the in-sandbox half (`aibox mcp apply`, as dev) over the shared SSH connection. */
 export async function applyInSandbox(ctx: Context, instance: Instance, change: McpChange, check = false): Promise<SandboxSyncReport> {
   const args = ['-F', instance.sshConfig, instance.name, 'aibox', 'mcp', 'apply', '--json', ...(check ? ['--check'] : [])];
-  return parseSyncReply(instance, await ctx.run('ssh', args, { input: JSON.stringify(change), allowFailure: true }));
+  const result = await ctx.run('ssh', args, { input: JSON.stringify(change), allowFailure: true });
+  // ssh's own failure: most often a sandbox that is not running, which requireRunning says plainly.
+  if (result.exitCode === 255) await requireRunning(ctx, instance);
+  return parseSyncReply(instance, result);
 }
 
 /**
@@ -90,7 +93,6 @@ export async function enableMcpPacks(ctx: Context, instance: Instance, names: re
   const packs: McpPack[] = names.map((name) => requireMcpPack(catalog, name));
   const denials = packs.flatMap((pack) => mcpDenials(policy, pack));
   if (denials.length > 0) throw new AiboxError('POLICY_DENIED', denials.join('; '), 'nothing was enabled');
-  await requireRunning(ctx, instance);
   const toolPacks = packs.flatMap((pack) => ('pack' in pack.source ? [pack.source.pack] : []));
   // A pack already installed at that exact version needs no registry round trip.
   const installed = toolPacks.length > 0 ? (await readInstalled(await packStoreOf(instance))).packs : {};

@@ -1,5 +1,6 @@
 import { rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { parse as parseJson, type ParseError } from 'jsonc-parser';
 import { AiboxError } from '../core/errors.js';
 import { MAX_FILE_BYTES, readRegularFile, writeFileAtomic } from '../core/files.js';
@@ -92,59 +93,64 @@ function success(agent: Agent, path: string, entries: EntryReport[], written: bo
   return { agent: agent.id, path, outcome, ...(notes.length > 0 ? { message: notes.join('\n') } : {}), entries };
 }
 
-/** One agent, under its own lock: read, apply, read again right before writing, write. */
-async function syncAgent(agent: Agent, home: string, env: Env, desired: McpServers, before: OwnedState, io: FileIo, lock: string, onWait: (holder: number) => void): Promise<{ result: AgentResult; owned?: OwnedState }> {
-  const path = agent.file(home, env);
+type FirstLook = { installed: false; installedAt: string } | { installed: true; text: string | undefined };
+
+/** Whether the agent is there, and its file as it is: for all agents at once, before the first write. */
+async function firstLook(agent: Agent, home: string, env: Env, io: FileIo): Promise<FirstLook> {
   const installedAt = agent.installedAt?.(home, env);
-  if (installedAt && !(await exists(installedAt))) {
-    return { result: { agent: agent.id, path, outcome: 'skipped-not-installed', message: `${agent.name} is not installed (no ${installedAt}); aibox wrote nothing for it`, entries: [] } };
+  if (installedAt && !(await exists(installedAt))) return { installed: false, installedAt };
+  return { installed: true, text: await io.read(agent.file(home, env), agent.maxBytes ?? MAX_FILE_BYTES) };
+}
+
+/** One agent: apply to what it had, read again right before writing, write. */
+async function syncAgent(agent: Agent, home: string, env: Env, desired: McpServers, before: OwnedState, io: FileIo, look: FirstLook): Promise<{ result: AgentResult; owned?: OwnedState }> {
+  const path = agent.file(home, env);
+  if (!look.installed) {
+    return { result: { agent: agent.id, path, outcome: 'skipped-not-installed', message: `${agent.name} is not installed (no ${look.installedAt}); aibox wrote nothing for it`, entries: [] } };
   }
-  const maxBytes = agent.maxBytes ?? MAX_FILE_BYTES;
-  return withLock(
-    lock,
-    async () => {
-      const first = await io.read(path, maxBytes);
-      let applied = agent.adapter.apply(first, before, desired, path);
-      let current = first;
-      if (applied.ok && applied.text !== first) {
-        // The agent may have rewritten its file meanwhile (Claude Code does): apply to what is there now.
-        current = await io.read(path, maxBytes);
-        if (current !== first) applied = agent.adapter.apply(current, before, desired, path);
-      }
-      if (!applied.ok) return { result: failure(agent, path, applied.error) };
-      const written = applied.text !== current;
-      if (written && applied.text === undefined) await io.remove(path);
-      else if (written && applied.text !== undefined) await io.write(path, applied.text);
-      return { result: success(agent, path, applied.entries, written), owned: applied.owned };
-    },
-    onWait,
-  );
+  const first = look.text;
+  let applied = agent.adapter.apply(first, before, desired, path);
+  let current = first;
+  if (applied.ok && applied.text !== first) {
+    // The agent may have rewritten its file meanwhile (Claude Code does): apply to what is there now.
+    current = await io.read(path, agent.maxBytes ?? MAX_FILE_BYTES);
+    if (current !== first) applied = agent.adapter.apply(current, before, desired, path);
+  }
+  if (!applied.ok) return { result: failure(agent, path, applied.error) };
+  const written = applied.text !== current;
+  if (written && applied.text === undefined) await io.remove(path);
+  else if (written && applied.text !== undefined) await io.write(path, applied.text);
+  return { result: success(agent, path, applied.entries, written), owned: applied.owned };
 }
 
 /**
  * Brings every agent's file in line with `desired` (the enabled servers), one
- * agent after the other. A file aibox cannot read, parse or write is reported
+ * agent after the other, under one lock for all of aibox's MCP files (two aibox
+ * processes never interleave). A file aibox cannot read, parse or write is reported
  * and left byte-identical; the other agents are still written.
  */
 export async function syncAgents(home: string, desired: McpServers, options: SyncOptions = {}): Promise<AgentResult[]> {
   const env: Env = { ...options.env, HOME: home };
   const io = options.io ?? realFiles;
   const statePath = ownedStatePath(home, env);
-  const locks = join(resolvePaths(env).stateDir, 'mcp-locks');
+  const lock = join(resolvePaths(env).stateDir, 'mcp-locks', 'owned.lock');
   const selected = AGENTS.filter((agent) => !options.agents || options.agents.includes(agent.id));
   return withLock(
-    join(locks, 'owned.lock'),
+    lock,
     async () => {
+      // Every agent's file read at once, with the record (under gVisor each file operation is a
+      // round trip); a failed read is that agent's failure, met in its turn below.
+      const looks = new Map(selected.map((agent) => [agent, firstLook(agent, home, env, io)]));
+      looks.forEach((look) => look.catch(() => undefined));
       const owned = await readOwned(io, statePath);
       const results: AgentResult[] = [];
       for (const agent of selected) {
         const path = agent.file(home, env);
         const record = owned.files[path];
         const before: OwnedState = record ? { entries: record.entries, createdContainer: record.createdContainer, createdFile: record.createdFile } : NOTHING_OWNED;
-        const lock = join(locks, `${agent.id}.lock`);
         let after: OwnedState | undefined;
         try {
-          const synced = await syncAgent(agent, home, env, desired, before, io, lock, (holder) => options.onWait?.(holder, lock));
+          const synced = await syncAgent(agent, home, env, desired, before, io, await looks.get(agent)!);
           results.push(synced.result);
           after = synced.owned;
         } catch (error) {
@@ -153,14 +159,16 @@ export async function syncAgents(home: string, desired: McpServers, options: Syn
           else throw error;
         }
         if (!after) continue;
-        const saved = JSON.stringify(owned);
-        if (Object.keys(after.entries).length === 0) delete owned.files[path];
-        else owned.files[path] = { agent: agent.id, ...after };
+        const was = owned.files[path];
+        const now = Object.keys(after.entries).length === 0 ? undefined : { agent: agent.id, entries: after.entries, ...(after.createdContainer ? { createdContainer: true } : {}), ...(after.createdFile ? { createdFile: true } : {}) };
+        if (isDeepStrictEqual(was, now)) continue;
+        if (now) owned.files[path] = now;
+        else delete owned.files[path];
         // After each agent, so what is already written stays recorded if a later one fails.
-        if (JSON.stringify(owned) !== saved) await io.write(statePath, `${JSON.stringify(owned, null, 2)}\n`);
+        await io.write(statePath, `${JSON.stringify(owned, null, 2)}\n`);
       }
       return results;
     },
-    (holder) => options.onWait?.(holder, join(locks, 'owned.lock')),
+    (holder) => options.onWait?.(holder, lock),
   );
 }

@@ -55,8 +55,11 @@ describe('syncAgents', () => {
       assert.ok('mine' in servers && 'aibox-git' in servers, subject.id);
     }
 
-    const again = await syncAgents(root, DESIRED);
+    const writes: string[] = [];
+    const counting: FileIo = { ...realFiles, write: (path, text) => (writes.push(path), realFiles.write(path, text)) };
+    const again = await syncAgents(root, DESIRED, { io: counting });
     assert.deepEqual(outcomes(again), { ...expected, ...Object.fromEntries(unbroken.map((subject) => [subject.id, 'unchanged'])) });
+    assert.deepEqual(writes, [], 'nothing to change: no file written, not even the ownership record');
 
     const removed = await syncAgents(root, {});
     assert.equal(outcomes(removed).gemini, 'written');
@@ -143,9 +146,9 @@ describe('syncAgents', () => {
     assert.ok('added-by-claude' in servers && 'mine' in servers && 'aibox-git' in servers, Object.keys(servers).join(', '));
   });
 
-  it('waits for another aibox holding the file lock', async () => {
+  it('waits for another aibox holding the lock', async () => {
     const root = await home();
-    const lock = join(root, '.local', 'state', 'aibox', 'mcp-locks', 'claude-code.lock');
+    const lock = join(root, '.local', 'state', 'aibox', 'mcp-locks', 'owned.lock');
     await mkdir(dirname(lock), { recursive: true });
     await writeFile(lock, String(process.pid));
     const waited: number[] = [];

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { text } from 'node:stream/consumers';
 import type { Context } from '../../core/context.js';
 import { npmRegistry as npmRegistryOf } from '../../config/package-sources.js';
 import { catalogThroughHost, enableThroughHost } from '../../mcp/from-sandbox.js';
@@ -8,8 +7,7 @@ import { applyInSandbox, enableMcpPacks, mcpCatalog, userMcpPackDir, type Sandbo
 import { importServerJsonFile } from '../../mcp/server-json.js';
 import { applyMcpChange, parseMcpChange, runMcpServer, type McpChange } from '../../mcp/sandbox.js';
 import type { Instance } from '../../sandbox/instance.js';
-import { requireRunning } from '../../sandbox/lifecycle.js';
-import { contextFor } from '../app.js';
+import { contextFor, ioOf } from '../app.js';
 
 const inSandbox = (ctx: Context) => ctx.env.AIBOX_SANDBOX === '1';
 
@@ -26,7 +24,6 @@ function describeSync(report: SandboxSyncReport): string {
 /** Here inside the sandbox, or through the sandbox's `aibox mcp apply` from the host. */
 async function change(ctx: Context, instance: Instance, request: McpChange, check = false): Promise<SandboxSyncReport> {
   if (inSandbox(ctx)) return applyMcpChange(ctx.paths.home, ctx.env, request, check);
-  await requireRunning(ctx, instance);
   return applyInSandbox(ctx, instance, request, check);
 }
 
@@ -97,7 +94,7 @@ export function registerMcp(program: Command): void {
     .option('--check', 'change nothing; report what would be written')
     .action(async (options: { check?: boolean }, command: Command) => {
       const { ctx } = contextFor(command);
-      const report = await applyMcpChange(ctx.paths.home, ctx.env, parseMcpChange(await text(process.stdin)), Boolean(options.check));
+      const report = await applyMcpChange(ctx.paths.home, ctx.env, parseMcpChange(await ioOf(command).readStdin()), Boolean(options.check));
       ctx.out.result(report, describeSync(report));
     });
   mcp

@@ -1,0 +1,30 @@
+/**
+ * The "bundle" that the unit test's build of the aibox client runs (see
+ * test/unit/cli-server.test.ts): `cli-server` serves with a fake command runner,
+ * anything else is "Node running the command itself" and says so.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CliIo } from '../../src/cli/app.js';
+import { cliSocketPath, serveCli } from '../../src/cli/server.js';
+
+async function fakeCommand(argv: string[], io: CliIo): Promise<number | undefined> {
+  const [, , verb, ...rest] = argv;
+  const what = verb === 'mcp' ? rest[0] : verb;
+  if (what === 'fail') return 5;
+  if (what === 'stdin') io.stdout.write(`got: ${await io.readStdin()}`);
+  else if (what === 'big') io.stdout.write('x'.repeat(300_000));
+  else {
+    io.stdout.write(`served: ${argv.slice(2).join(' ')} cwd=${io.cwd} var=${io.env.TEST_VAR ?? ''} tty=${String(io.stdout.isTTY)}\n`);
+    io.stderr.write('to stderr\n');
+  }
+  return undefined;
+}
+
+const root = process.env.TEST_SOCKET_ROOT ?? '/nonexistent';
+if (process.argv[2] === 'cli-server') {
+  await writeFile(join(root, 'server.pid'), String(process.pid));
+  await serveCli(fakeCommand, cliSocketPath(process.getuid?.() ?? 0, root), Number(process.env.TEST_IDLE_MS ?? 60_000));
+} else {
+  process.stdout.write(`node: ${process.argv.slice(2).join(' ')}\n`);
+}
