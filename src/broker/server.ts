@@ -9,7 +9,7 @@ import { AiboxError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { loadPolicyFor } from '../policy/load.js';
 import type { Instance } from '../sandbox/instance.js';
-import { enableMcpPacks, mcpCatalog } from '../mcp/host.js';
+import { mcpCatalog, prepareMcpEnable } from '../mcp/host.js';
 import { installPacks, packStoreOf } from '../packs/install.js';
 import { classifyOnHost } from '../push/classify.js';
 import { cancelOnHost, registerOnHost, requestsOnHost } from '../push/register.js';
@@ -46,7 +46,7 @@ async function answer(ctx: Context, instance: Instance, socket: Socket, line: st
 
 /** The same domain calls as the host commands, for this instance only. */
 async function handle(ctx: Context, instance: Instance, request: BrokerRequest): Promise<unknown> {
-  if (request.op === 'mcp-enable') return enableMcpPacks(ctx, instance, request.packs);
+  if (request.op === 'mcp-enable') return prepareMcpEnable(ctx, instance, request.packs);
   if (request.op === 'mcp-catalog') return mcpCatalog(ctx);
   if (request.op === 'push-check') return classifyOnHost(ctx, request.url);
   if (request.op === 'push-register') return registerOnHost(ctx, request.url, request.pushes);

@@ -80,13 +80,20 @@ export interface EnableReport {
   sync: SandboxSyncReport;
 }
 
+/** What enabling needs written in the sandbox, once the host's checks and installs are done. */
+export interface PreparedEnable {
+  enabled: string[];
+  install?: InstallReport;
+  change: McpChange;
+}
+
 /**
- * `aibox mcp enable`: every pack's needs are checked against the policy first
- * (one sentence per missing rule, nothing written), its program is installed
- * as a signed tool pack when it comes from one, then the sandbox's agents are
- * regenerated.
+ * The host's half of `aibox mcp enable`: every pack's needs are checked against the
+ * policy first (one sentence per missing rule, nothing written), and its program is
+ * installed as a signed tool pack when it comes from one. The broker answers an
+ * in-sandbox enable with this; the sandbox then writes its agents' files itself.
  */
-export async function enableMcpPacks(ctx: Context, instance: Instance, names: readonly string[]): Promise<EnableReport> {
+export async function prepareMcpEnable(ctx: Context, instance: Instance, names: readonly string[]): Promise<PreparedEnable> {
   const config = await loadConfig(ctx.paths);
   const policy = await loadPolicyFor(ctx, config);
   const catalog = await loadMcpPacks(mcpPackDirs(ctx));
@@ -101,6 +108,11 @@ export async function enableMcpPacks(ctx: Context, instance: Instance, names: re
     return installed[name]?.version !== version;
   });
   const install = missing.length > 0 ? await installIntoSandbox(ctx, instance, missing, {}) : undefined;
-  const sync = await applyInSandbox(ctx, instance, { enable: Object.fromEntries(packs.map((pack) => [pack.name, pack.server])), disable: [] });
-  return { enabled: packs.map((pack) => pack.name), install, sync };
+  return { enabled: packs.map((pack) => pack.name), install, change: { enable: Object.fromEntries(packs.map((pack) => [pack.name, pack.server])), disable: [] } };
+}
+
+/** `aibox mcp enable` on the host: the checks and installs, then the sandbox's agents over SSH. */
+export async function enableMcpPacks(ctx: Context, instance: Instance, names: readonly string[]): Promise<EnableReport> {
+  const { change, ...prepared } = await prepareMcpEnable(ctx, instance, names);
+  return { ...prepared, sync: await applyInSandbox(ctx, instance, change) };
 }

@@ -162,6 +162,10 @@ describe('MCP packs: real agents in a gVisor sandbox find the enabled servers, w
     assert.deepEqual(list.enabled, ['filesystem-mcp', 'git-mcp']);
     assert.ok(['filesystem-mcp', 'git-mcp', 'jira-mcp'].every((name) => list.available.some((pack) => pack.name === name)), JSON.stringify(list.available));
     assert.ok(list.agents.filter((agent) => agent.agent !== 'cursor').every((agent) => agent.inSync), JSON.stringify(list.agents));
+    // The first `aibox mcp` command started the command server (src/cli/server.ts); from here on it answers.
+    assert.match(inside("pgrep -u dev -f 'aibox.mjs [c]li-server'"), /^\d+\n$/, 'one command server');
+    assert.equal(inside('stat -c "%a %U" /tmp/aibox-cli-1000'), '700 dev\n', 'its socket folder is private');
+    assert.deepEqual(JSON.parse(inside('aibox mcp list --json')), JSON.parse(inside('AIBOX_NO_SERVER=1 aibox mcp list --json')), 'the same answer with Node');
     const refused = sshTo(user, 'aibox mcp enable jira-mcp');
     assert.equal(refused.code, 8, refused.stderr);
     assert.match(refused.stderr, /jira-mcp needs egress to jira\.example\.com:443/);
