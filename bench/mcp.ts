@@ -28,9 +28,12 @@ const RUNS = 15;
 const AGENT_MARKERS = ['.cursor', '.gemini', '.vscode-server', '.codeium/windsurf', '.config/zed', '.config/goose', '.config/opencode', '.config/Claude', '.codex'];
 
 /** Runs COMMAND RUNS times inside the sandbox and returns the wall times in seconds, measured there. */
-function timedInside(user: TestUser, command: string, runs = RUNS, before = ':'): number[] {
+/** Untimed runs before each series inside: the command server's first requests run its code cold (its first call is reported on its own). */
+const WARMUP = 3;
+
+function timedInside(user: TestUser, command: string, runs = RUNS, before = ':', warmup = WARMUP): number[] {
   // bash's own clock: a `date` per reading would add an exec (~40 ms under gVisor) to each time.
-  const script = `for i in $(seq ${runs}); do ${before}; s=$EPOCHREALTIME; ${command} >/tmp/bench-out 2>&1 || { cat /tmp/bench-out; exit 1; }; e=$EPOCHREALTIME; echo "$s $e"; done`;
+  const script = `for i in $(seq ${warmup}); do ${command} >/dev/null 2>&1; done; for i in $(seq ${runs}); do ${before}; s=$EPOCHREALTIME; ${command} >/tmp/bench-out 2>&1 || { cat /tmp/bench-out; exit 1; }; e=$EPOCHREALTIME; echo "$s $e"; done`;
   const result = sshTo(user, `exec bash -c '${script}'`);
   if (result.code !== 0) throw new Error(`${command} failed: ${result.stdout}${result.stderr}`);
   return result.stdout.trim().split('\n').map((line) => {
@@ -62,29 +65,37 @@ async function main(): Promise<void> {
     must(sshTo(user, `cd ~ && mkdir -p ${AGENT_MARKERS.join(' ')} .continue && touch .continue/config.yaml`), 'agent folders');
     must(await aibox(user, ['mcp', 'enable', 'filesystem-mcp', 'git-mcp']), 'enable');
 
+    const samples = {
+      // Any program's start under gVisor (an exec), and Node's (what a command costs without the server).
+      insideExec: timedInside(user, '/bin/true'),
+      insideVersion: timedInside(user, 'aibox --version'),
+      // The first `aibox mcp` command with no command server yet: it starts one and runs with Node.
+      insideFirstCall: timedInside(user, 'aibox mcp regenerate', 1, 'pkill -f "aibox.mjs [c]li-server"; sleep 0.5', 0),
+      insideRegenerate: timedInside(user, 'aibox mcp regenerate'),
+      insideEnable: timedInside(user, 'aibox mcp enable filesystem-mcp'),
+      hostVersion: await timedHost(user, ['--version']),
+      hostEnable: await timedHost(user, ['mcp', 'enable', 'filesystem-mcp']),
+    };
     const results = {
       machine: await machine(),
       load: load(),
       date: new Date().toISOString(),
       runs: RUNS,
+      warmup: WARMUP,
       inside: {
-        // Any program's start under gVisor (an exec), and Node's (what a command costs without the server).
-        exec: median(timedInside(user, '/bin/true')),
-        version: median(timedInside(user, 'aibox --version')),
-        // The first `aibox mcp` command with no command server yet: it starts one and runs with Node.
-        firstCall: timedInside(user, 'aibox mcp regenerate', 1, 'pkill -f "aibox.mjs [c]li-server"; sleep 0.5')[0] ?? NaN,
-        regenerate: median(timedInside(user, 'aibox mcp regenerate')),
-        enableInstalled: median(timedInside(user, 'aibox mcp enable filesystem-mcp')),
+        exec: median(samples.insideExec),
+        version: median(samples.insideVersion),
+        firstCall: samples.insideFirstCall[0] ?? NaN,
+        regenerate: median(samples.insideRegenerate),
+        enableInstalled: median(samples.insideEnable),
       },
-      host: {
-        version: median(await timedHost(user, ['--version'])),
-        enableInstalled: median(await timedHost(user, ['mcp', 'enable', 'filesystem-mcp'])),
-      },
+      host: { version: median(samples.hostVersion), enableInstalled: median(samples.hostEnable) },
       agentsWritten: (JSON.parse((await aibox(user, ['mcp', 'list', '--json'])).stdout) as { agents: { agent: string; outcome: string }[] }).agents.filter((agent) => agent.outcome !== 'skipped-not-installed').length,
+      samples,
     };
     await writeFile('bench/results/mcp-latest.json', `${JSON.stringify(results, null, 2)}\n`);
     const { inside, host } = results;
-    console.log(`Machine: ${results.machine}; load ${results.load}; medians of ${RUNS}; ${results.agentsWritten} agent files.\n`);
+    console.log(`Machine: ${results.machine}; load ${results.load}; medians of ${RUNS} (after ${WARMUP} untimed runs inside); ${results.agentsWritten} agent files.\n`);
     console.log(`Inside: \`/bin/true\` ${ms(inside.exec)}, \`aibox --version\` (Node's start) ${ms(inside.version)}, the first \`aibox mcp regenerate\` (no command server yet) ${ms(inside.firstCall)}. Host: \`aibox --version\` ${ms(host.version)}.\n`);
     console.log('| what | wall | target |');
     console.log('|---|---|---|');

@@ -54,7 +54,9 @@ export async function applyInSandbox(ctx: Context, instance: Instance, change: M
  * was ever enabled costs one shell, no Node start. A failure is a warning: the sandbox runs.
  */
 export async function regenerateAtStart(ctx: Context, instance: Instance): Promise<SandboxSyncReport | undefined> {
-  const script = 'test -e "${XDG_CONFIG_HOME:-$HOME/.config}/aibox/mcp.json" || exit 0; exec aibox mcp apply --json';
+  // Without the command server (cli/server.ts): starting one here would cost a Node start
+  // beside the user's first connection; the first `aibox mcp` typed inside starts it.
+  const script = 'test -e "${XDG_CONFIG_HOME:-$HOME/.config}/aibox/mcp.json" || exit 0; AIBOX_NO_SERVER=1 exec aibox mcp apply --json';
   const result = await ctx.run('ssh', ['-F', instance.sshConfig, instance.name, script], { input: '{}', allowFailure: true });
   if (result.exitCode === 0 && result.stdout.trim() === '') return undefined;
   try {
