@@ -9,8 +9,7 @@ import type { CliIo } from '../../src/cli/app.js';
 import { cliSocketPath, serveCli } from '../../src/cli/server.js';
 
 async function fakeCommand(argv: string[], io: CliIo): Promise<number | undefined> {
-  const [, , verb, ...rest] = argv;
-  const what = verb === 'mcp' ? rest[0] : verb;
+  const what = argv.at(-1);
   if (what === 'fail') return 5;
   if (what === 'stdin') io.stdout.write(`got: ${await io.readStdin()}`);
   else if (what === 'big') io.stdout.write('x'.repeat(300_000));

@@ -24,12 +24,14 @@ const until = async (check: () => boolean | Promise<boolean>, what: string) => {
 };
 
 describe('in-sandbox command server: which commands it takes, and its request', () => {
-  it('takes aibox mcp …, never mcp run, whatever global options come first', () => {
+  it('takes the aibox mcp commands that start no program, whatever global options come first', () => {
     assert.equal(servedByServer(['mcp', 'regenerate']), true);
     assert.equal(servedByServer(['--json', 'mcp', 'enable', 'x']), true);
     assert.equal(servedByServer(['--name', 'mcp', 'status']), false, "the value of --name is not the command");
     assert.equal(servedByServer(['mcp', 'run', 'git']), false);
     assert.equal(servedByServer(['mcp', '--json', 'run', 'git']), false);
+    assert.equal(servedByServer(['mcp', 'import', 'server.json']), false, 'it runs npm: the caller\'s environment matters');
+    assert.equal(servedByServer(['mcp']), false);
     assert.equal(servedByServer(['install', 'mcp']), false);
     assert.equal(servedByServer(['--help', 'mcp']), false, 'help is Node\'s: the server knows the mcp command only');
     assert.equal(servedByServer(['mcp', 'enable', '-h']), false);
@@ -103,13 +105,14 @@ describe('the aibox client (images/base/client/aibox.c) against the server', { s
     assert.equal(served.status, 0, served.stderr);
     assert.equal(served.stdout, `served: --json mcp list cwd=${work} var=v2 tty=false\n`, 'the caller\'s own cwd and environment');
     assert.equal(served.stderr, 'to stderr\n');
-    assert.equal(run(['mcp', 'fail']).status, 5);
-    assert.equal(run(['mcp', 'stdin'], { input: 'hello\nthere' }).stdout, 'got: hello\nthere');
-    assert.equal(run(['mcp', 'big']).stdout.length, 300_000);
+    assert.equal(run(['mcp', 'apply', 'fail']).status, 5);
+    assert.equal(run(['mcp', 'apply', 'stdin'], { input: 'hello\nthere' }).stdout, 'got: hello\nthere');
+    assert.equal(run(['mcp', 'apply', 'big']).stdout.length, 300_000);
   });
   it('runs with Node what the server does not take, and everything when asked to or when the folder is not private', async () => {
     await until(() => existsSync(cliSocketPath(uid, root)), 'the server');
     assert.equal(run(['mcp', 'run', 'git']).stdout, 'node: mcp run git\n');
+    assert.equal(run(['mcp', 'import', 'x.json']).stdout, 'node: mcp import x.json\n', 'the server declines it; the client runs Node');
     assert.equal(run(['status']).stdout, 'node: status\n');
     assert.equal(run(['mcp', 'list'], { env: { AIBOX_NO_SERVER: '1' } }).stdout, 'node: mcp list\n');
     const dir = dirname(cliSocketPath(uid, root));
