@@ -109,6 +109,7 @@ export async function prepareMcpEnable(ctx: Context, instance: Instance, names: 
     const { name, version } = parsePackSpec(spec);
     return installed[name]?.version !== version;
   });
+  if (missing.length > 0) await requireRunning(ctx, instance); // before the registry: the plainer error
   const install = missing.length > 0 ? await installIntoSandbox(ctx, instance, missing, {}) : undefined;
   return { enabled: packs.map((pack) => pack.name), install, change: { enable: Object.fromEntries(packs.map((pack) => [pack.name, pack.server])), disable: [] } };
 }
