@@ -7,7 +7,7 @@ import type { CliIo } from './app.js';
 
 /**
  * The in-sandbox command server: one resident aibox per sandbox user that runs
- * `aibox mcp …` (SERVED below) for the small client at /opt/aibox/bin/aibox
+ * `aibox install` and `aibox mcp …` (servedByServer) for the small client at /opt/aibox/bin/aibox
  * (images/base/client/aibox.c), so these commands skip Node's start (0.3–1 s under
  * gVisor; the work itself takes milliseconds). The client starts it the first time,
  * detached, and runs that command with Node itself; the server leaves after
@@ -35,13 +35,14 @@ export function cliSocketPath(uid: number, root = '/tmp'): string {
 }
 
 /**
- * What the server runs: `aibox [global options] mcp` enable, disable, regenerate, list and
- * apply, which start no program (one that did would get the server's environment, not the
- * caller's). The client sends every `aibox mcp …` but `mcp run` (an MCP server's stdio for
- * as long as the agent uses it); the rest, and help (the server builds only the `mcp`
- * command), the server leaves to Node.
+ * What the server runs: `aibox [global options] install …` and `mcp` enable, disable,
+ * regenerate, list and apply. They start no program (one that did would get the server's
+ * environment, not the caller's); install and enable ask the host through the broker.
+ * The client sends every `aibox install …` and `aibox mcp …` but `mcp run` (an MCP
+ * server's stdio for as long as the agent uses it); the rest, and help (the server builds
+ * only these commands), the server leaves to Node.
  */
-const SERVED = new Set(['enable', 'disable', 'regenerate', 'list', 'apply']);
+const SERVED_MCP = new Set(['enable', 'disable', 'regenerate', 'list', 'apply']);
 
 export function servedByServer(args: readonly string[]): boolean {
   const words: string[] = [];
@@ -51,7 +52,7 @@ export function servedByServer(args: readonly string[]): boolean {
     if (arg === '--name') i++;
     else if (!arg.startsWith('-')) words.push(arg);
   }
-  return words[0] === 'mcp' && SERVED.has(words[1] ?? '');
+  return words[0] === 'install' || (words[0] === 'mcp' && SERVED_MCP.has(words[1] ?? ''));
 }
 
 export interface CliRequest {

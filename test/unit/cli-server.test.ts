@@ -24,7 +24,7 @@ const until = async (check: () => boolean | Promise<boolean>, what: string) => {
 };
 
 describe('in-sandbox command server: which commands it takes, and its request', () => {
-  it('takes the aibox mcp commands that start no program, whatever global options come first', () => {
+  it('takes install and the aibox mcp commands that start no program, whatever global options come first', () => {
     assert.equal(servedByServer(['mcp', 'regenerate']), true);
     assert.equal(servedByServer(['--json', 'mcp', 'enable', 'x']), true);
     assert.equal(servedByServer(['--name', 'mcp', 'status']), false, "the value of --name is not the command");
@@ -32,7 +32,8 @@ describe('in-sandbox command server: which commands it takes, and its request', 
     assert.equal(servedByServer(['mcp', '--json', 'run', 'git']), false);
     assert.equal(servedByServer(['mcp', 'import', 'server.json']), false, 'it runs npm: the caller\'s environment matters');
     assert.equal(servedByServer(['mcp']), false);
-    assert.equal(servedByServer(['install', 'mcp']), false);
+    assert.equal(servedByServer(['install', 'node@20']), true, 'install asks the host: no program started here');
+    assert.equal(servedByServer(['list', 'mcp']), false);
     assert.equal(servedByServer(['--help', 'mcp']), false, 'help is Node\'s: the server knows the mcp command only');
     assert.equal(servedByServer(['mcp', 'enable', '-h']), false);
     assert.equal(servedByServer([]), false);
@@ -105,6 +106,7 @@ describe('the aibox client (images/base/client/aibox.c) against the server', { s
     assert.equal(served.status, 0, served.stderr);
     assert.equal(served.stdout, `served: --json mcp list cwd=${work} var=v2 tty=false\n`, 'the caller\'s own cwd and environment');
     assert.equal(served.stderr, 'to stderr\n');
+    assert.match(run(['install', 'node@20']).stdout, /^served: install node@20 /);
     assert.equal(run(['mcp', 'apply', 'fail']).status, 5);
     assert.equal(run(['mcp', 'apply', 'stdin'], { input: 'hello\nthere' }).stdout, 'got: hello\nthere');
     assert.equal(run(['mcp', 'apply', 'big']).stdout.length, 300_000);

@@ -7,14 +7,14 @@ import { parsePackSpec } from '../../packs/manifest.js';
 import { requireRunning } from '../../sandbox/lifecycle.js';
 import { contextFor } from '../app.js';
 
-export function describeInstall(report: InstallReport): string {
+export function describeInstall(report: InstallReport, inSandbox = false): string {
   const lines = report.packs.map((pack) =>
     pack.outcome === 'installed'
       ? `Installed ${pack.name}@${pack.version} (signed by ${pack.signedBy}${pack.downloaded ? '' : ', layer already downloaded'})`
       : `${pack.name}@${pack.version} is already installed`,
   );
   if (report.lockFile) lines.push(`Locked in ${report.lockFile}`);
-  if (process.env.AIBOX_SANDBOX === '1' && report.packs.some((pack) => pack.outcome === 'installed')) lines.push('New shells have it; in this one: . /etc/aibox/env.sh');
+  if (inSandbox && report.packs.some((pack) => pack.outcome === 'installed')) lines.push('New shells have it; in this one: . /etc/aibox/env.sh');
   return lines.join('\n');
 }
 
@@ -28,8 +28,9 @@ export function registerInstall(program: Command): void {
     .action(async (specs: string[], options: { frozen?: boolean; lock?: string }, command: Command) => {
       const { ctx, instance } = contextFor(command);
       // Inside the sandbox, the host side installs (same checks); see src/broker/.
-      const report = ctx.env.AIBOX_SANDBOX === '1' ? await installThroughHost(ctx, specs, options) : await installIntoSandbox(ctx, instance, specs, options);
-      ctx.out.result({ instance: instance.name, ...report }, describeInstall(report));
+      const inSandbox = ctx.env.AIBOX_SANDBOX === '1';
+      const report = inSandbox ? await installThroughHost(ctx, specs, options) : await installIntoSandbox(ctx, instance, specs, options);
+      ctx.out.result({ instance: instance.name, ...report }, describeInstall(report, inSandbox));
     });
   program
     .command('uninstall')
