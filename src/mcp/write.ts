@@ -140,17 +140,17 @@ export async function syncAgents(home: string, desired: McpServers, options: Syn
     async () => {
       // Every agent's file read at once, with the record (under gVisor each file operation is a
       // round trip); a failed read is that agent's failure, met in its turn below.
-      const looks = new Map(selected.map((agent) => [agent, firstLook(agent, home, env, io)]));
-      looks.forEach((look) => look.catch(() => undefined));
+      const looks = selected.map((agent) => ({ agent, look: firstLook(agent, home, env, io) }));
+      looks.forEach(({ look }) => look.catch(() => undefined));
       const owned = await readOwned(io, statePath);
       const results: AgentResult[] = [];
-      for (const agent of selected) {
+      for (const { agent, look } of looks) {
         const path = agent.file(home, env);
         const record = owned.files[path];
         const before: OwnedState = record ? { entries: record.entries, createdContainer: record.createdContainer, createdFile: record.createdFile } : NOTHING_OWNED;
         let after: OwnedState | undefined;
         try {
-          const synced = await syncAgent(agent, home, env, desired, before, io, await looks.get(agent)!);
+          const synced = await syncAgent(agent, home, env, desired, before, io, await look);
           results.push(synced.result);
           after = synced.owned;
         } catch (error) {
