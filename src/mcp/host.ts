@@ -49,15 +49,45 @@ export async function applyInSandbox(ctx: Context, instance: Instance, change: M
 }
 
 /**
- * At `aibox start`: every agent's file again from the canonical one (an agent may have
- * rewritten its file, or a new aibox renders it differently). A sandbox where no server
- * was ever enabled costs one shell, no Node start. A failure is a warning: the sandbox runs.
+ * The check `aibox start` runs in the sandbox (POSIX sh, as dev; bash or zsh, so no
+ * variable zsh reserves such as \`path\`): nothing when no server was ever enabled; nothing
+ * either while the inputs of the last sync (write.ts, syncInputsPath) are as they were
+ * after it — which of them exist, the content of each file, aibox itself (its bundle) and
+ * the environment that places them —, verified by one \`sha256sum -c\` (every program
+ * started under gVisor costs ~40 ms). Otherwise \`aibox mcp apply\` (with Node: a command
+ * server started here would cost a Node start beside the user's first connection), and
+ * after a success the new sums are kept for the next start.
+ */
+export function regenerateAtStartScript(bundle = '/opt/aibox/lib/aibox.mjs'): string {
+  return `case \${XDG_CONFIG_HOME-} in /*) config=$XDG_CONFIG_HOME/aibox ;; *) config=$HOME/.config/aibox ;; esac
+case \${XDG_STATE_HOME-} in /*) state=$XDG_STATE_HOME/aibox ;; *) state=$HOME/.local/state/aibox ;; esac
+test -e "$config/mcp.json" || exit 0
+inputs=$state/mcp-sync.inputs
+present() {
+  printf '%s\\n' "$HOME" "\${CODEX_HOME-}" "\${XDG_CONFIG_HOME-}" "\${XDG_STATE_HOME-}"
+  while IFS= read -r input; do
+    if [ -e "$input" ]; then printf '+%s\\n' "$input"; else printf -- '-%s\\n' "$input"; fi
+  done < "$inputs"
+}
+if [ -f "$inputs" ] && present > "$state/mcp-sync.present" && sha256sum --status --strict -c "$state/mcp-sync.sum" 2>/dev/null; then exit 0; fi
+AIBOX_NO_SERVER=1 aibox mcp apply --json || exit
+[ -f "$inputs" ] || exit 0
+present > "$state/mcp-sync.present"
+set --
+while IFS= read -r input; do
+  if [ -f "$input" ]; then set -- "$@" "$input"; fi
+done < "$inputs"
+sha256sum -- "$@" "$state/mcp-sync.present" "${bundle}" > "$state/mcp-sync.sum"
+`;
+}
+
+/**
+ * At \`aibox start\`: every agent's file again from the canonical one (an agent may have
+ * rewritten its file, or a new aibox renders it differently), when anything it depends on
+ * changed (regenerateAtStartScript). A failure is a warning: the sandbox runs.
  */
 export async function regenerateAtStart(ctx: Context, instance: Instance): Promise<SandboxSyncReport | undefined> {
-  // Without the command server (cli/server.ts): starting one here would cost a Node start
-  // beside the user's first connection; the first `aibox mcp` typed inside starts it.
-  const script = 'test -e "${XDG_CONFIG_HOME:-$HOME/.config}/aibox/mcp.json" || exit 0; AIBOX_NO_SERVER=1 exec aibox mcp apply --json';
-  const result = await ctx.run('ssh', ['-F', instance.sshConfig, instance.name, script], { input: '{}', allowFailure: true });
+  const result = await ctx.run('ssh', ['-F', instance.sshConfig, instance.name, regenerateAtStartScript()], { input: '{}', allowFailure: true });
   if (result.exitCode === 0 && result.stdout.trim() === '') return undefined;
   try {
     return parseSyncReply(instance, result);

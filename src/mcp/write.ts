@@ -8,7 +8,7 @@ import { withLock } from '../core/lock.js';
 import { resolvePaths } from '../core/paths.js';
 import type { EntryReport } from './adapter.js';
 import { AGENTS, type Agent, type AgentId, type Env } from './agents/index.js';
-import type { McpServers } from './canonical.js';
+import { mcpConfigPath, type McpServers } from './canonical.js';
 import { NOTHING_OWNED, OwnedFile, type OwnedState } from './owned.js';
 
 /**
@@ -58,6 +58,20 @@ export interface SyncOptions {
 
 export function ownedStatePath(home: string, env: Env = {}): string {
   return join(resolvePaths({ ...env, HOME: home }).configDir, 'mcp-owned.json');
+}
+
+/**
+ * The list of every file a sync depends on (the canonical file, the record, each agent's
+ * file and the marker that says it is installed), one per line, kept in the state folder:
+ * `aibox start` skips its regeneration while none of them changed (host.ts, regenerateAtStart).
+ */
+export function syncInputsPath(home: string, env: Env = {}): string {
+  return join(resolvePaths({ ...env, HOME: home }).stateDir, 'mcp-sync.inputs');
+}
+
+function syncInputs(home: string, env: Env): string {
+  const paths = [mcpConfigPath(home, env), ownedStatePath(home, env), ...AGENTS.flatMap((agent) => [agent.file(home, env), ...(agent.installedAt ? [agent.installedAt(home, env)] : [])])];
+  return `${[...new Set(paths)].join('\n')}\n`;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -134,6 +148,7 @@ export async function syncAgents(home: string, desired: McpServers, options: Syn
   const io = options.io ?? realFiles;
   const statePath = ownedStatePath(home, env);
   const lock = join(resolvePaths(env).stateDir, 'mcp-locks', 'owned.lock');
+  const inputsPath = syncInputsPath(home, env);
   const selected = AGENTS.filter((agent) => !options.agents || options.agents.includes(agent.id));
   return withLock(
     lock,
@@ -142,6 +157,7 @@ export async function syncAgents(home: string, desired: McpServers, options: Syn
       // round trip); a failed read is that agent's failure, met in its turn below.
       const looks = selected.map((agent) => ({ agent, look: firstLook(agent, home, env, io) }));
       looks.forEach(({ look }) => look.catch(() => undefined));
+      const inputsBefore = io.read(inputsPath, MAX_FILE_BYTES).catch(() => undefined);
       const owned = await readOwned(io, statePath);
       const results: AgentResult[] = [];
       for (const { agent, look } of looks) {
@@ -167,6 +183,8 @@ export async function syncAgents(home: string, desired: McpServers, options: Syn
         // After each agent, so what is already written stays recorded if a later one fails.
         await io.write(statePath, `${JSON.stringify(owned, null, 2)}\n`);
       }
+      const inputs = syncInputs(home, env);
+      if ((await inputsBefore) !== inputs) await io.write(inputsPath, inputs);
       return results;
     },
     (holder) => options.onWait?.(holder, lock),

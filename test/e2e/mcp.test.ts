@@ -183,11 +183,18 @@ describe('MCP packs: real agents in a gVisor sandbox find the enabled servers, w
     await ok(['stop']);
     await ok(['start']);
     assert.deepEqual(fingerprints(), before, 'after stop/start (start regenerates)');
+    // An agent that rewrote its file without aibox's entry (Claude Code rewrites its own) has it back after the next start.
+    inside(`/opt/aibox/node/bin/node -e 'const fs = require("fs"); const f = process.argv[1]; const j = JSON.parse(fs.readFileSync(f, "utf8")); delete j.mcpServers["filesystem-mcp"]; fs.writeFileSync(f, JSON.stringify(j, null, 2))' ${HOME}/.claude.json`);
+    await ok(['stop']);
+    await ok(['start']);
+    assert.ok((JSON.parse(inside(`cat ${HOME}/.claude.json`)) as { mcpServers: Record<string, unknown> }).mcpServers['filesystem-mcp'], 'start put it back');
+    await ok(['mcp', 'regenerate']);
+    const restored = fingerprints();
     await ok(['rm']);
     await ok(['start']);
-    assert.deepEqual(fingerprints(), before, 'after re-creation');
+    assert.deepEqual(fingerprints(), restored, 'after re-creation');
     await ok(['mcp', 'regenerate']);
-    assert.deepEqual(fingerprints(), before, 'and an explicit regenerate');
+    assert.deepEqual(fingerprints(), restored, 'and an explicit regenerate');
   });
 
   it('docs/mcp.md runs as written', async (t) => {
