@@ -8,6 +8,8 @@
  *   AIBOX_BENCH_FLAGS=only npm run bench     # only the runsc releases and flags
  *   AIBOX_BENCH_FLAGSETS=default ...         # only aibox's flags under each release
  *   AIBOX_BENCH_FLAGSETS=seccomp ...         # aibox's flags, and the same without --oci-seccomp
+ *   AIBOX_BENCH_FLAGSETS=workspace ...       # aibox's flags, the workspace on a volume and on a tmpfs
+ *   AIBOX_BENCH_RUNSC=20240729 ...           # only that runsc release's flag sets
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
@@ -118,13 +120,20 @@ async function benchAibox(runtime: 'gvisor' | 'runc', work: string): Promise<Aib
   }
 }
 
+/** runsc flags, and where the workspace lives: a named volume (as in aibox), or a tmpfs in the sandbox's memory. */
+interface FlagSet {
+  flags: string[];
+  workspace: 'volume' | 'tmpfs';
+}
+
 /** gVisor flag variants on plain podman with the aibox image, to choose the default flags. */
-async function benchGvisorFlags(runsc: Runsc, flags: string[], work: string, image: string): Promise<BuildTimes> {
+async function benchGvisorFlags(runsc: Runsc, { flags, workspace }: FlagSet, work: string, image: string): Promise<BuildTimes> {
   const name = `aibox-bench-flags-${process.pid}`;
   const wrapper = join(work, 'runsc-variant');
   await writeFile(wrapper, `#!/bin/sh\nexec ${runsc.path} ${flags.join(' ')} "$@"\n`, { mode: 0o755 });
   const volume = `${name}-ws`;
-  must(host('podman', ['run', '-d', '--name', name, '--runtime', wrapper, '--user', '1000:1000', '--read-only', '--cap-drop', 'ALL', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=8192:8192', '-v', `${volume}:/workspace`, image, 'sleep', 'infinity']), 'podman run');
+  const mount = workspace === 'tmpfs' ? ['--tmpfs', '/workspace:rw,exec,size=4g,mode=1777'] : ['-v', `${volume}:/workspace`];
+  must(host('podman', ['run', '-d', '--name', name, '--runtime', wrapper, '--user', '1000:1000', '--read-only', '--cap-drop', 'ALL', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=8192:8192', ...mount, image, 'sleep', 'infinity']), 'podman run');
   try {
     copyIn(work, (args, input) => {
       const result = spawnSync('podman', ['exec', '-i', name, ...args], { input, maxBuffer: 1 << 30 });
@@ -141,21 +150,28 @@ async function benchGvisorFlags(runsc: Runsc, flags: string[], work: string, ima
  * The flag sets measured under each runsc release (AIBOX_BENCH_FLAGS=only skips the aibox
  * runs): aibox's default first, then one change each, so every ratio says what one flag does.
  */
-function flagSets(release: number): string[][] {
+function flagSets(release: number): FlagSet[] {
   const base = gvisorSetup(release).flags;
-  if (process.env.AIBOX_BENCH_FLAGSETS === 'default') return [base];
+  const sets = (...flags: string[][]) => flags.map((set): FlagSet => ({ flags: set, workspace: 'volume' }));
+  if (process.env.AIBOX_BENCH_FLAGSETS === 'default') return sets(base);
   // Without podman's default seccomp profile, which gVisor applies inside the sandbox (runc on the host).
   const noSeccomp = base.filter((flag) => flag !== '--oci-seccomp');
-  if (process.env.AIBOX_BENCH_FLAGSETS === 'seccomp') return [base, noSeccomp];
-  if (release < RUNSC_DIRECTFS_RELEASE) return [['--network=host'], base, noSeccomp];
+  if (process.env.AIBOX_BENCH_FLAGSETS === 'seccomp') return sets(base, noSeccomp);
+  // The build's files in the sandbox's memory: what gVisor costs without its gofer, and what a stop loses.
+  const inMemory: FlagSet = { flags: base, workspace: 'tmpfs' };
+  if (process.env.AIBOX_BENCH_FLAGSETS === 'workspace') return [...sets(base), inMemory];
+  if (release < RUNSC_DIRECTFS_RELEASE) return sets(['--network=host'], base, noSeccomp);
   return [
-    base,
-    [...base, '--file-access-mounts=exclusive'],
-    [...base, '--directfs=false'],
-    [...base, '--platform=ptrace'],
-    [...base, '--overlay2=none'],
-    [...base, '--dcache=10000'],
-    noSeccomp,
+    ...sets(
+      base,
+      [...base, '--file-access-mounts=exclusive'],
+      [...base, '--directfs=false'],
+      [...base, '--platform=ptrace'],
+      [...base, '--overlay2=none'],
+      [...base, '--dcache=10000'],
+      noSeccomp,
+    ),
+    inMemory,
   ];
 }
 
@@ -163,17 +179,21 @@ const work = await prepare();
 const results: AiboxResult[] = [];
 if (process.env.AIBOX_BENCH_FLAGS !== 'only') for (const runtime of ['gvisor', 'runc'] as const) results.push(await benchAibox(runtime, work));
 const image = 'localhost/aibox:latest'; // tagged by every build: the image the runs above used
-const flagVariants: { runsc: number; flags: string[]; build: BuildTimes }[] = [];
+const flagVariants: (FlagSet & { runsc: number; build: BuildTimes | string })[] = [];
+const onlyRelease = Number(process.env.AIBOX_BENCH_RUNSC) || undefined;
 for (const runsc of await runscReleases()) {
-  for (const flags of flagSets(runsc.release)) {
-    const build = await benchGvisorFlags(runsc, flags, work, image);
-    console.error(`runsc ${runsc.release} ${flags.join(' ')}: ${build.ratio.toFixed(2)}× (load ${load()})`);
-    flagVariants.push({ runsc: runsc.release, flags, build });
+  if (onlyRelease && runsc.release !== onlyRelease) continue;
+  for (const set of flagSets(runsc.release)) {
+    const what = `runsc ${runsc.release} ${set.flags.join(' ')} (workspace: ${set.workspace})`;
+    // A variant whose build fails (--dcache=10000 ran out of file descriptors) is reported, not fatal.
+    const build = await benchGvisorFlags(runsc, set, work, image).catch((error: unknown) => String(error).split('\n')[0] ?? 'failed');
+    console.error(`${what}: ${typeof build === 'string' ? build : `${build.ratio.toFixed(2)}×`} (load ${load()})`);
+    flagVariants.push({ runsc: runsc.release, ...set, build });
   }
 }
 await rm(work, { recursive: true, force: true });
 
-const build = (times: BuildTimes) => `${seconds(times.sandbox)} | ${seconds(times.host)} | **${times.ratio.toFixed(2)}×**`;
+const build = (times: BuildTimes | string) => (typeof times === 'string' ? `failed: ${times} | | ` : `${seconds(times.sandbox)} | ${seconds(times.host)} | **${times.ratio.toFixed(2)}×**`);
 const report = [
   `Machine: ${await machine()}`,
   `Date: ${new Date().toISOString().slice(0, 10)}`,
@@ -182,10 +202,11 @@ const report = [
   '|---|---|---|---|---|---|---|',
   ...results.map((result) => `| ${result.variant} | ${seconds(result.reconnect)} | ${seconds(result.reconnectNoMux)} | ${seconds(result.coldStart)} | ${build(result.build)} |`),
   '',
-  `| runsc | flags (plain podman, ${image}, workspace on a named volume; median of ${FLAG_BUILDS}) | npm ci --offline in sandbox | same on host | sandbox / host |`,
-  '|---|---|---|---|---|',
-  ...flagVariants.map((variant) => `| ${variant.runsc} | \`${variant.flags.join(' ')}\` | ${build(variant.build)} |`),
+  `| runsc | flags (plain podman, ${image}; median of ${FLAG_BUILDS}) | workspace | npm ci --offline in sandbox | same on host | sandbox / host |`,
+  '|---|---|---|---|---|---|',
+  ...flagVariants.map((variant) => `| ${variant.runsc} | \`${variant.flags.join(' ')}\` | ${variant.workspace === 'tmpfs' ? 'tmpfs (memory)' : 'named volume'} | ${build(variant.build)} |`),
 ].join('\n');
 console.log(report);
 await mkdir('bench/results', { recursive: true });
-await writeFile('bench/results/latest.json', `${JSON.stringify({ machine: await machine(), date: new Date().toISOString(), results, flagVariants }, null, 2)}\n`);
+// A flags-only run keeps its own file, so it does not replace the last full run's.
+await writeFile(process.env.AIBOX_BENCH_FLAGS === 'only' ? 'bench/results/gvisor-flags-latest.json' : 'bench/results/latest.json', `${JSON.stringify({ machine: await machine(), date: new Date().toISOString(), results, flagVariants }, null, 2)}\n`);

@@ -126,9 +126,12 @@ export interface PipedProcess {
   kill(): void;
 }
 
-export function pipeProcess(command: string, args: readonly string[], options: { stdout?: 'pipe' | 'ignore' } = {}): PipedProcess {
+/** `stdout`: piped to aibox, ignored, or an open file descriptor the program writes straight into. */
+export function pipeProcess(command: string, args: readonly string[], options: { stdout?: 'pipe' | 'ignore' | number } = {}): PipedProcess {
   const started = TRACE ? performance.now() : 0;
-  const subprocess = execa(command, args, { stdin: 'pipe', stdout: options.stdout ?? 'pipe', buffer: { stdout: false, stderr: true }, reject: false });
+  // execa hands a descriptor number straight to the program (its types list only 1 and 2).
+  const stdout = (options.stdout ?? 'pipe') as 'pipe' | 'ignore';
+  const subprocess = execa(command, args, { stdin: 'pipe', stdout, buffer: { stdout: false, stderr: true }, reject: false });
   const done = subprocess.then((result) => {
     trace(started, command, args);
     if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {

@@ -71,7 +71,7 @@ export async function extractPack(ctx: Context, registry: Registry, pack: Resolv
   const options = { compression: compressionOf(mediaType), into: stage, what: `pack ${pack.reference}` };
   if ((await stat(cached).catch(() => undefined))?.size === size) {
     try {
-      await extractLayer({ ...options, bytes: verifiedBytes(join(ctx.paths.cacheDir, 'blobs'), `layer ${digest}`, createReadStream(cached, { highWaterMark: 1024 * 1024 }), digest, size) });
+      await extractLayer({ ...options, file: cached, bytes: verifiedBytes(join(ctx.paths.cacheDir, 'blobs'), `layer ${digest}`, createReadStream(cached, { highWaterMark: 1024 * 1024 }), digest, size) });
     } catch (error) {
       await rm(cached, { force: true }); // a damaged cached copy is downloaded again next time
       throw error;

@@ -144,6 +144,16 @@ export class TarGate {
     return out;
   }
 
+  /** Bytes of file data next, which the gate does not read: a reader of a file may `skip` them. */
+  get skippable(): number {
+    return this.dataLeft;
+  }
+
+  /** Passes over file data unread (at most `skippable` bytes). */
+  skip(bytes: number): void {
+    this.dataLeft -= Math.min(bytes, this.dataLeft);
+  }
+
   /** Call after the last byte: refuses an archive that stops inside an entry. */
   end(): void {
     if (this.dataLeft > 0 || this.pendingBytes > 0 || this.held.length > 0) this.refuse('an archive cut short');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,6 +107,24 @@ describe('extractLayer', () => {
     assert.deepEqual(await readFile(join(dir, '..', `${digest.slice(7, 19)}.copy`)), bytes);
   });
 
+  it('reads headers only, seeking over file data larger than its reads, and extracts every byte', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
+    const big = 'x'.repeat(300_000);
+    const { bytes, digest } = await layer([[{ name: './a', type: 'file', mode: 0o644 }, big], [{ name: './b', type: 'file', mode: 0o644 }, 'after'], [{ name: './c', type: 'file', mode: 0o644 }, big]]);
+    await extractLayer({ bytes: source(bytes, digest), compression: 'zstd', into: dir, what: 'pack test' });
+    assert.deepEqual([await readFile(join(dir, 'a'), 'utf8'), await readFile(join(dir, 'b'), 'utf8'), await readFile(join(dir, 'c'), 'utf8')], [big, 'after', big]);
+    assert.ok(!existsSync(`${dir}.tar`));
+    // From a cached layer file: the decompressor reads the file, the bytes are only hashed.
+    const file = join(dir, '..', `${digest.slice(7, 19)}.layer`);
+    await writeFile(file, bytes);
+    const again = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
+    await extractLayer({ file, bytes: source(bytes, digest), compression: 'zstd', into: again, what: 'pack test' });
+    assert.equal(await readFile(join(again, 'b'), 'utf8'), 'after');
+    const damaged = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
+    await assert.rejects(extractLayer({ file, bytes: source(bytes, sha256Digest(Buffer.from('other'))), compression: 'zstd', into: damaged, what: 'pack test' }), fails('INVALID_FILE', /does not match its digest/));
+    assert.deepEqual(await readdir(damaged), []);
+  });
+
   it('reports a digest mismatch as such, and an unsafe entry by name, with nothing of it extracted', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
     const { bytes } = await layer(good);
@@ -113,8 +132,12 @@ describe('extractLayer', () => {
     const evil = await layer([[{ name: './ok', type: 'file', mode: 0o644 }, 'fine'], [{ name: './dev-null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 }]]);
     const into = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
     await assert.rejects(extractLayer({ bytes: source(evil.bytes, evil.digest), compression: 'zstd', into, what: 'pack test' }), fails('INVALID_FILE', /^pack test is refused: its archive holds \.\/dev-null: a character-device entry/));
-    assert.ok(!(await readdir(into)).includes('dev-null'));
+    assert.deepEqual(await readdir(into), [], 'tar ran only after every header passed: not even ./ok');
+    assert.ok(!existsSync(`${into}.tar`), 'the decompressed archive beside it is gone');
     await assert.rejects(extractLayer({ bytes: source(bytes, sha256Digest(bytes)), compression: 'zstd', into: join(into, 'absent'), what: 'pack test' }), fails('PROCESS_FAILED', /^pack test: extracting it into \S+absent failed \(.*tar/));
+    const cut = (await tarball([[{ name: './big', type: 'file', mode: 0o644 }, 'b'.repeat(200_000)]])).subarray(0, 100_000);
+    const short = execFileSync('zstd', ['-q', '-c'], { input: cut });
+    await assert.rejects(extractLayer({ bytes: source(short, sha256Digest(short)), compression: 'zstd', into, what: 'pack test' }), fails('INVALID_FILE', /an archive cut short/));
     const garbage = Buffer.from('not zstd at all');
     await assert.rejects(extractLayer({ bytes: source(garbage, sha256Digest(garbage)), compression: 'zstd', into, what: 'pack test' }), fails('INVALID_FILE', /^pack test: its layer is not a readable zstd tar archive/));
   });
