@@ -3,11 +3,12 @@
  * openjdk-17-jdk-headless and -jre-headless, unpacked), then in one run:
  * - layer formats: `createLayer` with zstd and gzip (size, time), raw extraction
  *   on the host (`zstd -dc | tar -x`, `tar -xzf`) and `extractLayer` from a file
- *   (hash, archive check and tar in one pass, the path `aibox install` takes);
+ *   (hash while decompressing into a file, archive check, tar of that file: the path `aibox install` takes);
  * - `aibox install` of that pack from a loopback registry (docker-registry),
  *   signed: cold (empty host layer cache, not installed), warm (layer cached,
  *   uninstalled first) and already installed, next to the raw host extraction
- *   of the same layer measured in between;
+ *   of the same layer measured in between; cold and already installed also from a
+ *   terminal inside the sandbox (its command server and the host's broker: no Node start);
  * - where the cold install's time goes: each step timed by calling the domain
  *   functions `aibox install` calls.
  * Under gVisor and runc. Prints a Markdown report for docs/performance.md and
@@ -274,14 +275,14 @@ async function timeInstalls(user: TestUser, work: string): Promise<InstallResult
   };
 }
 
-/** extractLayer from the layer file (one pass: sha256, TarGate, tar) into a folder of the host, per format. */
+/** extractLayer from the layer file (sha256 while decompressing into a file, TarGate, tar) into a folder of the host, per format. */
 async function onePassExtract(work: string): Promise<Record<LayerCompression, number>> {
   const samples = { zstd: [] as number[], gzip: [] as number[] };
   for (let run = 0; run < RUNS; run++) {
     for (const format of FORMATS) {
       const file = join(work, LAYER_FILE[format]);
       const digest = sha256Digest(await readFile(file));
-      const into = join(work, 'one-pass');
+      const into = join(work, 'extract');
       await mkdir(into);
       const bytes = verifiedBytes('bench', 'layer', createReadStream(file, { highWaterMark: 1024 * 1024 }), digest);
       samples[format].push(await timedAsync(() => extractLayer({ bytes, compression: format, into, what: 'bench' })));
@@ -328,7 +329,7 @@ async function profileInstall(user: TestUser): Promise<Phases> {
     await step('  of which: signature', () => verifyPackSignature(registry, PACK, pack.reference, pack.digest, config.policy.trustedKeys.value));
     const installed = await step('read installed.json (host)', () => readInstalled(store));
     await step('clean staging (host)', () => cleanStaging(store));
-    await step('download + sha256 + check + extract, one pass; rename', () =>
+    await step('download + sha256 + decompress into a file; check; tar; rename', () =>
       placePack(store, `${PACK}-profile`, pack.version, async (into) => extractLayer({ bytes: await registry.openBlob(PACK, pack.layer.digest), compression: 'zstd', into, what: 'bench' })),
     );
     await step('record installed.json + env.sh (host)', () => writeInstalled(store, installed));
@@ -368,7 +369,7 @@ async function benchRuntime(runtime: 'gvisor' | 'runc', user: TestUser, work: st
     must(await aibox(user, ['start', '--runtime', runtime, '--port', String(await freePort())]), 'aibox start');
     const hostSamples = { zstd: [] as number[], gzip: [] as number[] };
     for (const format of FORMATS) hostSamples[format].push(hostExtract(work, file(format), format));
-    console.error(`${runtime}: one-pass extraction (load ${load()})`);
+    console.error(`${runtime}: extractLayer from the layer file (load ${load()})`);
     const onePass = await onePassExtract(work);
     for (const format of FORMATS) hostSamples[format].push(hostExtract(work, file(format), format), hostExtract(work, file(format), format));
     console.error(`${runtime}: aibox install cold, warm, installed (load ${load()})`);
@@ -418,7 +419,7 @@ try {
     `Date: ${new Date().toISOString().slice(0, 10)}; load average at the end of each runtime: ${runtimes.map((result) => `${result.runtime} ${result.load}`).join(', ')}`,
     `Pack: ${tree.source}: ${mb(tree.bytes)} in ${tree.files} files and folders. Medians of ${RUNS}.`,
     '',
-    `| layer | size | createLayer | host: raw extract | host: extractLayer (one pass, ${runtimes.map((result) => `during ${result.runtime}`).join(' / ')}) |`,
+    `| layer | size | createLayer | host: raw extract | host: extractLayer (${runtimes.map((result) => `during ${result.runtime}`).join(' / ')}) |`,
     '|---|---|---|---|---|',
     ...formats.map((format) => `| ${format.compression} | ${mb(format.bytes)} (${((100 * format.bytes) / tree.bytes).toFixed(0)} %) | ${seconds(format.compress)} | ${seconds(format.hostExtract)} | ${runtimes.map((result) => seconds(result.onePass[format.compression])).join(' / ')} |`),
     '',
