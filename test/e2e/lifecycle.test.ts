@@ -170,7 +170,8 @@ for (const runtime of ['gvisor', 'runc'] as const) {
     });
 
     it('re-created with the other runtime, it moves its volumes into that runtime\'s ids once and keeps every file usable', { skip: runtime !== 'runc' && 'one switch each way, from runc' }, async () => {
-      assert.equal(sshTo(user, 'echo before > ~/switch && mkdir -p /workspace/deep/er && echo f > /workspace/deep/er/f').code, 0);
+      const before = sshTo(user, 'echo before > ~/switch && mkdir -p /workspace/deep/er && echo f > /workspace/deep/er/f');
+      assert.equal(before.code, 0, `stdout: ${before.stdout}; stderr: ${before.stderr}`);
       for (const [to, uid] of [['gvisor', 1000], ['runc', SANDBOX_ID_BASE + 1000]] as const) {
         assert.equal((await aibox(user, ['rm'])).code, 0);
         const started = await aibox(user, ['start', '--runtime', to, '--profile', profile]);
