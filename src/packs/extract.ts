@@ -124,7 +124,7 @@ export async function extractLayer(options: ExtractOptions): Promise<void> {
     const asRoot = ['--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', 'tar', ...tar];
     const result = await (process.getuid?.() === 0 ? runProcess('setpriv', asRoot, { allowFailure: true }) : runProcess('tar', tar, { allowFailure: true }));
     if (result.exitCode !== 0) {
-      throw new AiboxError('PROCESS_FAILED', `${options.what}: extracting it into ${options.into} failed (${result.stderr.trim().split('\n').pop() ?? `exit code ${result.exitCode}`})`, 'check the free space and permissions of the packs volume: podman volume inspect');
+      throw new AiboxError('PROCESS_FAILED', `${options.what}: extracting it into ${options.into} failed (${result.stderr.trim().split('\n').pop() || `exit code ${result.exitCode}`})`, 'check the free space and permissions of the packs volume: podman volume inspect');
     }
   } finally {
     await rm(archive, { force: true });

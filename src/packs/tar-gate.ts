@@ -94,12 +94,12 @@ function paxRecords(data: Buffer): Map<string, string> {
 }
 
 /**
- * Sits between the decompressor and tar: reads every header as the bytes stream
- * past and passes on only what it has approved. An entry's header (with the long
- * name or pax header before it) reaches tar only after the entry was found safe,
- * so tar never sees an entry aibox refused. Anything it cannot read the way GNU
- * tar would (sparse files, global path overrides, a bad checksum, data after the
- * end) is refused too.
+ * Reads every header of a tar archive, in order, and returns from `push` only the bytes
+ * it has approved: an entry's header (with the long name or pax header before it) comes
+ * out only after the entry was found safe. extract.ts reads a whole decompressed archive
+ * through it, seeking over file data (`skippable`, `skip`), before tar may start on that
+ * file. Anything it cannot read the way GNU tar would (sparse files, global path
+ * overrides, a bad checksum, data after the end) is refused too.
  */
 export class TarGate {
   /** The unit being read: a header, or a meta header with its data. */
