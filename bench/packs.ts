@@ -17,7 +17,7 @@
  *   npm run bench:packs
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { copyFile, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
@@ -32,7 +32,7 @@ import { runProcess } from '../src/core/runner.js';
 import { extractLayer } from '../src/packs/extract.js';
 import { packStoreOf } from '../src/packs/install.js';
 import { createLayer, type LayerCompression } from '../src/packs/layer.js';
-import { sha256Digest, verifiedBytes } from '../src/packs/registry.js';
+import { sha256File } from '../src/packs/registry.js';
 import { openPackRegistry } from '../src/packs/registry-config.js';
 import { resolvePacks } from '../src/packs/resolve.js';
 import { cleanStaging, placePack, readInstalled, removePackDir, writeInstalled } from '../src/packs/sandbox-store.js';
@@ -281,11 +281,10 @@ async function onePassExtract(work: string): Promise<Record<LayerCompression, nu
   for (let run = 0; run < RUNS; run++) {
     for (const format of FORMATS) {
       const file = join(work, LAYER_FILE[format]);
-      const digest = sha256Digest(await readFile(file));
+      const { digest, size } = await sha256File(file);
       const into = join(work, 'extract');
       await mkdir(into);
-      const bytes = verifiedBytes('bench', 'layer', createReadStream(file, { highWaterMark: 1024 * 1024 }), digest);
-      samples[format].push(await timedAsync(() => extractLayer({ bytes, compression: format, into, what: 'bench' })));
+      samples[format].push(await timedAsync(() => extractLayer({ file, digest, size, compression: format, into, what: 'bench', source: { location: 'bench', what: 'layer' } })));
       await rm(into, { recursive: true });
     }
   }
@@ -329,9 +328,13 @@ async function profileInstall(user: TestUser): Promise<Phases> {
     await step('  of which: signature', () => verifyPackSignature(registry, PACK, pack.reference, pack.digest, config.policy.trustedKeys.value));
     const installed = await step('read installed.json (host)', () => readInstalled(store));
     await step('clean staging (host)', () => cleanStaging(store));
-    await step('download + sha256 + decompress into a file; check; tar; rename', () =>
-      placePack(store, `${PACK}-profile`, pack.version, async (into) => extractLayer({ bytes: await registry.openBlob(PACK, pack.layer.digest), compression: 'zstd', into, what: 'bench' })),
+    const { digest, size } = pack.layer;
+    const download = join(await mkdtemp(join(tmpdir(), 'aibox-bench-blob-')), 'layer');
+    await step('download (curl into a file)', () => registry.downloadBlob(PACK, digest, size, download));
+    await step('sha256 alongside decompression into a file; check; tar; rename', () =>
+      placePack(store, `${PACK}-profile`, pack.version, (into) => extractLayer({ file: download, digest, size, compression: 'zstd', into, what: 'bench', source: { location: registry.location, what: 'layer' } })),
     );
+    await rm(dirname(download), { recursive: true });
     await step('record installed.json + env.sh (host)', () => writeInstalled(store, installed));
     await removePackDir(store, `${PACK}-profile`, pack.version);
     for (const [name, value] of Object.entries(times)) (samples[name] ??= []).push(value);

@@ -31,8 +31,11 @@ await build({
   target: 'node20',
   // jsonc-parser's default entry is a UMD build esbuild cannot follow; its ESM build bundles.
   mainFields: ['module', 'main'],
+  // --liftoff-only: fetch's HTTP parser (undici's llhttp) is WebAssembly, which V8 recompiles
+  // with TurboFan in the background, and a process waits for that at exit: ~0.1 s of every
+  // command that used fetch (docs/performance.md). Liftoff's code is plenty for HTTP headers.
   banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __aiboxRequire } from 'node:module';\nconst require = __aiboxRequire(import.meta.url);",
+    js: "#!/usr/bin/env node\nimport { createRequire as __aiboxRequire } from 'node:module';\nimport { setFlagsFromString as __aiboxV8Flags } from 'node:v8';\n__aiboxV8Flags('--liftoff-only');\nconst require = __aiboxRequire(import.meta.url);",
   },
   define: { AIBOX_VERSION: JSON.stringify(version) },
   // Loaded from node_modules only by the approval service, on the host, when it sends mail (like better-sqlite3).

@@ -2,7 +2,7 @@
 # Installs the host programs aibox needs (Debian/Ubuntu, as root): podman and
 # runc to run the sandbox, runsc (gVisor) for isolation, OpenSSH client to
 # connect, nftables (aibox puts the egress rules into each sandbox's network namespace), debootstrap to build the base image locally (with gpgv and the Debian
-# archive keyring, so it verifies the mirror's signature), zstd for tool pack layers. For the tests: docker-registry
+# archive keyring, so it verifies the mirror's signature), zstd for tool pack layers, curl and util-linux (prlimit) to download them. For the tests: docker-registry
 # (a real OCI registry; each test runs its own on loopback) and apache2-utils (htpasswd
 # makes its bcrypt logins), postgresql (the approval store's tests run a throwaway
 # cluster of their own), openssh-server (the push hook's test serves git over its own sshd
@@ -54,7 +54,7 @@ if [ "${AIBOX_GVISOR_BACKPORTS:-1}" = 1 ]; then
   runsc_from_backports && backports=yes
 fi
 
-packages=(podman runc nftables uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd docker-registry apache2-utils postgresql openssh-server chromium python3-aiosmtpd openssl python3 make g++ openjdk-17-jdk-headless)
+packages=(podman runc nftables uidmap slirp4netns fuse-overlayfs runsc debootstrap gpgv debian-archive-keyring openssh-client ca-certificates zstd curl util-linux docker-registry apache2-utils postgresql openssh-server chromium python3-aiosmtpd openssl python3 make g++ openjdk-17-jdk-headless)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -1,4 +1,5 @@
 import { access, constants } from 'node:fs/promises';
+import { constants as os } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
@@ -26,6 +27,8 @@ export interface RunResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** The signal that ended it (allowFailure only): its exitCode is then 128 + its number, as in a shell. */
+  signal?: string;
 }
 
 /** The one way aibox runs external programs (podman, ssh, git, ...). */
@@ -42,6 +45,8 @@ const INSTALL_HINTS: Record<string, string> = {
   git: 'apt-get install -y git',
   zstd: 'apt-get install -y zstd',
   tar: 'apt-get install -y tar',
+  curl: 'apt-get install -y curl',
+  prlimit: 'apt-get install -y util-linux',
   nsenter: 'apt-get install -y util-linux',
   nft: 'apt-get install -y nftables',
 };
@@ -97,6 +102,11 @@ export const runProcess: Runner = async (command, args, options = {}) => {
   if (result.failed && result.exitCode === undefined) {
     if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
       throw new AiboxError('MISSING_PREREQ', `${command} is not installed (not found on PATH)`, installHint(command));
+    }
+    if (result.signal && !result.timedOut && options.allowFailure) {
+      const stdout = typeof result.stdout === 'string' ? result.stdout : '';
+      const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+      return { exitCode: 128 + (os.signals[result.signal] ?? 0), stdout, stderr, signal: result.signal };
     }
     const why = result.timedOut ? `timed out after ${options.timeoutMs} ms` : result.shortMessage;
     throw new AiboxError('PROCESS_FAILED', `${command} ${args.join(' ')}: ${why}`);

@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { readRegularFile } from '../core/files.js';
 import { createLayer, MEDIA_TYPES, type LayerCompression } from './layer.js';
 import { MANIFEST_FILE, packManifestSchema, readPackManifest, type PackManifest } from './manifest.js';
 import { unknownSettingRefs } from './pack-env.js';
-import type { Registry } from './registry.js';
+import { sha256Digest, sha256File, type Registry } from './registry.js';
 import { recipeBuildArgs } from './recipe-args.js';
 import { packReference } from './resolve.js';
 import { readPrivateKey } from './cosign-keys.js';
@@ -23,12 +23,6 @@ const BUILD_DIR = '.pack';
 
 const builtSchema = z.object({ layer: z.object({ file: z.string(), digest: z.string(), size: z.number(), mediaType: z.string() }), config: z.string() }).strict();
 type Built = z.infer<typeof builtSchema>;
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest('hex')}`;
-}
 
 export interface BuildOptions {
   /** The image a recipe builds FROM unless its manifest names one (install.base_image); built on demand. */
@@ -69,7 +63,7 @@ export async function buildPack(ctx: Context, dir: string, options: BuildOptions
     const layerFile = `layer.tar.${compression === 'zstd' ? 'zst' : 'gz'}`;
     ctx.out.progress(`packing ${manifest.name}@${manifest.version} (${compression})…`);
     await createLayer(ctx.run, contents, join(out, layerFile), compression);
-    const digest = await sha256File(join(out, layerFile));
+    const { digest } = await sha256File(join(out, layerFile));
     const size = (await stat(join(out, layerFile))).size;
     const config = JSON.stringify({ ...manifest, security: { ...manifest.security, checksum: digest } });
     const built: Built = { layer: { file: layerFile, digest, size, mediaType: compression === 'zstd' ? MEDIA_TYPES.layerZstd : MEDIA_TYPES.layerGzip }, config };
@@ -135,9 +129,9 @@ export async function publishPack(ctx: Context, registry: Registry, dir: string,
     throw new AiboxError('CONFLICT', `${reference} is already published, and published versions are immutable`, `publish a new version: raise version in ${join(dir, 'manifest.yaml')}`);
   }
   const layerPath = join(dir, BUILD_DIR, built.layer.file);
-  if ((await sha256File(layerPath)) !== built.layer.digest) throw new AiboxError('CONFLICT', `${layerPath} changed since it was built`, `build again: aibox pack build ${dir}`);
+  if ((await sha256File(layerPath)).digest !== built.layer.digest) throw new AiboxError('CONFLICT', `${layerPath} changed since it was built`, `build again: aibox pack build ${dir}`);
   const configBytes = Buffer.from(built.config);
-  const configDigest = `sha256:${createHash('sha256').update(configBytes).digest('hex')}`;
+  const configDigest = sha256Digest(configBytes);
   ctx.out.progress(`uploading ${name}@${version} (${(built.layer.size / 1e6).toFixed(1)} MB)…`);
   await registry.putBlob(name, built.layer.digest, { path: layerPath, size: built.layer.size });
   await registry.putBlob(name, configDigest, configBytes);

@@ -1,8 +1,8 @@
 import { open, rm } from 'node:fs/promises';
-import type { Writable } from 'node:stream';
 import { AiboxError } from '../core/errors.js';
 import { pipeProcess, runProcess } from '../core/runner.js';
 import type { LayerCompression } from './layer.js';
+import { checkBlob, sha256File } from './registry.js';
 import { TarGate } from './tar-gate.js';
 
 /** tar's record size, in 512-byte blocks (1 MiB; its default of 10 KiB costs a system call per 10 KiB). */
@@ -11,8 +11,15 @@ const TAR_RECORD_BLOCKS = 2048;
 const GATE_READ_BYTES = 64 * 1024;
 
 export interface ExtractOptions {
-  /** The layer's compressed bytes, verified: the iteration throws after the last chunk when the digest differs. */
-  bytes: AsyncIterable<Uint8Array>;
+  /**
+   * The layer's compressed bytes: a local file (just downloaded, or the host's layer
+   * cache), not trusted until it matched `digest` and `size`.
+   */
+  file: string;
+  digest: string;
+  size: number;
+  /** Where the file came from and what it is, for a mismatch: `registry LOCATION: blob D of java does not match…`. */
+  source: { location: string; what: string };
   compression: LayerCompression;
   /**
    * An empty, private folder (the caller removes it when this throws). The decompressed
@@ -21,26 +28,6 @@ export interface ExtractOptions {
   into: string;
   /** The pack, for messages. */
   what: string;
-  /** The layer is this file (the host's layer cache): the decompressor reads it, `bytes` (its content) are only hashed. */
-  file?: string;
-  /** Also keeps the compressed bytes here (the host's layer cache); the caller renames it once this succeeds. */
-  copyTo?: string;
-}
-
-/** Writes with back-pressure; rejects when the stream closes first (its process exited). */
-function write(stream: Writable, chunk: Uint8Array): Promise<void> {
-  if (stream.destroyed) return Promise.reject(new Error('closed'));
-  if (stream.write(chunk)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const settle = (error?: Error) => {
-      stream.off('drain', drained).off('close', closed);
-      if (error) reject(error);
-      else resolve();
-    };
-    const drained = () => settle();
-    const closed = () => settle(new Error('closed'));
-    stream.on('drain', drained).on('close', closed);
-  });
 }
 
 function unreadable(options: ExtractOptions, error: unknown): AiboxError {
@@ -49,38 +36,25 @@ function unreadable(options: ExtractOptions, error: unknown): AiboxError {
 }
 
 /**
- * Hashes the layer as it arrives (the digest is checked after its last byte) while the
- * decompressor writes the archive straight into `archive`: no decompressed byte crosses Node.
+ * The decompressor writes the archive straight into `archive` while Node hashes the
+ * same file on the other core: no decompressed byte crosses Node. A layer that does not
+ * match is reported by its digest (even when decompression failed too), not by zstd's
+ * symptom of it.
  */
 async function decompressInto(options: ExtractOptions, archive: string): Promise<void> {
   const file = await open(archive, 'wx', 0o600);
-  const copy = options.copyTo ? await open(options.copyTo, 'wx', 0o644) : undefined;
   try {
-    const decompress = pipeProcess(options.compression, options.file ? ['-dc', options.file] : ['-dc'], { stdout: file.fd });
-    let feeding = !options.file; // a decompressor that reads the file has no use for its stdin
-    // The whole layer is read even when decompression fails: a damaged layer is then
-    // reported by its digest ("does not match"), not by zstd's symptom of it.
-    const feed = async () => {
-      try {
-        for await (const chunk of options.bytes) {
-          if (copy) await copy.write(chunk);
-          if (feeding) await write(decompress.stdin, chunk).catch(() => (feeding = false));
-        }
-      } catch (error) {
-        decompress.kill();
-        throw error;
-      } finally {
-        decompress.stdin.end();
-      }
-    };
-    const [fed, decompressed] = await Promise.allSettled([feed(), decompress.done]);
-    if (fed.status === 'rejected') throw fed.reason;
+    const decompress = pipeProcess(options.compression, ['-dc', options.file], { stdout: file.fd });
+    decompress.stdin.end();
+    const [hashed, decompressed] = await Promise.allSettled([sha256File(options.file), decompress.done]);
+    if (hashed.status === 'rejected') throw hashed.reason;
+    checkBlob(options.source.location, options.source.what, options, hashed.value);
     if (decompressed.status === 'rejected') {
       const error: unknown = decompressed.reason;
       throw error instanceof AiboxError && error.code === 'MISSING_PREREQ' ? error : unreadable(options, error);
     }
   } finally {
-    await Promise.all([file.close(), copy?.close()]);
+    await file.close();
   }
 }
 
@@ -108,9 +82,10 @@ async function gateArchive(archive: string, what: string): Promise<void> {
 
 /**
  * A pack layer into `into`, in three steps on one private copy of its archive:
- * decompress it as it downloads (its digest checked at the end), read every header
- * (TarGate), and only then let `tar` extract that same file. So tar never sees an
- * entry aibox has not approved, and every byte it reads matched the digest. tar runs
+ * decompress the layer file while hashing it (its digest and size checked before
+ * anything reads the archive), read every header (TarGate), and only then let `tar`
+ * extract that same archive. So tar never sees an entry aibox has not approved, and
+ * every byte it reads came from a layer that matched the digest. tar runs
  * without any capability when aibox runs as root: it cannot make device files or
  * change owners (the gate has already refused such entries). Nothing in `into` may be
  * used unless this resolves.

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/settings.js';
@@ -17,7 +17,7 @@ import { compressionOf } from './layer.js';
 import { findLockFile, readLock, writeLock, type PackLock } from './lockfile.js';
 import { parsePackSpec, type PackRequest } from './manifest.js';
 import { resolvePackVars } from './pack-env.js';
-import { verifiedBytes, type Registry } from './registry.js';
+import type { Registry } from './registry.js';
 import { openPackRegistry } from './registry-config.js';
 import { resolvePacks, type ResolvedPack } from './resolve.js';
 import { cleanStaging, ensureCacheDirs, placePack, readInstalled, removePackDir, TOOLPACKS, writeInstalled, type Installed, type PackStore } from './sandbox-store.js';
@@ -55,23 +55,20 @@ export function packDenials(policy: EffectivePolicy, pack: ResolvedPack): string
   return denials;
 }
 
-function blobPath(ctx: Context, digest: string): string {
-  return join(ctx.paths.cacheDir, 'blobs', digest.replace(':', '/'));
-}
-
 /**
- * Extracts a pack's layer into `stage` in one pass (TarGate, extract.ts): from the
- * host's layer cache when it holds this digest, else from the registry, keeping a
- * copy in the cache once the digest matched and every entry passed. Returns
+ * Extracts a pack's layer into `stage` (extract.ts): from the host's layer cache when
+ * it holds this digest, else downloaded into a temp file of the cache first, which
+ * becomes the cached copy once its digest matched and every entry passed. Returns
  * whether it was downloaded.
  */
 export async function extractPack(ctx: Context, registry: Registry, pack: ResolvedPack, stage: string): Promise<boolean> {
   const { digest, size, mediaType } = pack.layer;
-  const cached = blobPath(ctx, digest);
-  const options = { compression: compressionOf(mediaType), into: stage, what: `pack ${pack.reference}` };
+  const blobs = join(ctx.paths.cacheDir, 'blobs');
+  const cached = join(blobs, digest.replace(':', '/'));
+  const options = { digest, size, compression: compressionOf(mediaType), into: stage, what: `pack ${pack.reference}` };
   if ((await stat(cached).catch(() => undefined))?.size === size) {
     try {
-      await extractLayer({ ...options, file: cached, bytes: verifiedBytes(join(ctx.paths.cacheDir, 'blobs'), `layer ${digest}`, createReadStream(cached, { highWaterMark: 1024 * 1024 }), digest, size) });
+      await extractLayer({ ...options, file: cached, source: { location: blobs, what: `layer ${digest}` } });
     } catch (error) {
       await rm(cached, { force: true }); // a damaged cached copy is downloaded again next time
       throw error;
@@ -81,7 +78,8 @@ export async function extractPack(ctx: Context, registry: Registry, pack: Resolv
   await mkdir(dirname(cached), { recursive: true, mode: 0o700 });
   const temp = `${cached}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await extractLayer({ ...options, bytes: await registry.openBlob(pack.name, digest), copyTo: temp });
+    await registry.downloadBlob(pack.name, digest, size, temp);
+    await extractLayer({ ...options, file: temp, source: { location: registry.location, what: `blob ${digest} of ${pack.name}` } });
     await rename(temp, cached);
   } finally {
     await rm(temp, { force: true });
@@ -122,6 +120,9 @@ export async function installPacks(ctx: Context, store: PackStore, config: Confi
   // Checked while the first layer streams; awaited before anything is put in place.
   const running = (options.ensureRunning ?? (async () => {}))();
   running.catch(() => undefined);
+  // The packs' cache folders in dev's home (ssh, ~0.2 s), made while the layers extract: empty folders dev could make too.
+  const caches = running.then(() => ensureCacheDirs(ctx.run, store, packs.flatMap((pack) => pack.manifest.filesystem.caches.map((cache) => cache.path))));
+  caches.catch(() => undefined);
   for (const pack of packs) {
     if (pack.manifest.install.method === 'nix') await running.then(() => requireNix(ctx, store.container, pack));
   }
@@ -145,9 +146,9 @@ export async function installPacks(ctx: Context, store: PackStore, config: Confi
       recordPack(installed, pack, registry.location, config);
       await writeInstalled(store, installed);
       if (previous && previous.version !== pack.version) await removePackDir(store, pack.name, previous.version);
-      await ensureCacheDirs(ctx.run, store, pack.manifest.filesystem.caches.map((cache) => cache.path));
       report.packs.push({ name: pack.name, version: pack.version, digest: pack.digest, signedBy: pack.signedBy, outcome: 'installed', downloaded });
     }
+    await caches;
   });
   return report;
 }

@@ -1,5 +1,5 @@
-import { constants, createReadStream, type Dirent } from 'node:fs';
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { constants, type Dirent } from 'node:fs';
+import { copyFile, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,8 +19,9 @@ import {
   openBlobFile,
   readJsonFile,
   mismatchError,
+  missingBlobError,
   saveVerified,
-  verifiedBytes,
+  sizeError,
   sha256Digest,
   verifyDigest,
   type FetchedManifest,
@@ -115,16 +116,19 @@ export class LayoutRegistry implements Registry {
   async getBlob(repo: string, digest: string): Promise<Buffer> {
     const what = `blob ${digest} of ${repo}`;
     const bytes = await this.readSmallBlob(repo, digest, what);
-    if (!bytes) throw this.missingBlob(what);
+    if (!bytes) throw missingBlobError(this.location, what);
     verifyDigest(this.location, what, bytes, digest);
     return bytes;
   }
 
-  async openBlob(repo: string, digest: string): Promise<AsyncIterable<Uint8Array>> {
+  /** A copy of the layout's file (a reflink where the filesystem has them): the caller hashes it. */
+  async downloadBlob(repo: string, digest: string, size: number, path: string): Promise<void> {
     const what = `blob ${digest} of ${repo}`;
     const file = this.blobPath(repo, digest);
-    if (!(await this.hasBlob(repo, digest))) throw this.missingBlob(what);
-    return verifiedBytes(this.location, what, createReadStream(file, { highWaterMark: 1024 * 1024 }), digest);
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) throw missingBlobError(this.location, what);
+    if (info.size !== size) throw sizeError(this.location, what, size, info.size);
+    await copyFile(file, path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
   }
 
   async putBlob(repo: string, digest: string, source: Buffer | { path: string; size: number }): Promise<void> {
@@ -152,10 +156,6 @@ export class LayoutRegistry implements Registry {
   private blobPath(repo: string, digest: string): string {
     checkDigest(this.location, digest);
     return join(this.repoDir(repo), 'blobs', 'sha256', digest.slice('sha256:'.length));
-  }
-
-  private missingBlob(what: string): AiboxError {
-    return new AiboxError('NOT_FOUND', `registry ${this.location}: ${what} does not exist`, 'publish the pack again: one of its parts is missing');
   }
 
   /** The repository's index.json, validated; undefined when the root or the repository does not exist. */

@@ -44,11 +44,11 @@ export interface Registry {
   /** A small blob (config, signature payload), verified against its digest. */
   getBlob(repo: string, digest: string): Promise<Buffer>;
   /**
-   * A blob's bytes as they arrive, hashed on the way: the iteration throws after
-   * the last chunk when they do not match the digest, so a consumer keeps nothing
-   * until it has ended.
+   * Writes a blob into `path` (a new file), stopping past `size` bytes. **Not verified**:
+   * whoever reads the file hashes it first (`sha256File`; extractLayer does so while it
+   * decompresses) and trusts nothing of it on a mismatch.
    */
-  openBlob(repo: string, digest: string): Promise<AsyncIterable<Uint8Array>>;
+  downloadBlob(repo: string, digest: string, size: number, path: string): Promise<void>;
   /** Uploads a blob from memory or from a file, unless the registry has it already. */
   putBlob(repo: string, digest: string, source: Buffer | { path: string; size: number }): Promise<void>;
 }
@@ -95,12 +95,41 @@ export function checkReference(location: string, reference: string): void {
   }
 }
 
+export function missingBlobError(location: string, what: string): AiboxError {
+  return new AiboxError('NOT_FOUND', `registry ${location}: ${what} does not exist`, 'publish the pack again: one of its parts is missing');
+}
+
 export function mismatchError(location: string, what: string, expected: string, actual: string): AiboxError {
   return new AiboxError(
     'INVALID_FILE',
     `registry ${location}: ${what} does not match its digest ${expected} (its content is ${actual})`,
     'the content was damaged or altered: publish it again from its source',
   );
+}
+
+/** A file's sha256 digest and size, read through one reused buffer (fresh buffers cost more than the hash here). */
+export async function sha256File(path: string): Promise<{ digest: string; size: number }> {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  const file = await open(path);
+  let size = 0;
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+
+/** A blob (file) as long as its descriptor says and with its digest; else the error that says which differs. */
+export function checkBlob(location: string, what: string, expected: { digest: string; size: number }, actual: { digest: string; size: number }): void {
+  if (actual.size !== expected.size) throw sizeError(location, what, expected.size, actual.size);
+  if (actual.digest !== expected.digest) throw mismatchError(location, what, expected.digest, actual.digest);
 }
 
 export function verifyDigest(location: string, what: string, bytes: Uint8Array, digest: string): void {
@@ -203,7 +232,7 @@ export function errorCode(error: unknown): string {
   return String(error);
 }
 
-function sizeError(location: string, what: string, size: number, received: number): AiboxError {
+export function sizeError(location: string, what: string, size: number, received: number): AiboxError {
   const amount = received > size ? `over ${size}` : String(received);
   return new AiboxError('INVALID_FILE', `registry ${location}: ${what} has ${amount} bytes; expected ${size}`, 'the content was cut short or altered: try again, or publish it again from its source');
 }

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AiboxError } from '../../src/core/errors.js';
 import { HttpRegistry } from '../../src/packs/oci-http.js';
-import { sha256Digest } from '../../src/packs/registry.js';
-import { readAll, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { sha256Digest, sha256File } from '../../src/packs/registry.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 const LAYER_TYPE = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -54,9 +54,10 @@ describe('HttpRegistry against a real registry (docker-registry)', { timeout: 12
     assert.equal(await registry.hasBlob('java', layerDigest), true);
 
     started = Date.now();
-    const pulled = await readAll(await registry.openBlob('java', layerDigest));
+    const pulled = join(dir, 'pulled');
+    await registry.downloadBlob('java', layerDigest, layer.length, pulled);
     t.diagnostic(`download of 10 MB: ${Date.now() - started} ms`);
-    assert.equal(sha256Digest(pulled), layerDigest);
+    assert.deepEqual(await sha256File(pulled), { digest: layerDigest, size: layer.length });
   });
 
   it('a missing tag is undefined, a missing repository has no tags, a missing blob is named', async () => {

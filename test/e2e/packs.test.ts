@@ -45,6 +45,7 @@ const PACKS: PackDef[] = [
   { name: 'stranger', version: '1.0.0', signer: 'stranger' },
   { name: 'tamper', version: '1.0.0' },
   { name: 'ondisk', version: '1.0.0', signer: false },
+  { name: 'served', version: '1.0.0', signer: false },
   { name: 'big', version: '1.0.0', megabytes: BIG_PACK_MB },
   { name: 'conc-a', version: '1.0.0' },
   { name: 'conc-b', version: '1.0.0' },
@@ -170,6 +171,13 @@ describe('tool packs: publish, verify and install into a running gVisor sandbox'
     await writeOrgPolicy();
     const result = await aibox(user, ['install', ...args, '--json'], { cwd });
     return { ...result, json: JSON.parse(result.stdout || '{}') };
+  }
+
+  /** The same bytes with the middle one inverted. */
+  function flipByte(bytes: Buffer): Buffer {
+    const at = bytes.length >> 1;
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at);
+    return bytes;
   }
 
   /** The toolpacks volume's folder on the host, where aibox installs. */
@@ -322,6 +330,16 @@ describe('tool packs: publish, verify and install into a running gVisor sandbox'
     await registry.putManifest('tamper', signatureTag(evilDigest), signature.bytes, signature.mediaType);
     await assertRefused(['tamper'], 8, new RegExp(`^error: pack \\S+/tamper:1\\.0\\.0: the signature is for a different manifest \\(${signed.digest}\\)$`));
 
+    // In the registry's storage: a layer whose bytes changed after it was published (curl downloads it, the hash finds it).
+    const served = await publish(packDir('served', '1.0.0'));
+    const servedLayer: string = JSON.parse((await registry.getManifest('served', served.digest))?.bytes.toString('utf8') ?? '{}').layers[0].digest;
+    const stored = await readFile(server.blobFile(servedLayer));
+    flipByte(stored);
+    await writeFile(server.blobFile(servedLayer), stored);
+    await assertRefused(['served'], 3, new RegExp(`^error: registry ${server.ref}/packs: blob ${servedLayer} of served does not match its digest`));
+    const cache = await readdir(join(user.home, '.cache', 'aibox', 'blobs', 'sha256')).catch(() => [] as string[]);
+    assert.ok(!cache.some((file) => file.startsWith(servedLayer.slice('sha256:'.length))), `the host layer cache keeps nothing of it: ${cache.join(', ')}`);
+
     // On disk: an OCI layout registry whose layer, then manifest, was edited in place.
     const layout = join(user.home, 'layout');
     const published = await publish(packDir('ondisk', '1.0.0'), 'signer', ['--registry', layout]);
@@ -332,6 +350,8 @@ describe('tool packs: publish, verify and install into a running gVisor sandbox'
     try {
       const layer = await readFile(blob(layerDigest));
       await writeFile(blob(layerDigest), Buffer.concat([layer, Buffer.from('tampered')]));
+      await assertRefused(['ondisk'], 3, new RegExp(`^error: registry ${layout}: blob ${layerDigest} of ondisk has over ${layer.length} bytes; expected ${layer.length}`));
+      await writeFile(blob(layerDigest), flipByte(Buffer.from(layer))); // same size, other bytes: found by the hash, read alongside the decompression
       await assertRefused(['ondisk'], 3, new RegExp(`^error: registry ${layout}: blob ${layerDigest} of ondisk does not match its digest`));
       await writeFile(blob(layerDigest), layer);
       await writeFile(blob(published.digest), JSON.stringify({ ...manifest, annotations: { ...manifest.annotations, 'org.opencontainers.image.description': 'tampered' } }));

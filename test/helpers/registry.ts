@@ -13,6 +13,8 @@ export interface TestRegistry {
   /** host:port, as HttpRegistry takes it. */
   ref: string;
   port: number;
+  /** The file a blob is stored in (distribution's filesystem driver), for tests that damage one. */
+  blobFile(digest: string): string;
   stop(): Promise<void>;
 }
 
@@ -68,7 +70,11 @@ export async function startRegistry(options: { htpasswd?: { user: string; passwo
     }
     await sleep(50);
   }
-  return { ref: `127.0.0.1:${port}`, port, stop };
+  const blobFile = (digest: string) => {
+    const hex = digest.slice('sha256:'.length);
+    return join(dir, 'storage', 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+  };
+  return { ref: `127.0.0.1:${port}`, port, blobFile, stop };
 }
 
 /** Every byte of a blob stream (openBlob), which throws at its end when the digest differs. */

@@ -10,7 +10,6 @@ import { LayoutRegistry } from '../../src/packs/oci-layout.js';
 import { openRegistry } from '../../src/packs/registries.js';
 import { sha256Digest } from '../../src/packs/registry.js';
 import { failsWith as fails } from '../helpers/errors.js';
-import { readAll } from '../helpers/registry.js';
 
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -50,7 +49,9 @@ describe('OCI layout registry', () => {
     assert.equal((await registry.getManifest('java', digest))?.digest, digest);
     assert.deepEqual(await registry.getBlob('java', sha256Digest(config)), config);
     assert.equal(await registry.hasBlob('java', layerDigest), true);
-    assert.equal((await readAll(await registry.openBlob('java', layerDigest))).toString(), 'layer bytes');
+    const copy = join(await scratch(), 'layer');
+    await registry.downloadBlob('java', layerDigest, 11, copy);
+    assert.equal(await readFile(copy, 'utf8'), 'layer bytes');
     assert.deepEqual(JSON.parse(await readFile(join(root, 'java', 'oci-layout'), 'utf8')), { imageLayoutVersion: '1.0.0' });
   });
 
@@ -84,7 +85,8 @@ describe('OCI layout registry', () => {
     await assert.rejects(registry.getBlob('java', sha256Digest(config)), fails('INVALID_FILE', /blob sha256:\w+ of java does not match its digest/));
     await assert.rejects(registry.getManifest('java', '17'), fails('INVALID_FILE', /manifest java:17 does not match/));
     await assert.rejects(registry.getManifest('java', digest), fails('INVALID_FILE', /does not match/));
-    await assert.rejects(readAll(await registry.openBlob('java', sha256Digest(config))), fails('INVALID_FILE', /does not match/));
+    // A copy is only checked for its size here: its reader hashes it (extractLayer).
+    await assert.rejects(registry.downloadBlob('java', sha256Digest(config), config.length, join(root, 'copy')), fails('INVALID_FILE', /blob sha256:\w+ of java has over 2 bytes; expected 2/));
   });
 
   it('concurrent publishers of different tags keep every tag', async () => {
@@ -232,20 +234,62 @@ describe('HTTP registry', () => {
     }
   });
 
-  it('refuses a manifest or blob whose bytes do not match the digest, and names the OCI error of a failed call', async () => {
+  it('refuses a manifest whose bytes do not match the digest, and names the OCI error of a failed call', async () => {
     const digest = sha256Digest(Buffer.from('expected'));
     const server = await fakeServer({
       [`/v2/java/manifests/${digest}`]: (_request, response) => response.writeHead(200, { 'content-type': MANIFEST_TYPE }).end('tampered'),
-      [`/v2/java/blobs/${digest}`]: (_request, response) => response.writeHead(200).end('tampered'),
       '/v2/java/tags/list': (_request, response) => response.writeHead(500).end('{"errors":[{"code":"UNKNOWN","message":"disk full"}]}'),
     });
     try {
       const registry = new HttpRegistry(server.host, { env: {}, home: await scratch() });
       await assert.rejects(registry.getManifest('java', digest), fails('INVALID_FILE', /manifest java@sha256:\w+ does not match its digest/));
-      await assert.rejects(readAll(await registry.openBlob('java', digest)), fails('INVALID_FILE', /blob sha256:\w+ of java does not match its digest/));
       await assert.rejects(registry.listTags('java'), fails('PROCESS_FAILED', new RegExp(`^registry ${server.host}: tags of java failed: HTTP 500 disk full$`)));
     } finally {
       await server.close();
+    }
+  });
+
+  it('downloads a blob with curl: the scope\'s token, and to no other origin on a redirect; at most its size; failures named', async () => {
+    const blob = Buffer.from('layer bytes');
+    const digest = sha256Digest(blob);
+    const [chunked, long, forbidden, absent] = ['chunked', 'long', 'forbidden', 'absent'].map((text) => sha256Digest(Buffer.from(text))) as [string, string, string, string];
+    const seen: string[] = [];
+    const storage = await fakeServer({
+      '/blob': (request, response) => {
+        seen.push(`storage ${request.method} ${request.headers.authorization ?? 'no authorization'}`);
+        response.writeHead(200).end(blob);
+      },
+    });
+    const blobRoute = (serve: Handler): Handler => (request, response, url) => {
+      seen.push(`registry ${request.method} ${request.headers.authorization ?? 'no authorization'}`);
+      if (request.headers.authorization !== 'Bearer t-repository:java:pull') {
+        response.writeHead(401, { 'www-authenticate': `Bearer realm="http://${request.headers.host}/token",service="fake"` }).end();
+      } else if (request.method === 'HEAD') response.writeHead(200).end();
+      else serve(request, response, url);
+    };
+    const server = await fakeServer({
+      '/token': (_request, response, url) => response.writeHead(200).end(JSON.stringify({ token: `t-${url.searchParams.get('scope')}` })),
+      [`/v2/java/blobs/${digest}`]: blobRoute((_request, response) => response.writeHead(307, { location: `http://${storage.host}/blob` }).end()),
+      [`/v2/java/blobs/${chunked}`]: blobRoute((_request, response) => {
+        response.writeHead(200); // no length: chunked, and longer than the descriptor says
+        for (let i = 0; i < 64; i++) response.write(Buffer.alloc(1024, 'x'));
+        response.end();
+      }),
+      [`/v2/java/blobs/${long}`]: blobRoute((_request, response) => response.writeHead(200, { 'content-length': 4096 }).end(Buffer.alloc(4096))),
+      [`/v2/java/blobs/${forbidden}`]: blobRoute((_request, response) => response.writeHead(403).end()),
+    });
+    try {
+      const dir = await scratch();
+      const registry = new HttpRegistry(server.host, { env: {}, home: dir });
+      await registry.downloadBlob('java', digest, blob.length, join(dir, 'blob'));
+      assert.deepEqual(await readFile(join(dir, 'blob')), blob);
+      assert.deepEqual(seen, ['registry HEAD no authorization', 'registry HEAD Bearer t-repository:java:pull', 'registry GET Bearer t-repository:java:pull', 'storage GET no authorization']);
+      await assert.rejects(registry.downloadBlob('java', chunked, 1000, join(dir, 'chunked')), fails('INVALID_FILE', /^registry \S+: blob sha256:\w+ of java has over 1000 bytes; expected 1000$/));
+      await assert.rejects(registry.downloadBlob('java', long, 1000, join(dir, 'long')), fails('INVALID_FILE', /has over 1000 bytes; expected 1000/));
+      await assert.rejects(registry.downloadBlob('java', forbidden, 10, join(dir, 'forbidden')), fails('PROCESS_FAILED', /^registry \S+: blob sha256:\w+ of java failed: HTTP 403$/));
+      await assert.rejects(registry.downloadBlob('java', absent, 10, join(dir, 'absent')), fails('NOT_FOUND', /^registry \S+: blob sha256:\w+ of java does not exist$/));
+    } finally {
+      await Promise.all([server.close(), storage.close()]);
     }
   });
 

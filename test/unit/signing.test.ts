@@ -61,7 +61,7 @@ class MemoryRegistry implements Registry {
     if (sha256(blob) !== digest) throw new AiboxError('INVALID_FILE', `blob ${digest} does not match its digest`);
     return blob;
   }
-  async openBlob(): Promise<AsyncIterable<Uint8Array>> {
+  async downloadBlob(): Promise<void> {
     throw new Error('not used by signing');
   }
   async putBlob(repo: string, digest: string, source: Buffer | { path: string; size: number }): Promise<void> {

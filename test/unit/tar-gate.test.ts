@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { extractLayer } from '../../src/packs/extract.js';
-import { sha256Digest, verifiedBytes } from '../../src/packs/registry.js';
+import { sha256Digest } from '../../src/packs/registry.js';
 import { TarGate } from '../../src/packs/tar-gate.js';
 import { failsWith as fails } from '../helpers/errors.js';
 import { tarball, type Entry } from '../helpers/tarball.js';
@@ -90,56 +90,51 @@ describe('TarGate', () => {
 });
 
 describe('extractLayer', () => {
-  async function layer(entries: Entry[]): Promise<{ bytes: Buffer; digest: string }> {
+  /** A zstd layer of `entries`, written to a file as a download or the cache would leave it. */
+  async function layer(entries: Entry[]): Promise<{ file: string; digest: string; size: number }> {
     const bytes = execFileSync('zstd', ['-q', '-c'], { input: await tarball(entries) });
-    return { bytes, digest: sha256Digest(bytes) };
+    return layerFile(bytes);
   }
-  const source = (bytes: Buffer, digest: string) => verifiedBytes('test', 'layer', (async function* () {
-    yield bytes.subarray(0, 100);
-    yield bytes.subarray(100);
-  })(), digest);
-
-  it('extracts a verified layer in one pass and keeps a copy', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
-    const { bytes, digest } = await layer(good);
-    await extractLayer({ bytes: source(bytes, digest), compression: 'zstd', into: dir, what: 'pack test', copyTo: join(dir, '..', `${digest.slice(7, 19)}.copy`) });
-    assert.equal(await readFile(join(dir, 'bin', 'tool'), 'utf8'), '#!/bin/sh\necho tool\n');
-    assert.deepEqual(await readFile(join(dir, '..', `${digest.slice(7, 19)}.copy`)), bytes);
-  });
+  async function layerFile(bytes: Buffer): Promise<{ file: string; digest: string; size: number }> {
+    const file = join(await mkdtemp(join(tmpdir(), 'aibox-layer-')), 'layer.tar.zst');
+    await writeFile(file, bytes);
+    return { file, digest: sha256Digest(bytes), size: bytes.length };
+  }
+  const options = (into: string) => ({ compression: 'zstd' as const, into, what: 'pack test', source: { location: 'test', what: 'layer' } });
 
   it('reads headers only, seeking over file data larger than its reads, and extracts every byte', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
     const big = 'x'.repeat(300_000);
-    const { bytes, digest } = await layer([[{ name: './a', type: 'file', mode: 0o644 }, big], [{ name: './b', type: 'file', mode: 0o644 }, 'after'], [{ name: './c', type: 'file', mode: 0o644 }, big]]);
-    await extractLayer({ bytes: source(bytes, digest), compression: 'zstd', into: dir, what: 'pack test' });
+    const built = await layer([[{ name: './a', type: 'file', mode: 0o644 }, big], [{ name: './b', type: 'file', mode: 0o644 }, 'after'], [{ name: './c', type: 'file', mode: 0o644 }, big]]);
+    await extractLayer({ ...built, ...options(dir) });
     assert.deepEqual([await readFile(join(dir, 'a'), 'utf8'), await readFile(join(dir, 'b'), 'utf8'), await readFile(join(dir, 'c'), 'utf8')], [big, 'after', big]);
     assert.ok(!existsSync(`${dir}.tar`));
-    // From a cached layer file: the decompressor reads the file, the bytes are only hashed.
-    const file = join(dir, '..', `${digest.slice(7, 19)}.layer`);
-    await writeFile(file, bytes);
-    const again = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
-    await extractLayer({ file, bytes: source(bytes, digest), compression: 'zstd', into: again, what: 'pack test' });
-    assert.equal(await readFile(join(again, 'b'), 'utf8'), 'after');
-    const damaged = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
-    await assert.rejects(extractLayer({ file, bytes: source(bytes, sha256Digest(Buffer.from('other'))), compression: 'zstd', into: damaged, what: 'pack test' }), fails('INVALID_FILE', /does not match its digest/));
-    assert.deepEqual(await readdir(damaged), []);
   });
 
-  it('reports a digest mismatch as such, and an unsafe entry by name, with nothing of it extracted', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
-    const { bytes } = await layer(good);
-    await assert.rejects(extractLayer({ bytes: source(bytes, sha256Digest(Buffer.from('other'))), compression: 'zstd', into: dir, what: 'pack test' }), fails('INVALID_FILE', /layer does not match its digest/));
+  it('refuses a layer file that does not match its digest or size, with nothing of it extracted', async () => {
+    const built = await layer(good);
+    const damaged = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
+    await assert.rejects(extractLayer({ ...built, digest: sha256Digest(Buffer.from('other')), ...options(damaged) }), fails('INVALID_FILE', /^registry test: layer does not match its digest sha256:\w+ \(its content is sha256:/));
+    await assert.rejects(extractLayer({ ...built, size: built.size + 1, ...options(damaged) }), fails('INVALID_FILE', new RegExp(`^registry test: layer has ${built.size} bytes; expected ${built.size + 1}`)));
+    assert.deepEqual(await readdir(damaged), []);
+    assert.ok(!existsSync(`${damaged}.tar`));
+    // Garbage that is not zstd at all: named by its digest, not by zstd's complaint.
+    const garbage = await layerFile(Buffer.from('not a layer'));
+    await assert.rejects(extractLayer({ ...garbage, digest: sha256Digest(Buffer.from('other')), ...options(damaged) }), fails('INVALID_FILE', /does not match its digest/));
+    await assert.rejects(extractLayer({ ...garbage, ...options(damaged) }), fails('INVALID_FILE', /^pack test: its layer is not a readable zstd tar archive/));
+  });
+
+  it('reports an unsafe entry by name, with nothing of it extracted', async () => {
+    const built = await layer(good);
     const evil = await layer([[{ name: './ok', type: 'file', mode: 0o644 }, 'fine'], [{ name: './dev-null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 }]]);
     const into = await mkdtemp(join(tmpdir(), 'aibox-extract-'));
-    await assert.rejects(extractLayer({ bytes: source(evil.bytes, evil.digest), compression: 'zstd', into, what: 'pack test' }), fails('INVALID_FILE', /^pack test is refused: its archive holds \.\/dev-null: a character-device entry/));
+    await assert.rejects(extractLayer({ ...evil, ...options(into) }), fails('INVALID_FILE', /^pack test is refused: its archive holds \.\/dev-null: a character-device entry/));
     assert.deepEqual(await readdir(into), [], 'tar ran only after every header passed: not even ./ok');
     assert.ok(!existsSync(`${into}.tar`), 'the decompressed archive beside it is gone');
-    await assert.rejects(extractLayer({ bytes: source(bytes, sha256Digest(bytes)), compression: 'zstd', into: join(into, 'absent'), what: 'pack test' }), fails('PROCESS_FAILED', /^pack test: extracting it into \S+absent failed \(.*tar/));
+    await assert.rejects(extractLayer({ ...built, ...options(join(into, 'absent')) }), fails('PROCESS_FAILED', /^pack test: extracting it into \S+absent failed \(.*tar/));
     const cut = (await tarball([[{ name: './big', type: 'file', mode: 0o644 }, 'b'.repeat(200_000)]])).subarray(0, 100_000);
-    const short = execFileSync('zstd', ['-q', '-c'], { input: cut });
-    await assert.rejects(extractLayer({ bytes: source(short, sha256Digest(short)), compression: 'zstd', into, what: 'pack test' }), fails('INVALID_FILE', /an archive cut short/));
-    const garbage = Buffer.from('not zstd at all');
-    await assert.rejects(extractLayer({ bytes: source(garbage, sha256Digest(garbage)), compression: 'zstd', into, what: 'pack test' }), fails('INVALID_FILE', /^pack test: its layer is not a readable zstd tar archive/));
+    const short = await layerFile(execFileSync('zstd', ['-q', '-c'], { input: cut }));
+    await assert.rejects(extractLayer({ ...short, ...options(into) }), fails('INVALID_FILE', /an archive cut short/));
   });
 });
 
