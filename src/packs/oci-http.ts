@@ -254,6 +254,7 @@ export class HttpRegistry implements Registry {
     // Node trusts NODE_EXTRA_CA_CERTS beside its own CAs; curl the same file beside the system's.
     const extraCa = this.options.env.NODE_EXTRA_CA_CERTS;
     const curl = [
+      '--disable', // first: no ~/.curlrc changes how aibox downloads (a proxy, --insecure)
       ...['--silent', '--show-error', '--fail', '--location', '--max-redirs', String(MAX_REDIRECTS), '--proto', protocols, '--proto-redir', protocols],
       ...['--noproxy', '*', '--connect-timeout', String(REQUEST_TIMEOUT_MS / 1000), '--max-time', String(TRANSFER_TIMEOUT_MS / 1000), '--max-filesize', String(size)],
       ...(extraCa ? ['--cacert', extraCa, '--capath', '/etc/ssl/certs'] : []),

@@ -256,12 +256,12 @@ describe('HTTP registry', () => {
     const seen: string[] = [];
     const storage = await fakeServer({
       '/blob': (request, response) => {
-        seen.push(`storage ${request.method} ${request.headers.authorization ?? 'no authorization'}`);
+        seen.push(`storage ${request.method} ${request.headers.authorization ?? 'no authorization'}${request.headers['x-curlrc'] ? ' curlrc' : ''}`);
         response.writeHead(200).end(blob);
       },
     });
     const blobRoute = (serve: Handler): Handler => (request, response, url) => {
-      seen.push(`registry ${request.method} ${request.headers.authorization ?? 'no authorization'}`);
+      seen.push(`registry ${request.method} ${request.headers.authorization ?? 'no authorization'}${request.headers['x-curlrc'] ? ' curlrc' : ''}`);
       if (request.headers.authorization !== 'Bearer t-repository:java:pull') {
         response.writeHead(401, { 'www-authenticate': `Bearer realm="http://${request.headers.host}/token",service="fake"` }).end();
       } else if (request.method === 'HEAD') response.writeHead(200).end();
@@ -281,7 +281,15 @@ describe('HTTP registry', () => {
     try {
       const dir = await scratch();
       const registry = new HttpRegistry(server.host, { env: {}, home: dir });
-      await registry.downloadBlob('java', digest, blob.length, join(dir, 'blob'));
+      // The user's ~/.curlrc does not apply (the routes record a header it would add).
+      await writeFile(join(dir, '.curlrc'), 'header = "X-Curlrc: read"\n');
+      const home = process.env.HOME;
+      process.env.HOME = dir;
+      try {
+        await registry.downloadBlob('java', digest, blob.length, join(dir, 'blob'));
+      } finally {
+        process.env.HOME = home;
+      }
       assert.deepEqual(await readFile(join(dir, 'blob')), blob);
       assert.deepEqual(seen, ['registry HEAD no authorization', 'registry HEAD Bearer t-repository:java:pull', 'registry GET Bearer t-repository:java:pull', 'storage GET no authorization']);
       await assert.rejects(registry.downloadBlob('java', chunked, 1000, join(dir, 'chunked')), fails('INVALID_FILE', /^registry \S+: blob sha256:\w+ of java has over 1000 bytes; expected 1000$/));
