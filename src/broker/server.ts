@@ -22,6 +22,7 @@ function socketOutput(socket: Socket): Output {
   const send = (line: object) => socket.write(`${JSON.stringify(line)}\n`);
   return {
     json: true,
+    tty: false, // each progress is a line to the sandbox side, which may not be a terminal: no download ticker
     info: (message) => send({ progress: message }),
     warn: (message) => send({ warning: message }),
     progress: (message) => send({ progress: message }),

@@ -4,6 +4,8 @@
  */
 export interface Output {
   json: boolean;
+  /** Progress goes to a terminal and is rewritten in place: worth updating as a long step advances. */
+  tty: boolean;
   /** A line for the human reader (suppressed with --json). */
   info(message: string): void;
   warn(message: string): void;
@@ -31,6 +33,7 @@ export function createOutput(json: boolean, stdout: TextSink = process.stdout, s
   };
   return {
     json,
+    tty,
     info(message) {
       if (json) return;
       clear();

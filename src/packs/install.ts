@@ -22,6 +22,8 @@ import { openPackRegistry } from './registry-config.js';
 import { resolvePacks, type ResolvedPack } from './resolve.js';
 import { cleanStaging, ensureCacheDirs, placePack, readInstalled, removePackDir, TOOLPACKS, writeInstalled, type Installed, type PackStore } from './sandbox-store.js';
 
+const DOWNLOAD_PROGRESS_MS = 250;
+
 export interface InstallOptions {
   frozen?: boolean;
   /** The project's lock (.aibox/packs.lock): versions it names are kept; the report carries the updated one. */
@@ -78,13 +80,32 @@ export async function extractPack(ctx: Context, registry: Registry, pack: Resolv
   await mkdir(dirname(cached), { recursive: true, mode: 0o700 });
   const temp = `${cached}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await registry.downloadBlob(pack.name, digest, size, temp);
+    await withDownloadProgress(ctx, `${pack.name}@${pack.version}`, temp, size, registry.downloadBlob(pack.name, digest, size, temp));
     await extractLayer({ ...options, file: temp, source: { location: registry.location, what: `blob ${digest} of ${pack.name}` } });
     await rename(temp, cached);
   } finally {
     await rm(temp, { force: true });
   }
   return true;
+}
+
+/** On a terminal, while `download` runs: how much of the layer has arrived (the size of its file), a few times a second. */
+export async function withDownloadProgress(ctx: Context, pack: string, file: string, size: number, download: Promise<void>): Promise<void> {
+  if (!ctx.out.tty) return download;
+  const megabytes = (bytes: number) => (bytes / 1e6).toFixed(1);
+  let done = false;
+  const show = async () => {
+    const arrived = (await stat(file).catch(() => undefined))?.size ?? 0;
+    if (!done) ctx.out.progress(`downloading ${pack}: ${megabytes(arrived)} of ${megabytes(size)} MB`);
+  };
+  const timer = setInterval(() => void show(), DOWNLOAD_PROGRESS_MS);
+  try {
+    await download;
+  } finally {
+    done = true;
+    clearInterval(timer);
+  }
+  ctx.out.progress(`checking and extracting ${pack}…`);
 }
 
 /** The sha256 of the pack's install script, which the policy must approve (method script). */

@@ -14,6 +14,7 @@ import { entryProblem, shadowProblem } from '../../src/packs/tar-gate.js';
 import { parsePackSpec, readPackManifest } from '../../src/packs/manifest.js';
 import { LayoutRegistry } from '../../src/packs/oci-layout.js';
 import { resolvePacks } from '../../src/packs/resolve.js';
+import { withDownloadProgress } from '../../src/packs/install.js';
 import { renderEnv } from '../../src/packs/sandbox-store.js';
 import { parseVariant, variantTip } from '../../src/packs/variants.js';
 import { floatingTags, newestMatching } from '../../src/packs/versions.js';
@@ -149,5 +150,38 @@ describe('image variants', () => {
     assert.equal(variantTip(dir, instance), 'tip: this folder has build.gradle.kts; the java image variant comes with java@21: aibox rm --name proj && aibox start --image java --name proj (volumes are kept)');
     assert.equal(parseVariant('node'), 'node');
     assert.throws(() => parseVariant('rust'), (error: unknown) => error instanceof AiboxError && error.code === 'USAGE' && /use one of: java, node, full/.test(error.hint ?? ''));
+  });
+});
+
+describe('download progress', () => {
+  /** A download that writes `chunks` pieces of 100 kB into `file`, one every `everyMs`. */
+  async function slowDownload(file: string, chunks: number, everyMs: number): Promise<void> {
+    for (let i = 0; i < chunks; i++) {
+      await writeFile(file, Buffer.alloc(100_000), { flag: 'a' });
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  }
+  const contextWith = (tty: boolean, lines: string[]): Context => {
+    const stderr = { isTTY: tty, columns: 200, write: (text: string) => lines.push(text) };
+    return { run: runProcess, paths: resolvePaths({ HOME: '/nonexistent' }), out: createOutput(false, { write: () => true }, stderr), env: {}, cwd: '/' };
+  };
+
+  it('on a terminal, shows how much of the layer has arrived as it grows, then the next step', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'aibox-progress-')), 'layer.tmp');
+    const lines: string[] = [];
+    await withDownloadProgress(contextWith(true, lines), 'java@21.0.2', file, 1_000_000, slowDownload(file, 10, 100));
+    const shown = lines.filter((line) => line.startsWith('downloading'));
+    assert.ok(shown.length >= 2, `several updates: ${JSON.stringify(lines)}`);
+    const amounts = shown.map((line) => Number(/: ([\d.]+) of 1\.0 MB$/.exec(line)?.[1]));
+    assert.ok(amounts.every((amount, i) => amount >= (amounts[i - 1] ?? 0)), `it only grows: ${amounts.join(', ')}`);
+    assert.ok((amounts.at(-1) ?? 0) > (amounts[0] ?? 0), `it grows: ${amounts.join(', ')}`);
+    assert.equal(lines.at(-1), 'checking and extracting java@21.0.2…');
+  });
+
+  it('without a terminal (a log, --json, the broker), prints nothing of it', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'aibox-progress-')), 'layer.tmp');
+    const lines: string[] = [];
+    await withDownloadProgress(contextWith(false, lines), 'java@21.0.2', file, 1_000_000, slowDownload(file, 5, 100));
+    assert.deepEqual(lines, []);
   });
 });
