@@ -178,7 +178,7 @@ export async function openBlobFile(path: string, size: number): Promise<Blob> {
  * Passes content on while hashing it; after the last chunk, throws when the size
  * (when known) or the digest differs.
  */
-export async function* verifiedBytes(location: string, what: string, source: AsyncIterable<Uint8Array>, digest: string, size?: number): AsyncGenerator<Uint8Array> {
+async function* verifiedBytes(location: string, what: string, source: AsyncIterable<Uint8Array>, digest: string, size?: number): AsyncGenerator<Uint8Array> {
   const hash = createHash('sha256');
   let received = 0;
   for await (const chunk of source) {

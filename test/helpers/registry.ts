@@ -76,10 +76,3 @@ export async function startRegistry(options: { htpasswd?: { user: string; passwo
   };
   return { ref: `127.0.0.1:${port}`, port, blobFile, stop };
 }
-
-/** Every byte of a blob stream (openBlob), which throws at its end when the digest differs. */
-export async function readAll(bytes: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of bytes) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
