@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -63,8 +63,7 @@ export async function buildPack(ctx: Context, dir: string, options: BuildOptions
     const layerFile = `layer.tar.${compression === 'zstd' ? 'zst' : 'gz'}`;
     ctx.out.progress(`packing ${manifest.name}@${manifest.version} (${compression})…`);
     await createLayer(ctx.run, contents, join(out, layerFile), compression);
-    const { digest } = await sha256File(join(out, layerFile));
-    const size = (await stat(join(out, layerFile))).size;
+    const { digest, size } = await sha256File(join(out, layerFile));
     const config = JSON.stringify({ ...manifest, security: { ...manifest.security, checksum: digest } });
     const built: Built = { layer: { file: layerFile, digest, size, mediaType: compression === 'zstd' ? MEDIA_TYPES.layerZstd : MEDIA_TYPES.layerGzip }, config };
     await writeFile(join(out, 'build.json'), `${JSON.stringify(built, null, 2)}\n`);

@@ -24,6 +24,10 @@ import { cleanStaging, ensureCacheDirs, placePack, readInstalled, removePackDir,
 
 const DOWNLOAD_PROGRESS_MS = 250;
 
+function megabytes(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
+}
+
 export interface InstallOptions {
   frozen?: boolean;
   /** The project's lock (.aibox/packs.lock): versions it names are kept; the report carries the updated one. */
@@ -92,7 +96,6 @@ export async function extractPack(ctx: Context, registry: Registry, pack: Resolv
 /** On a terminal, while `download` runs: how much of the layer has arrived (the size of its file), a few times a second. */
 export async function withDownloadProgress(ctx: Context, pack: string, file: string, size: number, download: Promise<void>): Promise<void> {
   if (!ctx.out.tty) return download;
-  const megabytes = (bytes: number) => (bytes / 1e6).toFixed(1);
   let done = false;
   const show = async () => {
     const arrived = (await stat(file).catch(() => undefined))?.size ?? 0;
@@ -155,7 +158,7 @@ export async function installPacks(ctx: Context, store: PackStore, config: Confi
         already(pack);
         continue;
       }
-      ctx.out.progress(`installing ${pack.name}@${pack.version} into ${store.container} (${(pack.layer.size / 1e6).toFixed(1)} MB)…`);
+      ctx.out.progress(`installing ${pack.name}@${pack.version} into ${store.container} (${megabytes(pack.layer.size)} MB)…`);
       let downloaded = false;
       await placePack(store, pack.name, pack.version, async (stage) => {
         downloaded = await extractPack(ctx, registry, pack, stage);
