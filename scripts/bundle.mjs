@@ -1,5 +1,7 @@
-// Bundles the CLI into one file, dist/aibox.mjs: the `aibox` command on the
-// host and /opt/aibox/lib/aibox.mjs inside the sandbox image.
+// Bundles the CLI: dist/aibox-cli.mjs, all of it in one file (also
+// /opt/aibox/lib/aibox.mjs inside the sandbox image), and dist/aibox.mjs, the `aibox`
+// command on the host: the launcher (src/cli/launcher.ts), a few KB that hand
+// `aibox install` to the host's command server and import aibox-cli.mjs for the rest.
 import { build } from 'esbuild';
 import { chmod, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -24,7 +26,7 @@ const englishOnlyZod = {
 const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
   entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/aibox.mjs',
+  outfile: 'dist/aibox-cli.mjs',
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -41,6 +43,16 @@ await build({
   // Loaded from node_modules only by the approval service, on the host, when it sends mail (like better-sqlite3).
   external: ['nodemailer'],
   plugins: [englishOnlyZod],
+  logLevel: 'warning',
+});
+await build({
+  entryPoints: ['src/cli/launcher.ts'],
+  outfile: 'dist/aibox.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  banner: { js: '#!/usr/bin/env node' },
   logLevel: 'warning',
 });
 await chmod('dist/aibox.mjs', 0o755);

@@ -57,8 +57,8 @@ function buildProgram(io: CliIo, commands: readonly Register[]): Command {
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   for (const register of commands) register(program);
-  // It serves `aibox install` and `aibox mcp …` only (servedByServer): it builds only those per request.
-  registerCliServer(program, (args, requestIo) => runCli(args, requestIo, [registerInstall, registerMcp]));
+  // It serves `aibox install` and `aibox mcp …` inside, install and uninstall on the host (servedByServer): it builds only those per request.
+  registerCliServer(program, (args, requestIo, side) => runCli(args, requestIo, side === 'host' ? [registerInstall] : [registerInstall, registerMcp]));
   program.commands.forEach(function exitOverrideAll(command: Command) {
     command.exitOverride();
     command.commands.forEach(exitOverrideAll);

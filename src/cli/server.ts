@@ -1,75 +1,36 @@
 import type { Command } from 'commander';
 import { lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { AiboxError } from '../core/errors.js';
 import type { CliIo } from './app.js';
+import { cliSocketFolder, cliSocketPath, frame, MAGIC, servedByServer, SocketReader, type CliRequest, type ServerSide } from './server-protocol.js';
 
 /**
- * The in-sandbox command server: one resident aibox per sandbox user that runs
- * `aibox install` and `aibox mcp …` (servedByServer) for the small client at /opt/aibox/bin/aibox
- * (images/base/client/aibox.c), so these commands skip Node's start (0.3–1 s under
- * gVisor; the work itself takes milliseconds). The client starts it the first time,
- * detached, and runs that command with Node itself; the server leaves after
- * IDLE_MS without a request, and with the container.
- *
- * Protocol on a Unix socket in a private folder (0700, this user's; both sides check):
- * - client → server: a u32 (big-endian) length, then NUL-terminated fields:
- *   `aibox-cli/1`, cwd, stdout is a TTY (`0`/`1`), stderr is a TTY, terminal columns,
- *   the number of arguments, the arguments, then the environment (`NAME=value` each).
- * - server → client, frames of a type byte and a u32 length: `o`/`e` bytes for
- *   stdout/stderr, `i` "send your stdin" (answered with `d` frames, an empty one for its
- *   end), `f` "not served: run it with Node yourself", `x` the exit code (u32), last.
+ * The command server: one resident aibox that runs a few commands (servedByServer) for a
+ * small client, so these commands skip Node's start and the bundle's load. Inside the
+ * sandbox (0.3–1 s under gVisor; the work itself takes milliseconds) the client is
+ * /opt/aibox/bin/aibox (images/base/client/aibox.c); on the host it is the launcher,
+ * dist/aibox.mjs (launcher.ts: 0.1 s of Node instead of 0.35 s). The client starts it the
+ * first time, detached, and runs that command with Node itself; the server leaves after
+ * IDLE_MS without a request (inside, also with the container). The protocol is in
+ * server-protocol.ts.
  */
 
 export const CLI_SERVER_COMMAND = 'cli-server';
 const IDLE_MS = 15 * 60_000;
-const MAGIC = 'aibox-cli/1';
 const MAX_REQUEST = 1 << 20;
 const MAX_STDIN = 16 << 20;
+const HOST_SOCKET = /^host-[0-9a-f]{16}\.sock$/;
 
-export type RunCli = (argv: string[], io: CliIo) => Promise<number | undefined>;
-
-export function cliSocketPath(uid: number, root = '/tmp'): string {
-  return join(root, `aibox-cli-${uid}`, 'cli.sock');
-}
-
-/**
- * What the server runs: `aibox [global options] install …` and `mcp` enable, disable,
- * regenerate, list and apply. They start no program (one that did would get the server's
- * environment, not the caller's); install and enable ask the host through the broker.
- * The client sends every `aibox install …` and `aibox mcp …` but `mcp run` (an MCP
- * server's stdio for as long as the agent uses it); the rest, and help (the server builds
- * only these commands), the server leaves to Node.
- */
-const SERVED_MCP = new Set(['enable', 'disable', 'regenerate', 'list', 'apply']);
-
-export function servedByServer(args: readonly string[]): boolean {
-  const words: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? '';
-    if (arg === '--help' || arg === '-h') return false;
-    if (arg === '--name') i++;
-    else if (!arg.startsWith('-')) words.push(arg);
-  }
-  return words[0] === 'install' || (words[0] === 'mcp' && SERVED_MCP.has(words[1] ?? ''));
-}
-
-export interface CliRequest {
-  cwd: string;
-  args: string[];
-  env: Record<string, string>;
-  stdoutTty: boolean;
-  stderrTty: boolean;
-  columns: number;
-}
+export type RunCli = (argv: string[], io: CliIo, side: ServerSide) => Promise<number | undefined>;
 
 export function parseRequest(payload: Buffer): CliRequest {
   const fields = payload.toString('utf8').split('\0');
   const [magic, cwd, stdoutTty, stderrTty, columns, argc] = fields;
   const count = Number(argc);
   if (fields.pop() !== '' || magic !== MAGIC || !cwd?.startsWith('/') || !Number.isInteger(count) || count < 0 || 6 + count > fields.length) {
-    throw new AiboxError('USAGE', 'not a request of the aibox client', 'the client at /opt/aibox/bin/aibox sends it');
+    throw new AiboxError('USAGE', 'not a request of the aibox client', 'the aibox client in the sandbox, or the launcher on the host, sends it');
   }
   const env: Record<string, string> = {};
   for (const entry of fields.slice(6 + count)) {
@@ -79,30 +40,11 @@ export function parseRequest(payload: Buffer): CliRequest {
   return { cwd, args: fields.slice(6, 6 + count), env, stdoutTty: stdoutTty === '1', stderrTty: stderrTty === '1', columns: Number(columns) || 80 };
 }
 
-function frame(type: 'o' | 'e' | 'i' | 'f' | 'x', data: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeUInt32BE(data.length, 1);
-  return Buffer.concat([head, data]);
-}
-
-/** Exact-size reads from a socket. */
-class Reader {
-  private buffered = Buffer.alloc(0);
-  private readonly chunks: AsyncIterator<Buffer>;
-
-  constructor(socket: Socket) {
-    this.chunks = socket[Symbol.asyncIterator]();
-  }
-
-  async take(size: number): Promise<Buffer> {
-    while (this.buffered.length < size) {
-      const next = await this.chunks.next();
-      if (next.done) throw new AiboxError('USAGE', 'the aibox client closed the connection mid-request');
-      this.buffered = Buffer.concat([this.buffered, next.value as Buffer]);
-    }
-    const taken = this.buffered.subarray(0, size);
-    this.buffered = this.buffered.subarray(size);
+/** The client's request, then its stdin when asked for. */
+class RequestReader extends SocketReader {
+  async need(size: number): Promise<Buffer> {
+    const taken = await this.take(size);
+    if (!taken) throw new AiboxError('USAGE', 'the aibox client closed the connection mid-request');
     return taken;
   }
 
@@ -110,24 +52,24 @@ class Reader {
     const parts: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const head = await this.take(5);
+      const head = await this.need(5);
       const size = head.readUInt32BE(1);
       if (head.toString('latin1', 0, 1) !== 'd' || (total += size) > MAX_STDIN) throw new AiboxError('USAGE', 'the aibox client sent a bad stdin frame');
       if (size === 0) return Buffer.concat(parts).toString('utf8');
-      parts.push(await this.take(size));
+      parts.push(await this.need(size));
     }
   }
 }
 
-async function serveOne(socket: Socket, runCli: RunCli): Promise<void> {
+async function serveOne(socket: Socket, runCli: RunCli, side: ServerSide): Promise<void> {
   const send = (type: Parameters<typeof frame>[0], data?: Buffer) => {
     if (!socket.destroyed) socket.write(frame(type, data));
   };
-  const reader = new Reader(socket);
-  const size = (await reader.take(4)).readUInt32BE(0);
+  const reader = new RequestReader(socket);
+  const size = (await reader.need(4)).readUInt32BE(0);
   if (size > MAX_REQUEST) throw new AiboxError('USAGE', 'the aibox client sent an oversized request');
-  const request = parseRequest(await reader.take(size));
-  if (!servedByServer(request.args)) {
+  const request = parseRequest(await reader.need(size));
+  if (!servedByServer(request.args, side)) {
     send('f');
     return;
   }
@@ -143,7 +85,7 @@ async function serveOne(socket: Socket, runCli: RunCli): Promise<void> {
     },
   };
   const code = Buffer.alloc(4);
-  code.writeUInt32BE((await runCli(['node', 'aibox', ...request.args], io)) ?? 0);
+  code.writeUInt32BE((await runCli(['node', 'aibox', ...request.args], io, side)) ?? 0);
   send('x', code);
 }
 
@@ -174,7 +116,7 @@ function listen(server: Server, path: string): Promise<void> {
 }
 
 /** Serves until IDLE_MS pass without a request. Returns at once when another server already answers. */
-export async function serveCli(runCli: RunCli, socketPath: string, idleMs = IDLE_MS): Promise<void> {
+export async function serveCli(runCli: RunCli, socketPath: string, side: ServerSide, idleMs = IDLE_MS): Promise<void> {
   await privateFolder(dirname(socketPath));
   if (await answers(socketPath)) return;
   let active = 0;
@@ -184,7 +126,7 @@ export async function serveCli(runCli: RunCli, socketPath: string, idleMs = IDLE
     clearTimeout(timer);
     socket.on('error', () => undefined); // a client gone mid-answer (Ctrl-C) changes nothing here
     // Whatever fails before the command runs (a request it cannot read) leaves it to the client's Node.
-    serveOne(socket, runCli)
+    serveOne(socket, runCli, side)
       .catch(() => socket.destroyed || socket.write(frame('f')))
       .finally(() => {
         socket.end();
@@ -206,10 +148,16 @@ export async function serveCli(runCli: RunCli, socketPath: string, idleMs = IDLE
 export function registerCliServer(program: Command, runCli: RunCli): void {
   program
     .command(CLI_SERVER_COMMAND, { hidden: true })
-    .description('Inside the sandbox: keep aibox loaded for the aibox client (it starts this)')
-    .action(async () => {
-      if (process.env.AIBOX_SANDBOX !== '1') throw new AiboxError('USAGE', 'the aibox command server runs inside the sandbox only', 'the aibox client there starts it');
+    .description('Keep aibox loaded for the aibox client in the sandbox, or the launcher on the host (they start this)')
+    .option('--socket <path>', `on the host: ${cliSocketFolder(0).replace('0', '<uid>')}/host-<hash>.sock, as the launcher names it`)
+    .action(async (options: { socket?: string }) => {
+      const uid = process.getuid?.() ?? 0;
       process.chdir('/');
-      await serveCli(runCli, cliSocketPath(process.getuid?.() ?? 0));
+      if (process.env.AIBOX_SANDBOX === '1') return serveCli(runCli, cliSocketPath(uid), 'sandbox');
+      const socket = options.socket ?? '';
+      if (dirname(socket) !== cliSocketFolder(uid) || !HOST_SOCKET.test(basename(socket))) {
+        throw new AiboxError('USAGE', `--socket ${JSON.stringify(socket)} is not a host command server's socket`, 'the launcher (dist/aibox.mjs) starts the server; run aibox commands as usual');
+      }
+      await serveCli(runCli, socket, 'host');
     });
 }

@@ -20,9 +20,9 @@ export function packageRoot(from = fileURLToPath(import.meta.url)): string {
   }
 }
 
-/** The single-file build of aibox that is installed into the image. */
+/** The single-file build of aibox that is installed into the image (on the host, dist/aibox.mjs is its launcher). */
 export function bundlePath(): string {
-  const path = join(packageRoot(), 'dist', 'aibox.mjs');
+  const path = join(packageRoot(), 'dist', 'aibox-cli.mjs');
   if (!existsSync(path)) throw new AiboxError('MISSING_PREREQ', `${path} does not exist`, 'build aibox first: npm run build');
   return path;
 }

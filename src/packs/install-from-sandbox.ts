@@ -18,7 +18,7 @@ const reportSchema = z.object({
 export async function installThroughHost(ctx: Context, specs: readonly string[], options: { frozen?: boolean; lock?: string }, port?: number): Promise<InstallReport> {
   const packs = specs.flatMap((spec) => spec.split(',')).filter(Boolean);
   packs.forEach(parsePackSpec); // a typo fails here, with the same message as on the host
-  const lockFile = options.lock ?? findLockFile(ctx.cwd, ctx.paths.home);
+  const lockFile = findLockFile(ctx.cwd, ctx.paths.home, options.lock);
   const report = reportSchema.parse(await askHost(ctx, { v: 1, op: 'install', packs, frozen: Boolean(options.frozen), lock: await readLock(lockFile), hasLockFile: Boolean(lockFile) }, port));
   if (lockFile) await writeLock(lockFile, report.lock);
   return { ...report, lockFile };

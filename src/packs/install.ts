@@ -11,7 +11,7 @@ import type { EffectivePolicy } from '../policy/effective.js';
 import { loadPolicyFor } from '../policy/load.js';
 import { decide } from '../policy/query.js';
 import type { Instance } from '../sandbox/instance.js';
-import { requireRunning, toolpacksDirOf } from '../sandbox/lifecycle.js';
+import { requireRunningQuick, toolpacksDirOf } from '../sandbox/lifecycle.js';
 import { extractLayer } from './extract.js';
 import { compressionOf } from './layer.js';
 import { findLockFile, readLock, writeLock, type PackLock } from './lockfile.js';
@@ -144,8 +144,11 @@ export async function installPacks(ctx: Context, store: PackStore, config: Confi
   // Checked while the first layer streams; awaited before anything is put in place.
   const running = (options.ensureRunning ?? (async () => {}))();
   running.catch(() => undefined);
-  // The packs' cache folders in dev's home (ssh, ~0.2 s), made while the layers extract: empty folders dev could make too.
-  const caches = running.then(() => ensureCacheDirs(ctx.run, store, packs.flatMap((pack) => pack.manifest.filesystem.caches.map((cache) => cache.path))));
+  // The packs' cache folders in dev's home (ssh: ~0.2 s, and gVisor's CPU beside the download), made while the
+  // layers extract, once per sandbox: empty folders dev could make too (and its tools do when one is missing).
+  const made = new Set(installedBefore.cacheFolders);
+  const newCaches = [...new Set(packs.flatMap((pack) => pack.manifest.filesystem.caches.map((cache) => cache.path)))].filter((path) => !made.has(path));
+  const caches = running.then(() => ensureCacheDirs(ctx.run, store, newCaches));
   caches.catch(() => undefined);
   for (const pack of packs) {
     if (pack.manifest.install.method === 'nix') await running.then(() => requireNix(ctx, store.container, pack));
@@ -173,6 +176,7 @@ export async function installPacks(ctx: Context, store: PackStore, config: Confi
       report.packs.push({ name: pack.name, version: pack.version, digest: pack.digest, signedBy: pack.signedBy, outcome: 'installed', downloaded });
     }
     await caches;
+    if (newCaches.length > 0) await writeInstalled(store, { ...installed, cacheFolders: [...new Set([...(installed.cacheFolders ?? []), ...newCaches])].sort() });
   });
   return report;
 }
@@ -264,12 +268,12 @@ export async function installIntoSandbox(ctx: Context, instance: Instance, specs
   const requests = specs.flatMap((spec) => spec.split(',')).filter(Boolean).map(parsePackSpec);
   const config = await loadConfig(ctx.paths);
   const policy = await loadPolicyFor(ctx, config);
-  const lockFile = options.lock ?? findLockFile(ctx.cwd, ctx.paths.home);
+  const lockFile = findLockFile(ctx.cwd, ctx.paths.home, options.lock);
   const report = await installPacks(ctx, await packStoreOf(instance), config, policy, requests, {
     frozen: options.frozen,
     lock: await readLock(lockFile),
     hasLockFile: Boolean(lockFile),
-    ensureRunning: () => requireRunning(ctx, instance),
+    ensureRunning: () => requireRunningQuick(ctx, instance),
   });
   if (lockFile) await writeLock(lockFile, report.lock);
   return { ...report, lockFile };

@@ -15,8 +15,13 @@ export const lockSchema = z
 
 export type PackLock = z.infer<typeof lockSchema>;
 
-/** The project's lock file: .aibox/packs.lock at the nearest folder with .aibox or .git (not above home), else none. */
-export function findLockFile(cwd: string, home: string): string | undefined {
+/**
+ * The lock file: `--lock FILE` (relative to the caller's folder, which a command server's
+ * process is not in), else the project's .aibox/packs.lock at the nearest folder with
+ * .aibox or .git (not above home), else none.
+ */
+export function findLockFile(cwd: string, home: string, given?: string): string | undefined {
+  if (given !== undefined) return resolve(cwd, given);
   for (let dir = resolve(cwd); ; dir = dirname(dir)) {
     if (existsSync(join(dir, '.aibox')) || existsSync(join(dir, '.git'))) return join(dir, '.aibox', 'packs.lock');
     if (dir === resolve(home) || dirname(dir) === dir) return undefined;

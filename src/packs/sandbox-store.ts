@@ -40,7 +40,14 @@ const installedPackSchema = z
   })
   .strict();
 
-const installedSchema = z.object({ version: z.literal(1), packs: z.record(z.string(), installedPackSchema) }).strict();
+const installedSchema = z
+  .object({
+    version: z.literal(1),
+    packs: z.record(z.string(), installedPackSchema),
+    /** The packs' cache folders (under /home/dev) an install has made in this sandbox: not made again, which costs an SSH command. */
+    cacheFolders: z.array(z.string()).optional(),
+  })
+  .strict();
 
 export type InstalledPack = z.infer<typeof installedPackSchema>;
 export type Installed = z.infer<typeof installedSchema>;

@@ -11,7 +11,7 @@ import { enforceEgress, proxyName, removeEgress, requireOwnProxy, stopEgress, ty
 import { ensureImage, planCurrentImage } from '../image/build.js';
 import type { EffectivePolicy } from '../policy/effective.js';
 import { loadPolicyFor } from '../policy/load.js';
-import { openSharedConnection, waitForSsh } from '../ssh/client.js';
+import { openSharedConnection, sharedConnectionPid, waitForSsh } from '../ssh/client.js';
 import { hostEntry } from '../ssh/entry.js';
 import { ensureInstanceKeys, rotateHostKey } from '../ssh/keys.js';
 import { removeManagedBlock, writeManagedBlock, type ConfigChange } from '../ssh/user-config.js';
@@ -316,6 +316,18 @@ export async function requireRunning(ctx: Context, instance: Instance): Promise<
   if (!existsSync(instance.sshConfig)) {
     throw new AiboxError('MISSING_PREREQ', `no SSH configuration for ${instance.name} at ${instance.sshConfig}`, 'recreate it: aibox setup');
   }
+}
+
+/**
+ * requireRunning at a tenth of its cost, for `aibox install` (whose download it runs beside):
+ * the shared SSH connection `aibox start` opened is up (`ssh -O check`, 10 ms of CPU against
+ * podman's 0.17 s). That connection reached the sshd holding this instance's own host key
+ * (pinned in its known_hosts), so it is this sandbox, and running: `aibox stop` closes it,
+ * and a stopped container's sshd ends it. Without it, podman decides, with the plain error.
+ */
+export async function requireRunningQuick(ctx: Context, instance: Instance): Promise<void> {
+  if (existsSync(instance.sshConfig) && (await sharedConnectionPid(ctx.run, instance.sshConfig, instance.name)) !== undefined) return;
+  await requireRunning(ctx, instance);
 }
 
 export interface RemoveResult {

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { cliSocketPath, parseRequest, serveCli, servedByServer } from '../../src/cli/server.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseRequest, serveCli } from '../../src/cli/server.js';
+import { cliSocketPath, hostSocketPath, servedByServer } from '../../src/cli/server-protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const source = resolve(here, '../../../images/base/client/aibox.c');
@@ -38,6 +39,24 @@ describe('in-sandbox command server: which commands it takes, and its request', 
     assert.equal(servedByServer(['mcp', 'enable', '-h']), false);
     assert.equal(servedByServer([]), false);
   });
+  it('on the host, takes install and uninstall only', () => {
+    assert.equal(servedByServer(['--name', 'dev', 'install', 'java@21'], 'host'), true);
+    assert.equal(servedByServer(['uninstall', 'java', '--json'], 'host'), true);
+    assert.equal(servedByServer(['mcp', 'list'], 'host'), false, 'on the host, mcp commands run ssh and prompt: Node runs them');
+    assert.equal(servedByServer(['install', '--help'], 'host'), false);
+    assert.equal(servedByServer(['start'], 'host'), false);
+  });
+  it('names the host server by bundle and environment: not by the folder or shell level of the call', () => {
+    const bundle = { path: '/opt/aibox/dist/aibox-cli.mjs', size: 100, mtimeMs: 1 };
+    const env = { HOME: '/home/a', PATH: '/usr/bin', PWD: '/work', SHLVL: '1' };
+    const path = hostSocketPath(1000, env, bundle);
+    assert.match(path, /^\/tmp\/aibox-cli-1000\/host-[0-9a-f]{16}\.sock$/);
+    assert.equal(hostSocketPath(1000, { ...env, PWD: '/elsewhere', OLDPWD: '/work', SHLVL: '3' }, bundle), path);
+    assert.notEqual(hostSocketPath(1000, { ...env, PATH: '/opt/bin:/usr/bin' }, bundle), path, 'another environment: the programs it starts would see another');
+    assert.notEqual(hostSocketPath(1000, { ...env, REGISTRY_AUTH_FILE: '/a' }, bundle), path);
+    assert.notEqual(hostSocketPath(1000, env, { ...bundle, mtimeMs: 2 }), path, 'an upgraded aibox never meets the old server');
+    assert.notEqual(hostSocketPath(1001, env, bundle), path);
+  });
   it('reads a request, and refuses what is not one', () => {
     const fields = ['aibox-cli/1', '/w', '1', '0', '120', '2', 'mcp', 'list', 'A=1', 'B=x=y', 'junk'];
     const request = parseRequest(Buffer.from(`${fields.join('\0')}\0`));
@@ -50,9 +69,9 @@ describe('in-sandbox command server: which commands it takes, and its request', 
     const root = await mkdtemp(join(tmpdir(), 'aibox-cli-'));
     const path = cliSocketPath(uid, root);
     try {
-      const first = serveCli(async () => undefined, path, 400);
+      const first = serveCli(async () => undefined, path, 'sandbox', 400);
       await until(() => existsSync(path), 'the socket');
-      await serveCli(async () => undefined, path, 400); // returns at once: the first answers
+      await serveCli(async () => undefined, path, 'sandbox', 400); // returns at once: the first answers
       assert.equal(existsSync(path), true);
       await first;
       assert.equal(existsSync(path), false);
@@ -67,7 +86,7 @@ describe('in-sandbox command server: which commands it takes, and its request', 
     try {
       await mkdir(dirname(path), { mode: 0o755 });
       await chmod(dirname(path), 0o755);
-      await assert.rejects(serveCli(async () => undefined, path, 400), /not a private folder of this user/);
+      await assert.rejects(serveCli(async () => undefined, path, 'sandbox', 400), /not a private folder of this user/);
     } finally {
       await rm(root, { recursive: true, force: true });
     }
@@ -104,9 +123,9 @@ describe('the aibox client (images/base/client/aibox.c) against the server', { s
 
     const served = run(['--json', 'mcp', 'list'], { env: { TEST_VAR: 'v2' } });
     assert.equal(served.status, 0, served.stderr);
-    assert.equal(served.stdout, `served: --json mcp list cwd=${work} var=v2 tty=false\n`, 'the caller\'s own cwd and environment');
+    assert.equal(served.stdout, `served (sandbox): --json mcp list cwd=${work} var=v2 tty=false\n`, 'the caller\'s own cwd and environment');
     assert.equal(served.stderr, 'to stderr\n');
-    assert.match(run(['install', 'node@20']).stdout, /^served: install node@20 /);
+    assert.match(run(['install', 'node@20']).stdout, /^served \(sandbox\): install node@20 /);
     assert.equal(run(['mcp', 'apply', 'fail']).status, 5);
     assert.equal(run(['mcp', 'apply', 'stdin'], { input: 'hello\nthere' }).stdout, 'got: hello\nthere');
     assert.equal(run(['mcp', 'apply', 'big']).stdout.length, 300_000);
@@ -124,13 +143,78 @@ describe('the aibox client (images/base/client/aibox.c) against the server', { s
     } finally {
       await chmod(dir, 0o700);
     }
-    assert.match(run(['mcp', 'list']).stdout, /^served: /);
+    assert.match(run(['mcp', 'list']).stdout, /^served \(sandbox\): /);
   });
   it('starts again after its server is gone (a stale socket)', async () => {
     const pid = Number(await readFile(join(root, 'server.pid'), 'utf8'));
     process.kill(pid, 'SIGKILL');
     await until(() => new Promise((done) => connect(cliSocketPath(uid, root)).once('error', () => done(true)).once('connect', function (this: ReturnType<typeof connect>) { this.destroy(); done(false); })), 'the server to be gone');
     assert.equal(run(['mcp', 'list']).stdout, 'node: mcp list\n');
-    await until(async () => Number(await readFile(join(root, 'server.pid'), 'utf8')) !== pid && run(['mcp', 'list']).stdout.startsWith('served: '), 'a new server');
+    await until(async () => Number(await readFile(join(root, 'server.pid'), 'utf8')) !== pid && run(['mcp', 'list']).stdout.startsWith('served (sandbox): '), 'a new server');
+  });
+});
+
+describe('the host launcher (host-client.ts launch) against the server', () => {
+  let root = '';
+  let launcher = '';
+  let work = '';
+  const run = (args: string[], options: { input?: string; env?: Record<string, string> } = {}): SpawnSyncReturns<string> =>
+    spawnSync(process.execPath, [launcher, ...args], { cwd: work, input: options.input ?? '', encoding: 'utf8', env: { PATH: process.env.PATH ?? '', TEST_SOCKET_ROOT: root, TEST_VAR: 'v1', TEST_IDLE_MS: '60000', ...options.env } });
+  const serverPid = () => readFile(join(root, 'server.pid'), 'utf8').then(Number, () => 0);
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'aibox-launch-'));
+    work = join(root, 'work');
+    await mkdir(work);
+    // The bundle beside the launcher, as in dist/: here the fake one.
+    await writeFile(join(root, 'aibox-cli.mjs'), `import ${JSON.stringify(pathToFileURL(entry).href)};\n`);
+    launcher = join(root, 'aibox.mjs');
+    const launch = pathToFileURL(resolve(here, '../../src/cli/host-client.js')).href;
+    await writeFile(launcher, `import { launch } from ${JSON.stringify(launch)};\nawait launch(${JSON.stringify(join(root, 'aibox-cli.mjs'))}, ${JSON.stringify(root)});\n`);
+  });
+  after(async () => {
+    try {
+      process.kill(await serverPid(), 'SIGKILL');
+    } catch {
+      // gone already: the last test ends it
+    }
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('runs the first install with Node and starts the server; the next ones are served, output, cwd and exit codes intact', async () => {
+    assert.equal(run(['install', 'java@21']).stdout, 'node: install java@21\n');
+    await until(async () => (await serverPid()) > 0 && run(['install', 'x']).stdout.startsWith('served (host): '), 'the server the first call started');
+    const served = run(['--json', 'install', 'java@21']);
+    assert.equal(served.status, 0, served.stderr);
+    assert.equal(served.stdout, `served (host): --json install java@21 cwd=${work} var=v1 tty=false\n`);
+    assert.equal(served.stderr, 'to stderr\n');
+    assert.equal(run(['uninstall', 'fail']).status, 5);
+    assert.equal(run(['install', 'stdin'], { input: 'hello' }).stdout, 'got: hello');
+    assert.equal(run(['install', 'big']).stdout.length, 300_000);
+  });
+  it('runs everything else with Node, and everything when asked to, or for a trace or crash test', async () => {
+    assert.equal(run(['status']).stdout, 'node: status\n');
+    assert.equal(run(['install', '--help']).stdout, 'node: install --help\n');
+    for (const name of ['AIBOX_NO_SERVER', 'AIBOX_TRACE', 'AIBOX_CRASH_AT']) {
+      assert.equal(run(['install', 'x'], { env: { [name]: '1' } }).stdout, 'node: install x\n', name);
+    }
+  });
+  it('never sends its environment into a socket folder others can enter', async () => {
+    const dir = join(root, `aibox-cli-${uid}`);
+    await chmod(dir, 0o750);
+    try {
+      assert.equal(run(['install', 'x']).stdout, 'node: install x\n');
+    } finally {
+      await chmod(dir, 0o700);
+    }
+    assert.match(run(['install', 'x']).stdout, /^served \(host\): /);
+  });
+  it('says so when the server dies mid-command, and starts a new one after', async () => {
+    const pid = await serverPid();
+    const slow = spawnSync('sh', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(launcher)} install sleep & sleep 0.5; kill -9 ${pid}; wait`], { cwd: work, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', TEST_SOCKET_ROOT: root, TEST_VAR: 'v1', TEST_IDLE_MS: '60000' } });
+    assert.match(slow.stderr, /the aibox command server ended without an answer/);
+    assert.equal(run(['install', 'x']).stdout, 'node: install x\n');
+    await until(async () => (await serverPid()) !== pid && run(['install', 'x']).stdout.startsWith('served (host): '), 'a new server');
+    process.kill(await serverPid(), 'SIGTERM');
   });
 });

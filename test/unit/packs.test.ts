@@ -11,6 +11,7 @@ import { runProcess } from '../../src/core/runner.js';
 import { buildPack, publishPack } from '../../src/packs/author.js';
 import { generateKeyPair } from '../../src/packs/cosign-keys.js';
 import { entryProblem, shadowProblem } from '../../src/packs/tar-gate.js';
+import { findLockFile } from '../../src/packs/lockfile.js';
 import { parsePackSpec, readPackManifest } from '../../src/packs/manifest.js';
 import { LayoutRegistry } from '../../src/packs/oci-layout.js';
 import { resolvePacks } from '../../src/packs/resolve.js';
@@ -120,6 +121,16 @@ describe('resolving packs and their dependencies', () => {
     assert.equal(locked[0]?.version, '20.2.0');
     assert.equal((await resolvePacks(registry, policy, [parsePackSpec('node@20')], lock, true))[0]?.version, '20.1.0');
     await assert.rejects(resolvePacks(registry, policy, [parsePackSpec('angular')], lock, true), /angular is not in the lock file/);
+  });
+  it('finds the project\'s lock file, or takes --lock relative to the caller\'s folder (a command server runs in /)', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'aibox-lock-'));
+    const sub = join(home, 'app', 'src');
+    await mkdir(join(home, 'app', '.git'), { recursive: true });
+    await mkdir(sub);
+    assert.equal(findLockFile(sub, home), join(home, 'app', '.aibox', 'packs.lock'));
+    assert.equal(findLockFile(home, home), undefined, 'no project at or below home');
+    assert.equal(findLockFile(sub, home, 'my.lock'), join(sub, 'my.lock'));
+    assert.equal(findLockFile(sub, home, '/etc/x.lock'), '/etc/x.lock');
   });
   it('reports a cycle and a version conflict', async () => {
     await assert.rejects(resolvePacks(registry, policy, [parsePackSpec('a')], { version: 1, packs: {} }, false), (error: unknown) => error instanceof AiboxError && error.code === 'CONFLICT' && /dependency cycle: a@1.0.0 → b@1.0.0 → a@1.0.0|dependency cycle: b@1.0.0 → a@1.0.0 → b@1.0.0/.test(error.message));
