@@ -38,7 +38,7 @@ import { resolvePacks } from '../src/packs/resolve.js';
 import { cleanStaging, placePack, readInstalled, removePackDir, writeInstalled } from '../src/packs/sandbox-store.js';
 import { verifyPackSignature } from '../src/packs/signing.js';
 import { loadPolicyFor, ORG_POLICY_PATH } from '../src/policy/load.js';
-import { requireRunning } from '../src/sandbox/lifecycle.js';
+import { requireRunningQuick } from '../src/sandbox/lifecycle.js';
 import { resolveInstance } from '../src/sandbox/instance.js';
 import { AIBOX, aibox, freePort, testUser, type TestUser } from '../test/helpers/cli.js';
 import { startRegistry } from '../test/helpers/registry.js';
@@ -202,9 +202,13 @@ async function publishJdk(user: TestUser, work: string, tree: string, version: s
 }
 
 interface InstallResult {
+  /** From the host, through its command server (as users run it after their first install). */
   cold: number;
   warm: number;
   installed: number;
+  /** From the host with AIBOX_NO_SERVER=1: Node loads the whole bundle for each command. */
+  coldNode: number;
+  installedNode: number;
   /** `aibox install` in a terminal inside the sandbox (its command server, then the host's broker): cold, and already installed. */
   insideCold: number;
   insideInstalled: number;
@@ -219,7 +223,7 @@ const ATTEMPTS = 5;
  * Times `aibox install` of the pack. An attempt the policy refused (another test on
  * this machine rewrote the org policy in between) is repeated, not timed.
  */
-async function install(user: TestUser, from: 'host' | 'sandbox' = 'host'): Promise<{ seconds: number; outcome: string; downloaded: boolean }> {
+async function install(user: TestUser, from: 'host' | 'host-node' | 'sandbox' = 'host'): Promise<{ seconds: number; outcome: string; downloaded: boolean }> {
   const publicKey = await readFile(join(user.home, 'bench.pub'), 'utf8');
   const inside = async () => {
     const ssh = spawnSync('ssh', ['-F', join(user.home, '.ssh', 'config'), user.name, `aibox install ${PACK} --json`], { encoding: 'utf8' });
@@ -228,7 +232,8 @@ async function install(user: TestUser, from: 'host' | 'sandbox' = 'host'): Promi
   for (let attempt = 1; ; attempt++) {
     await trustKey(publicKey);
     const start = performance.now();
-    const result = from === 'host' ? await aibox(user, ['install', PACK, '--json']) : await inside();
+    const noServer = from === 'host-node' ? { env: { ...user.env, AIBOX_NO_SERVER: '1' } } : {};
+    const result = from === 'sandbox' ? await inside() : await aibox(user, ['install', PACK, '--json'], noServer);
     const seconds = (performance.now() - start) / 1000;
     if (result.code === 8 && attempt < ATTEMPTS) continue;
     must(result, 'aibox install');
@@ -246,20 +251,27 @@ async function timeInstalls(user: TestUser, work: string): Promise<InstallResult
   const cold: number[] = [];
   const warm: number[] = [];
   const installed: number[] = [];
+  const node = { cold: [] as number[], installed: [] as number[] };
   const inside = { cold: [] as number[], installed: [] as number[] };
   const raw = { zstd: [] as number[], gzip: [] as number[] };
   const expect = (got: { seconds: number; outcome: string; downloaded: boolean }, outcome: string, downloaded: boolean): number => {
     if (got.outcome !== outcome || got.downloaded !== downloaded) throw new Error(`expected ${outcome} (downloaded ${downloaded}), got ${JSON.stringify(got)}`);
     return got.seconds;
   };
+  // The first install from the host also starts its command server (and makes the pack's cache folders), so it is not timed.
+  await install(user);
   for (let run = 0; run < RUNS; run++) {
-    if (run > 0) await uninstall(user);
+    await uninstall(user);
     await rm(join(user.home, '.cache', 'aibox', 'blobs'), { recursive: true, force: true });
     for (const format of FORMATS) raw[format].push(hostExtract(work, join(work, LAYER_FILE[format]), format));
     cold.push(expect(await install(user), 'installed', true));
     await uninstall(user);
     warm.push(expect(await install(user), 'installed', false));
     installed.push(expect(await install(user), 'already-installed', false));
+    await uninstall(user);
+    await rm(join(user.home, '.cache', 'aibox', 'blobs'), { recursive: true, force: true });
+    node.cold.push(expect(await install(user, 'host-node'), 'installed', true));
+    node.installed.push(expect(await install(user, 'host-node'), 'already-installed', false));
   }
   // From inside: the first call also starts the sandbox's command server, so it is not timed.
   await install(user, 'sandbox');
@@ -271,6 +283,7 @@ async function timeInstalls(user: TestUser, work: string): Promise<InstallResult
   }
   return {
     cold: median(cold), warm: median(warm), installed: median(installed), rawZstd: median(raw.zstd), rawGzip: median(raw.gzip),
+    coldNode: median(node.cold), installedNode: median(node.installed),
     insideCold: median(inside.cold), insideInstalled: median(inside.installed),
   };
 }
@@ -315,13 +328,14 @@ async function profileInstall(user: TestUser): Promise<Phases> {
   for (let run = 0; run < RUNS; ) {
     times = {};
     await trustKey(publicKey);
-    await step('CLI start (node, aibox --version)', async () => sh(`"${process.execPath}" "${AIBOX}" --version`));
+    await step('CLI start: launcher → host command server → back (aibox uninstall of nothing)', async () => spawnSync(process.execPath, [AIBOX, 'uninstall', 'none'], { env: user.env }));
+    await step('  without the server: the whole bundle (aibox --version)', async () => sh(`"${process.execPath}" "${AIBOX}" --version`));
     const config = await step('config + policy', async () => {
       const loaded = await loadConfig(paths);
       return { config: loaded, policy: await loadPolicyFor(ctx, loaded) };
     });
     if (!config.policy.trustedKeys.value.some((key) => key.key === publicKey)) continue; // another test rewrote the org policy meanwhile
-    await step('sandbox running? (podman inspect)', () => requireRunning(ctx, instance));
+    await step('sandbox running? (ssh -O check of the shared connection)', () => requireRunningQuick(ctx, instance));
     const registry = await openPackRegistry(ctx, config.config);
     const [pack] = await step('resolve (tags, manifest, signature, config)', () => resolvePacks(registry, config.policy, [{ name: PACK }], { version: 1, packs: {} }, false));
     if (!pack) throw new Error('resolved nothing');
@@ -428,9 +442,11 @@ try {
     '',
     `Authoring: \`aibox pack build\` ${seconds(published.build)}, \`aibox pack publish --key\` (upload to loopback, sign) ${seconds(published.publish)}.`,
     '',
-    '| runtime | install cold | raw host extract (zstd) | cold / raw | raw host extract (tar -xzf) | install warm (layer cached) | install, already installed | from inside: cold (cold / raw) | from inside: already installed |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...runtimes.map(({ runtime, install: times }) => `| ${runtime} | ${seconds(times.cold)} | ${seconds(times.rawZstd)} | **${(times.cold / times.rawZstd).toFixed(1)}×** | ${seconds(times.rawGzip)} | ${seconds(times.warm)} | ${seconds(times.installed)} | ${seconds(times.insideCold)} (${(times.insideCold / times.rawZstd).toFixed(1)}×) | ${seconds(times.insideInstalled)} |`),
+    'From the host: through its command server (the launcher), as after the first install of a session; "no server": AIBOX_NO_SERVER=1, the whole bundle loaded per command.',
+    '',
+    '| runtime | install cold | raw host extract (zstd) | cold / raw | raw host extract (tar -xzf) | install warm (layer cached) | install, already installed | no server: cold (cold / raw), already installed | from inside: cold (cold / raw) | from inside: already installed |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...runtimes.map(({ runtime, install: times }) => `| ${runtime} | ${seconds(times.cold)} | ${seconds(times.rawZstd)} | **${(times.cold / times.rawZstd).toFixed(2)}×** | ${seconds(times.rawGzip)} | ${seconds(times.warm)} | ${seconds(times.installed)} | ${seconds(times.coldNode)} (${(times.coldNode / times.rawZstd).toFixed(2)}×), ${seconds(times.installedNode)} | ${seconds(times.insideCold)} (${(times.insideCold / times.rawZstd).toFixed(2)}×) | ${seconds(times.insideInstalled)} |`),
     '',
     `| step of a cold install | ${runtimes.map((result) => result.runtime).join(' | ')} |`,
     `|---|${runtimes.map(() => '---|').join('')}`,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { link, lstat, mkdir, rm, stat } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { AiboxError } from '../core/errors.js';
@@ -111,6 +111,17 @@ function answers(path: string): Promise<boolean> {
   });
 }
 
+/** Links `from` at `to`; false when something is there already. */
+async function linked(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
 function listen(server: Server, path: string): Promise<void> {
   return new Promise((resolve, reject) => server.once('error', reject).listen(path, () => resolve()));
 }
@@ -133,12 +144,23 @@ export async function serveCli(runCli: RunCli, socketPath: string, side: ServerS
         if (--active === 0) timer = setTimeout(() => server.close(), idleMs);
       });
   });
-  // Bound under a name of its own, then renamed into place: a client never meets a half-made socket.
+  // Bound under a name of its own, then linked into place: a client never meets a half-made socket, and
+  // of two servers started at once (two first calls), the second sees the first's and leaves.
   const temp = `${socketPath}.${process.pid}`;
   await rm(temp, { force: true });
   await listen(server, temp);
   const { ino } = await stat(temp);
-  await rename(temp, socketPath);
+  try {
+    while (!(await linked(temp, socketPath))) {
+      if (await answers(socketPath)) {
+        server.close();
+        return;
+      }
+      await rm(socketPath, { force: true }); // a dead server's
+    }
+  } finally {
+    await rm(temp, { force: true });
+  }
   timer = setTimeout(() => server.close(), idleMs);
   await new Promise((resolve) => server.once('close', resolve));
   // A newer server may have put its own socket there meanwhile: leave that one.
@@ -149,7 +171,7 @@ export function registerCliServer(program: Command, runCli: RunCli): void {
   program
     .command(CLI_SERVER_COMMAND, { hidden: true })
     .description('Keep aibox loaded for the aibox client in the sandbox, or the launcher on the host (they start this)')
-    .option('--socket <path>', `on the host: ${cliSocketFolder(0).replace('0', '<uid>')}/host-<hash>.sock, as the launcher names it`)
+    .option('--socket <path>', 'on the host: /tmp/aibox-cli-<uid>/host-<hash>.sock, as the launcher names it')
     .action(async (options: { socket?: string }) => {
       const uid = process.getuid?.() ?? 0;
       process.chdir('/');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -97,6 +97,18 @@ function manifestOf(def: PackDef): object {
     env: { path: ['bin'], vars: def.vars ?? {} },
     depends: def.depends ?? [],
   };
+}
+
+/** The host command servers (`aibox cli-server --socket …`) whose HOME is `home`. */
+function hostServers(home: string): number[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return argv.includes('cli-server') && argv.includes('--socket') && readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`HOME=${home}`);
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
 }
 
 describe('tool packs: publish, verify and install into a running gVisor sandbox', { timeout: 10 * 60_000 }, () => {
@@ -401,8 +413,9 @@ describe('tool packs: publish, verify and install into a running gVisor sandbox'
   });
 
   it('7. kill -9 in the middle of an install leaves a consistent sandbox; a retry succeeds', async () => {
-    // Its own process group, so the kill reaches aibox and its podman exec child together.
-    const child = spawn(process.execPath, [AIBOX, 'install', 'big', '--json'], { cwd: user.home, env: user.env, detached: true, stdio: 'ignore' });
+    // Its own process group, so the kill reaches aibox and its children together; the installing process
+    // itself, so not through the host's command server (that would only drop the caller: case 15).
+    const child = spawn(process.execPath, [AIBOX, 'install', 'big', '--json'], { cwd: user.home, env: { ...user.env, AIBOX_NO_SERVER: '1' }, detached: true, stdio: 'ignore' });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
     const staging = join(toolpacksDir(), '.staging');
     for (let tries = 0; !(await readdir(staging).catch(() => [])).some((entry) => entry.startsWith('big-')); tries++) {
@@ -515,5 +528,37 @@ describe('tool packs: publish, verify and install into a running gVisor sandbox'
 
   it('14. a nix pack is refused in one line: the image has no nix', async () => {
     await assertRefused(['nixy'], 4, /^error: nixy@1\.0\.0 installs with nix \(install\.method nix\), and this sandbox's image has no nix$/);
+  });
+
+  it('15. from the host, install and uninstall run in its command server (one per user, aibox and environment), in the caller\'s folder', async () => {
+    const servers = hostServers(user.home);
+    assert.equal(servers.length, 1, `the first install started one server for this environment: ${servers.join(', ')}`);
+    // What the server wrote (its answers go through its socket): it ran the command, not the caller's Node.
+    const written = () => Number(/^wchar: (\d+)$/m.exec(readFileSync(`/proc/${servers[0]}/io`, 'utf8'))?.[1]);
+    const project = join(user.home, 'served');
+    await mkdir(join(project, 'app'), { recursive: true });
+    let before = written();
+    const served = await install(['lockme@1.1.0', '--lock', '../my.lock'], join(project, 'app'));
+    assert.equal(served.code, 0, served.stderr);
+    assert.ok(written() > before + served.stdout.length, 'the server answered');
+    assert.equal(JSON.parse(await readFile(join(project, 'my.lock'), 'utf8')).packs.lockme.version, '1.1.0', '--lock is relative to the caller\'s folder, not the server\'s');
+    assert.equal(ssh('lockme'), 'lockme 1.1.0\n');
+
+    before = written();
+    const removed = await aibox(user, ['uninstall', 'lockme']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(removed.stdout, 'Removed lockme@1.1.0\n');
+    assert.ok(written() > before, 'uninstall is served too');
+    const missing = await aibox(user, ['uninstall', 'lockme']);
+    assert.equal(missing.code, 7, 'exit codes come back through the socket');
+    assert.match(missing.stderr, /^error: not installed in \S+: lockme\n/);
+
+    before = written();
+    await writeOrgPolicy();
+    const bypassed = await aibox(user, ['install', 'lockme@1.0.0'], { env: { ...user.env, AIBOX_NO_SERVER: '1' } });
+    assert.equal(bypassed.code, 0, bypassed.stderr);
+    assert.equal(written(), before, 'AIBOX_NO_SERVER=1: the caller\'s own Node installs');
+    assert.deepEqual(hostServers(user.home), servers, 'and starts no server');
+    assert.equal(ssh('lockme'), 'lockme 1.0.0\n');
   });
 });

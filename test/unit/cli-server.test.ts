@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -76,6 +76,21 @@ describe('in-sandbox command server: which commands it takes, and its request', 
       await first;
       assert.equal(existsSync(path), false);
       assert.equal(((await stat(dirname(path))).mode & 0o777).toString(8), '700');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+  it('of two servers started at once, one serves and the other leaves at once', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'aibox-cli-'));
+    const path = cliSocketPath(uid, root);
+    try {
+      const ended: number[] = [];
+      const both = [0, 1].map((index) => serveCli(async () => undefined, path, 'sandbox', 1500).then(() => ended.push(index)));
+      await until(() => ended.length === 1, 'the second server to leave');
+      assert.equal(existsSync(path), true, 'the first one\'s socket stays');
+      assert.deepEqual((await readdir(dirname(path))).sort(), ['cli.sock'], 'no temp socket left');
+      await Promise.all(both);
+      assert.equal(existsSync(path), false);
     } finally {
       await rm(root, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 /*
  * /opt/aibox/bin/aibox inside the sandbox. `aibox install …` and `aibox mcp …` (not
- * `mcp run`) go to the resident aibox, the command server (src/cli/server.ts: protocol there), so it
+ * `mcp run`) go to the resident aibox, the command server (src/cli/server.ts; protocol in src/cli/server-protocol.ts), so it
  * costs no Node start; everything else, and every case the server cannot take, runs
  * `node aibox.mjs` as before. The first call starts the server, detached, and runs
  * its own command with Node meanwhile. AIBOX_NO_SERVER=1 bypasses the server.
@@ -43,7 +43,7 @@ static void run_node(int argc, char **argv) {
   exit(127);
 }
 
-/* The first cut of servedByServer in src/cli/server.ts; the server declines the rest (help, mcp import). */
+/* The first cut of servedByServer in src/cli/server-protocol.ts; the server declines the rest (help, mcp import). */
 static int served(int argc, char **argv) {
   const char *words[2] = {0, 0};
   int count = 0;
