@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
+import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, rm, stat } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { AiboxError } from '../core/errors.js';
+import { socketAnswers } from '../core/files.js';
 import type { CliIo } from './app.js';
 import { cliSocketFolder, cliSocketPath, frame, MAGIC, servedByServer, SocketReader, type CliRequest, type ServerSide } from './server-protocol.js';
 
@@ -100,17 +102,6 @@ async function privateFolder(dir: string): Promise<void> {
   }
 }
 
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-}
-
 /** Links `from` at `to`; false when something is there already. */
 async function linked(from: string, to: string): Promise<boolean> {
   try {
@@ -129,7 +120,7 @@ function listen(server: Server, path: string): Promise<void> {
 /** Serves until IDLE_MS pass without a request. Returns at once when another server already answers. */
 export async function serveCli(runCli: RunCli, socketPath: string, side: ServerSide, idleMs = IDLE_MS): Promise<void> {
   await privateFolder(dirname(socketPath));
-  if (await answers(socketPath)) return;
+  if (await socketAnswers(socketPath)) return;
   let active = 0;
   let timer: NodeJS.Timeout | undefined;
   const server = createServer((socket) => {
@@ -146,13 +137,12 @@ export async function serveCli(runCli: RunCli, socketPath: string, side: ServerS
   });
   // Bound under a name of its own, then linked into place: a client never meets a half-made socket, and
   // of two servers started at once (two first calls), the second sees the first's and leaves.
-  const temp = `${socketPath}.${process.pid}`;
-  await rm(temp, { force: true });
+  const temp = `${socketPath}.${process.pid}-${randomBytes(4).toString('hex')}`;
   await listen(server, temp);
   const { ino } = await stat(temp);
   try {
     while (!(await linked(temp, socketPath))) {
-      if (await answers(socketPath)) {
+      if (await socketAnswers(socketPath)) {
         server.close();
         return;
       }

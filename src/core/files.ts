@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { dirname, join, basename } from 'node:path';
 import { AiboxError } from './errors.js';
 
@@ -85,4 +86,16 @@ export async function writeFileIfChanged(path: string, content: string, mode = 0
   if ((await readRegularFile(path)) === content) return false;
   await writeFileAtomic(path, content, mode);
   return true;
+}
+
+/** Whether something listens on the Unix socket at `path` (connected, then closed at once). */
+export function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
 }

@@ -6,13 +6,13 @@ import type { Context } from '../core/context.js';
 import { crashPoint } from '../core/crash.js';
 import { AiboxError } from '../core/errors.js';
 import { installHint } from '../core/runner.js';
-import { writeFileIfChanged } from '../core/files.js';
+import { socketAnswers, writeFileIfChanged } from '../core/files.js';
 import { enforceEgress, proxyName, removeEgress, requireOwnProxy, stopEgress, type EnforceOptions } from '../egress/index.js';
 import { ensureImage, planCurrentImage } from '../image/build.js';
 import type { EffectivePolicy } from '../policy/effective.js';
 import { loadPolicyFor } from '../policy/load.js';
-import { openSharedConnection, sharedConnectionPid, waitForSsh } from '../ssh/client.js';
-import { hostEntry } from '../ssh/entry.js';
+import { openSharedConnection, waitForSsh } from '../ssh/client.js';
+import { controlSocket, hostEntry } from '../ssh/entry.js';
 import { ensureInstanceKeys, rotateHostKey } from '../ssh/keys.js';
 import { removeManagedBlock, writeManagedBlock, type ConfigChange } from '../ssh/user-config.js';
 import { describeSetup, setupShell, type SetupReport } from '../shell/index.js';
@@ -319,14 +319,15 @@ export async function requireRunning(ctx: Context, instance: Instance): Promise<
 }
 
 /**
- * requireRunning at a tenth of its cost, for `aibox install` (whose download it runs beside):
- * the shared SSH connection `aibox start` opened is up (`ssh -O check`, 10 ms of CPU against
- * podman's 0.17 s). That connection reached the sshd holding this instance's own host key
- * (pinned in its known_hosts), so it is this sandbox, and running: `aibox stop` closes it,
- * and a stopped container's sshd ends it. Without it, podman decides, with the plain error.
+ * requireRunning in a millisecond, for `aibox install` and `uninstall`: the shared SSH
+ * connection `aibox start` opened answers on its socket (podman takes 0.15 s and 0.17 s of
+ * CPU, beside the download). That connection reached the sshd holding this instance's own
+ * host key (pinned in its known_hosts), so it is this sandbox, and running: `aibox stop`
+ * closes it, and a stopped container's sshd ends it. Without it, podman decides, with the
+ * plain error.
  */
 export async function requireRunningQuick(ctx: Context, instance: Instance): Promise<void> {
-  if (existsSync(instance.sshConfig) && (await sharedConnectionPid(ctx.run, instance.sshConfig, instance.name)) !== undefined) return;
+  if (existsSync(instance.sshConfig) && (await socketAnswers(controlSocket(instance.controlDir, instance.name)))) return;
   await requireRunning(ctx, instance);
 }
 

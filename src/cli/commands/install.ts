@@ -4,7 +4,7 @@ import { installThroughHost } from '../../packs/install-from-sandbox.js';
 import { serveBroker } from '../../broker/server.js';
 import { installIntoSandbox, packStoreOf, uninstallPacks, type InstallReport } from '../../packs/install.js';
 import { parsePackSpec } from '../../packs/manifest.js';
-import { requireRunning } from '../../sandbox/lifecycle.js';
+import { requireRunningQuick } from '../../sandbox/lifecycle.js';
 import { contextFor } from '../app.js';
 
 export function describeInstall(report: InstallReport, inSandbox = false): string {
@@ -39,7 +39,7 @@ export function registerInstall(program: Command): void {
     .action(async (names: string[], _options: object, command: Command) => {
       const { ctx, instance } = contextFor(command);
       if (ctx.env.AIBOX_SANDBOX === '1') throw new AiboxError('USAGE', 'uninstall runs on the host, not inside the sandbox', `on the host: aibox uninstall ${names.join(' ')}`);
-      await requireRunning(ctx, instance);
+      await requireRunningQuick(ctx, instance);
       const removed = await uninstallPacks(ctx, await packStoreOf(instance), names.map((name) => parsePackSpec(name).name));
       ctx.out.result({ instance: instance.name, removed }, `Removed ${removed.join(', ')}`);
     });
