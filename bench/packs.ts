@@ -44,7 +44,7 @@ import { AIBOX, aibox, freePort, testUser, type TestUser } from '../test/helpers
 import { startRegistry } from '../test/helpers/registry.js';
 import { load, machine, median, must, seconds, timed, timedAsync } from './common.js';
 
-const RUNS = 3;
+const RUNS = 5;
 const PACK = 'jdk';
 const FORMATS: readonly LayerCompression[] = ['zstd', 'gzip'];
 const LAYER_FILE: Record<LayerCompression, string> = { zstd: 'layer.tar.zst', gzip: 'layer.tar.gz' };
@@ -335,7 +335,7 @@ async function profileInstall(user: TestUser): Promise<Phases> {
       return { config: loaded, policy: await loadPolicyFor(ctx, loaded) };
     });
     if (!config.policy.trustedKeys.value.some((key) => key.key === publicKey)) continue; // another test rewrote the org policy meanwhile
-    await step('sandbox running? (ssh -O check of the shared connection)', () => requireRunningQuick(ctx, instance));
+    await step('sandbox running? (its shared SSH connection answers on its socket)', () => requireRunningQuick(ctx, instance));
     const registry = await openPackRegistry(ctx, config.config);
     const [pack] = await step('resolve (tags, manifest, signature, config)', () => resolvePacks(registry, config.policy, [{ name: PACK }], { version: 1, packs: {} }, false));
     if (!pack) throw new Error('resolved nothing');

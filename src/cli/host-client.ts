@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { lstatSync, statSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { connectUnix } from '../core/files.js';
 import { encodeRequest, frame, hostSocketPath, NO_SERVER_VARIABLES, servedByServer, SocketReader } from './server-protocol.js';
 
 /**
@@ -43,14 +44,6 @@ function folderState(dir: string, uid: number): 'missing' | 'private' | 'unsafe'
   }
 }
 
-function connected(path: string): Promise<Socket | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => resolve(socket));
-    socket.once('error', () => resolve(undefined));
-  });
-}
-
 async function sendStdin(socket: Socket): Promise<void> {
   for await (const chunk of process.stdin) socket.write(frame('d', chunk as Buffer));
   socket.write(frame('d'));
@@ -63,7 +56,7 @@ async function sendStdin(socket: Socket): Promise<void> {
 async function runThroughServer(socketPath: string, args: readonly string[], uid: number): Promise<Served> {
   const folder = folderState(dirname(socketPath), uid);
   if (folder !== 'private') return folder === 'missing' ? 'no-server' : 'unsafe';
-  const socket = await connected(socketPath);
+  const socket = await connectUnix(socketPath);
   if (!socket) return 'no-server';
   socket.on('error', () => undefined); // seen as the end of the answer, below
   const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));

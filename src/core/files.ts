@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { dirname, join, basename } from 'node:path';
 import { AiboxError } from './errors.js';
 
@@ -88,14 +88,18 @@ export async function writeFileIfChanged(path: string, content: string, mode = 0
   return true;
 }
 
-/** Whether something listens on the Unix socket at `path` (connected, then closed at once). */
-export function socketAnswers(path: string): Promise<boolean> {
+/** A connection to the Unix socket at `path`, or undefined when nothing listens there. */
+export function connectUnix(path: string): Promise<Socket | undefined> {
   return new Promise((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
+    const socket = connect(path);
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', () => resolve(undefined));
   });
+}
+
+/** Whether something listens on the Unix socket at `path` (connected, then closed at once). */
+export async function socketAnswers(path: string): Promise<boolean> {
+  const socket = await connectUnix(path);
+  socket?.destroy();
+  return Boolean(socket);
 }
