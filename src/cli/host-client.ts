@@ -20,7 +20,7 @@ export async function launch(bundle: string, socketRoot = '/tmp'): Promise<void>
   const uid = process.getuid?.();
   const bypass = NO_SERVER_VARIABLES.some((name) => ![undefined, '', '0'].includes(process.env[name]));
   if (uid !== undefined && !bypass && process.env.AIBOX_SANDBOX !== '1' && servedByServer(args, 'host')) {
-    const socket = hostSocketPath(uid, process.env, { path: bundle, ...statSync(bundle) }, socketRoot);
+    const socket = hostSocketPath({ uid, umask: process.umask(), env: process.env }, { path: bundle, ...statSync(bundle) }, socketRoot);
     const served = await runThroughServer(socket, args, uid);
     if (typeof served === 'object') {
       process.exitCode = served.code;

@@ -59,19 +59,26 @@ export function cliSocketPath(uid: number, root = '/tmp'): string {
 /** Variables that differ between calls of one session and matter to no command. */
 const PER_CALL = new Set(['PWD', 'OLDPWD', 'SHLVL', '_', 'COLUMNS', 'LINES']);
 
+/** What a host server inherits from the caller that starts it, and so must share with every caller it serves. */
+export interface HostCaller {
+  uid: number;
+  umask: number;
+  env: NodeJS.ProcessEnv;
+}
+
 /**
- * The host server's socket. Its name is a hash of the bundle file (path, size, time)
- * and of the environment: a request is only ever served by a server of the same aibox
- * started with the same environment, so what the command and the programs it starts
- * read from `process.env` is the caller's. An upgrade or another environment (another
- * terminal's, sudo's) gets a server of its own; an unused one leaves after 15 minutes.
+ * The host server's socket. Its name is a hash of the bundle file (path, size, time),
+ * the umask and the environment: a request is only ever served by a server of the same
+ * aibox started the same way, so what the command and the programs it starts read from
+ * `process.env` is the caller's. An upgrade or another environment (another terminal's,
+ * sudo's) gets a server of its own; an unused one leaves after 15 minutes.
  */
-export function hostSocketPath(uid: number, env: NodeJS.ProcessEnv, bundle: { path: string; size: number; mtimeMs: number }, root = '/tmp'): string {
-  const hash = createHash('sha256').update(`${bundle.path}\0${bundle.size}\0${bundle.mtimeMs}\0`);
-  for (const name of Object.keys(env).sort()) {
-    if (!PER_CALL.has(name)) hash.update(`${name}=${env[name] ?? ''}\0`);
+export function hostSocketPath(caller: HostCaller, bundle: { path: string; size: number; mtimeMs: number }, root = '/tmp'): string {
+  const hash = createHash('sha256').update(`${bundle.path}\0${bundle.size}\0${bundle.mtimeMs}\0${caller.umask}\0`);
+  for (const name of Object.keys(caller.env).sort()) {
+    if (!PER_CALL.has(name)) hash.update(`${name}=${caller.env[name] ?? ''}\0`);
   }
-  return join(cliSocketFolder(uid, root), `host-${hash.digest('hex').slice(0, 16)}.sock`);
+  return join(cliSocketFolder(caller.uid, root), `host-${hash.digest('hex').slice(0, 16)}.sock`);
 }
 
 /** Set, they make the launcher run the command itself: no server, or a test's fault injection and tracing, which are per process. */

@@ -46,16 +46,18 @@ describe('in-sandbox command server: which commands it takes, and its request', 
     assert.equal(servedByServer(['install', '--help'], 'host'), false);
     assert.equal(servedByServer(['start'], 'host'), false);
   });
-  it('names the host server by bundle and environment: not by the folder or shell level of the call', () => {
+  it('names the host server by bundle, umask and environment: not by the folder or shell level of the call', () => {
     const bundle = { path: '/opt/aibox/dist/aibox-cli.mjs', size: 100, mtimeMs: 1 };
     const env = { HOME: '/home/a', PATH: '/usr/bin', PWD: '/work', SHLVL: '1' };
-    const path = hostSocketPath(1000, env, bundle);
+    const caller = { uid: 1000, umask: 0o022, env };
+    const path = hostSocketPath(caller, bundle);
     assert.match(path, /^\/tmp\/aibox-cli-1000\/host-[0-9a-f]{16}\.sock$/);
-    assert.equal(hostSocketPath(1000, { ...env, PWD: '/elsewhere', OLDPWD: '/work', SHLVL: '3' }, bundle), path);
-    assert.notEqual(hostSocketPath(1000, { ...env, PATH: '/opt/bin:/usr/bin' }, bundle), path, 'another environment: the programs it starts would see another');
-    assert.notEqual(hostSocketPath(1000, { ...env, REGISTRY_AUTH_FILE: '/a' }, bundle), path);
-    assert.notEqual(hostSocketPath(1000, env, { ...bundle, mtimeMs: 2 }), path, 'an upgraded aibox never meets the old server');
-    assert.notEqual(hostSocketPath(1001, env, bundle), path);
+    assert.equal(hostSocketPath({ ...caller, env: { ...env, PWD: '/elsewhere', OLDPWD: '/work', SHLVL: '3' } }, bundle), path);
+    assert.notEqual(hostSocketPath({ ...caller, env: { ...env, PATH: '/opt/bin:/usr/bin' } }, bundle), path, 'another environment: the programs it starts would see another');
+    assert.notEqual(hostSocketPath({ ...caller, env: { ...env, REGISTRY_AUTH_FILE: '/a' } }, bundle), path);
+    assert.notEqual(hostSocketPath({ ...caller, umask: 0o077 }, bundle), path, 'the files it makes would get other modes');
+    assert.notEqual(hostSocketPath(caller, { ...bundle, mtimeMs: 2 }), path, 'an upgraded aibox never meets the old server');
+    assert.notEqual(hostSocketPath({ ...caller, uid: 1001 }, bundle), path);
   });
   it('reads a request, and refuses what is not one', () => {
     const fields = ['aibox-cli/1', '/w', '1', '0', '120', '2', 'mcp', 'list', 'A=1', 'B=x=y', 'junk'];
