@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connectUnix } from '../core/files.js';
-import { encodeRequest, frame, hostSocketPath, NO_SERVER_VARIABLES, servedByServer, SocketReader } from './server-protocol.js';
+import { encodeRequest, frame, hostSocketPath, isPrivateFolder, NO_SERVER_VARIABLES, servedByServer, SocketReader } from './server-protocol.js';
 
 /**
  * The `aibox` command on the host (launcher.ts, dist/aibox.mjs): `aibox install` and
@@ -34,11 +34,9 @@ export async function launch(bundle: string, socketRoot = '/tmp'): Promise<void>
 /** 'no-server': none answers, start one; 'unsafe': its folder is not private, run the command without a server. */
 export type Served = { code: number } | 'no-server' | 'not-served' | 'unsafe';
 
-/** Only a folder of this user's, for nobody else: the request carries the environment. */
 function folderState(dir: string, uid: number): 'missing' | 'private' | 'unsafe' {
   try {
-    const info = lstatSync(dir);
-    return info.isDirectory() && info.uid === uid && (info.mode & 0o077) === 0 ? 'private' : 'unsafe';
+    return isPrivateFolder(lstatSync(dir), uid) ? 'private' : 'unsafe';
   } catch {
     return 'missing';
   }

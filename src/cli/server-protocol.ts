@@ -56,6 +56,11 @@ export function cliSocketPath(uid: number, root = '/tmp'): string {
   return join(cliSocketFolder(uid, root), 'cli.sock');
 }
 
+/** The socket's folder as both sides require it: a folder of this user's, for nobody else (the request carries the environment). */
+export function isPrivateFolder(info: { isDirectory(): boolean; uid: number; mode: number }, uid: number | undefined): boolean {
+  return info.isDirectory() && info.uid === uid && (info.mode & 0o077) === 0;
+}
+
 /** Variables that differ between calls of one session and matter to no command. */
 const PER_CALL = new Set(['PWD', 'OLDPWD', 'SHLVL', '_', 'COLUMNS', 'LINES']);
 

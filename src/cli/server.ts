@@ -6,7 +6,7 @@ import { basename, dirname } from 'node:path';
 import { AiboxError } from '../core/errors.js';
 import { socketAnswers } from '../core/files.js';
 import type { CliIo } from './app.js';
-import { cliSocketFolder, cliSocketPath, frame, MAGIC, servedByServer, SocketReader, type CliRequest, type ServerSide } from './server-protocol.js';
+import { cliSocketFolder, cliSocketPath, frame, isPrivateFolder, MAGIC, servedByServer, SocketReader, type CliRequest, type ServerSide } from './server-protocol.js';
 
 /**
  * The command server: one resident aibox that runs a few commands (servedByServer) for a
@@ -97,7 +97,7 @@ async function privateFolder(dir: string): Promise<void> {
     if (error.code !== 'EEXIST') throw error;
   });
   const info = await lstat(dir);
-  if (!info.isDirectory() || info.uid !== process.getuid?.() || (info.mode & 0o077) !== 0) {
+  if (!isPrivateFolder(info, process.getuid?.())) {
     throw new AiboxError('CONFLICT', `${dir} is not a private folder of this user, so the aibox command server does not start`, `remove it (aibox makes it again, mode 0700); commands run without the server meanwhile`);
   }
 }
